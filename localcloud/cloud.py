@@ -1,0 +1,641 @@
+"""The local cloud: one object that brings the whole template up, and takes it down."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from localcloud import gateway as gw
+from localcloud import moto_patches
+from localcloud.alb import LoadBalancer, Rule
+from localcloud.containers import ContainerCatalog, ServiceManager, TaskLauncher
+from localcloud.errors import TemplateError, UnsupportedError
+from localcloud.event_sources import (
+    AsyncEventSource,
+    KinesisEventSource,
+    SqsEventSource,
+    unwrap_s3_notification,
+    unwrap_sns_notification,
+)
+from localcloud.intrinsics import Resolver
+from localcloud.moto_server import MotoServer, free_port
+from localcloud.provision import Provisioned, Provisioner
+from localcloud.runtime import FunctionError, FunctionRuntime, FunctionSpec
+from localcloud.template import Template, load_template
+
+log = logging.getLogger("localcloud")
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "localcloud", "AWS_SECRET_ACCESS_KEY": "localcloud"}
+_SUPPORTED_EVENTS = {"S3", "SQS", "Kinesis", "Api", "SNS"}
+
+
+def env_key(output_name: str) -> str:
+    """``RestApiUrl`` -> ``REST_API_URL``: the env-file key of a stack output."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", output_name).upper()
+
+
+@dataclass
+class LocalCloud:
+    template_path: Path
+    state_dir: Path
+    stack_name: str = "pipeline-local"
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
+    host: str = "127.0.0.1"
+    # False for one-shot invocations: resources exist, but no poller, service or API runs.
+    drive_events: bool = True
+    function_logs_to_files: bool = True
+
+    def __post_init__(self) -> None:
+        self.template: Template = load_template(self.template_path)
+        self.root = self.template.root
+        self.moto = MotoServer(self.host)
+        self.runtime = FunctionRuntime(
+            self.state_dir / "logs" / "functions" if self.function_logs_to_files else None
+        )
+        self.gateway = gw.Gateway(
+            self._gateway_invoke, host=self.host, region=REGION, account_id=ACCOUNT_ID
+        )
+        self.pollers: list[Any] = []
+        self.load_balancers: list[LoadBalancer] = []
+        self._ports: dict[tuple[str, str], int] = {}
+        self.api_keys: dict[str, str] = {}
+        self.outputs: dict[str, str] = {}
+        self.provisioned: Provisioned | None = None
+        self.tasks: TaskLauncher | None = None
+        self.services: ServiceManager | None = None
+        self.started_in: float | None = None
+
+    # -- environment ----------------------------------------------------------------------------
+    @property
+    def endpoint(self) -> str:
+        return self.moto.url
+
+    def aws_env(self) -> dict[str, str]:
+        """What every function and container process gets to reach the local AWS."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            **CREDENTIALS,
+            # X-Ray has no local daemon; Powertools' tracer becomes a no-op.
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            config=Config(retries={"mode": "standard", "max_attempts": 3}),
+        )
+
+    def _port(self, kind: str, logical_id: str) -> int:
+        key = (kind, logical_id)
+        if key not in self._ports:
+            self._ports[key] = free_port(self.host)
+        return self._ports[key]
+
+    def _local_url(self, kind: str, logical_id: str) -> str:
+        port = self._port(kind, logical_id)
+        if kind == "websocket":
+            return f"ws://{self.host}:{port}"
+        return f"{self.host}:{port}"  # an ALB's DNSName: used as http://${DNSName}/...
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def up(self) -> None:
+        started = time.monotonic()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.moto.start()
+        parameters = self._parameters()
+        resolver = Resolver(
+            region=REGION,
+            account_id=ACCOUNT_ID,
+            stack_name=self.stack_name,
+            parameters=parameters,
+            conditions=self.template.conditions,
+            mappings=self.template.mappings,
+        )
+        self.resolver = resolver
+        provisioner = Provisioner(
+            template=self.template,
+            resolver=resolver,
+            clients=self.client,
+            stack_name=self.stack_name,
+            region=REGION,
+            account_id=ACCOUNT_ID,
+            local_urls=self._local_url,
+        )
+        self._check_events()
+        self.provisioned = provisioner.provision()
+        self._register_functions()
+        self._wire_event_sources()
+        self._wire_apis()
+        self._wire_containers()
+        if self.drive_events:
+            self.gateway.start()
+            for poller in self.pollers:
+                poller.start()
+            for balancer in self.load_balancers:
+                balancer.start()
+            if self.services is not None:
+                self.services.start()
+            self.outputs = self._outputs()
+        self.started_in = time.monotonic() - started
+        log.info("local cloud up in %.1f s", self.started_in)
+
+    def down(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        if self.services is not None:
+            self.services.stop()
+        if self.tasks is not None:
+            self.tasks.stop_all()
+        moto_patches.clear_listeners()
+        self.gateway.stop()
+        for balancer in self.load_balancers:
+            balancer.stop()
+        self.runtime.close()
+        self.moto.stop()
+
+    def __enter__(self) -> LocalCloud:
+        self.up()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+    # -- template -------------------------------------------------------------------------------
+    def _parameters(self) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for name, spec in self.template.parameters.items():
+            if name in self.parameter_overrides:
+                values[name] = self.parameter_overrides[name]
+            elif "Default" in spec:
+                values[name] = str(spec["Default"])
+            else:
+                raise TemplateError(f"parameter {name} has no Default: pass it as an override")
+        return values
+
+    def _check_events(self) -> None:
+        problems = []
+        for function in self.template.of_type("AWS::Serverless::Function"):
+            for name, event in (function.properties.get("Events") or {}).items():
+                if event.get("Type") not in _SUPPORTED_EVENTS:
+                    problems.append(f"{function.logical_id}.{name} ({event.get('Type')})")
+        if problems:
+            raise UnsupportedError(
+                "event sources the local cloud cannot drive: " + ", ".join(problems)
+            )
+
+    # -- functions ------------------------------------------------------------------------------
+    def _register_functions(self) -> None:
+        assert self.provisioned is not None
+        for logical_id, resource in self.provisioned.functions.items():
+            props = self.resolver.resolve(resource.properties)
+            code_dir = self.root / str(props["CodeUri"])
+            if not code_dir.is_dir():
+                raise TemplateError(f"{logical_id}: CodeUri {code_dir} is not a folder")
+            layers = []
+            for layer_ref in props.get("Layers", []):
+                matches = [
+                    path
+                    for layer_id, path in self.provisioned.layers.items()
+                    if self.resolver.refs.get(layer_id) == layer_ref
+                ]
+                if not matches:
+                    raise UnsupportedError(
+                        f"{logical_id}: layer {layer_ref} is not in the template"
+                    )
+                layers.extend(matches)
+            variables = {
+                k: str(v) for k, v in (props.get("Environment") or {}).get("Variables", {}).items()
+            }
+            name = self.resolver.refs[logical_id]
+            environment = {
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "LANG": "C.UTF-8",
+                "TZ": "UTC",
+                "AWS_LAMBDA_FUNCTION_NAME": name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(props.get("MemorySize", 128)),
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{props.get('Runtime', 'python3.13')}",
+                **self.aws_env(),
+                **variables,
+            }
+            self.runtime.register(
+                FunctionSpec(
+                    logical_id=logical_id,
+                    function_name=name,
+                    handler=props["Handler"],
+                    code_dir=code_dir,
+                    layer_dirs=tuple(layers),
+                    environment=environment,
+                    timeout_seconds=float(props.get("Timeout", 3)),
+                    memory_mb=int(props.get("MemorySize", 128)),
+                    max_concurrency=int(props.get("ReservedConcurrentExecutions") or 4),
+                    arn=self.resolver.get_att(logical_id, "Arn"),
+                    event_invoke=props.get("EventInvokeConfig") or {},
+                )
+            )
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        return self.runtime.invoke(logical_id, event)
+
+    def _gateway_invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        try:
+            return self.runtime.invoke(logical_id, event)
+        except FunctionError as exc:
+            raise gw.FunctionError(exc.error_type, exc.error_message) from exc
+
+    # -- event sources --------------------------------------------------------------------------
+    def _queue_by_arn(self, arn: str) -> dict[str, str]:
+        assert self.provisioned is not None
+        for queue in self.provisioned.queues.values():
+            if queue["arn"] == arn:
+                return queue
+        raise TemplateError(f"event source queue {arn} is not a queue of the template")
+
+    def _internal_queue(self, name: str) -> tuple[str, str]:
+        queue_name = f"localcloud-{name}"[:80]
+        url = self.client("sqs").create_queue(QueueName=queue_name)["QueueUrl"]
+        return url, f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue_name}"
+
+    def _wire_event_sources(self) -> None:
+        assert self.provisioned is not None
+        notifications: dict[str, list[dict[str, Any]]] = {}
+        for logical_id, resource in self.provisioned.functions.items():
+            spec = self.runtime.spec(logical_id)
+            for event_name, event in (resource.properties.get("Events") or {}).items():
+                kind = event["Type"]
+                props = self.resolver.resolve(event.get("Properties") or {})
+                if kind == "SQS":
+                    queue = self._queue_by_arn(props["Queue"])
+                    fifo = queue["name"].endswith(".fifo")
+                    poller: Any = SqsEventSource(
+                        sqs=self.client("sqs"),
+                        invoke=self.runtime.invoke,
+                        function=logical_id,
+                        queue_url=queue["url"],
+                        queue_arn=queue["arn"],
+                        region=REGION,
+                        batch_size=int(props.get("BatchSize", 10)),
+                        batching_window_seconds=float(
+                            props.get("MaximumBatchingWindowInSeconds", 0)
+                        ),
+                        report_batch_item_failures="ReportBatchItemFailures"
+                        in props.get("FunctionResponseTypes", []),
+                        # Lambda polls a standard queue with several pollers; FIFO order is kept
+                        # by moto's message-group locking either way.
+                        workers=1 if fifo else 2,
+                    )
+                    self.pollers.append(poller)
+                elif kind == "Kinesis":
+                    stream_arn = props["Stream"]
+                    stream = next(
+                        s for s in self.provisioned.streams.values() if s["arn"] == stream_arn
+                    )
+                    on_failure = (props.get("DestinationConfig") or {}).get("OnFailure", {})
+                    failure_queue = (
+                        self._queue_by_arn(on_failure["Destination"])["url"]
+                        if on_failure.get("Destination")
+                        else None
+                    )
+                    self.pollers.append(
+                        KinesisEventSource(
+                            kinesis=self.client("kinesis"),
+                            sqs=self.client("sqs"),
+                            invoke=self.runtime.invoke,
+                            function=logical_id,
+                            function_arn=spec.arn,
+                            stream_name=stream["name"],
+                            stream_arn=stream_arn,
+                            region=REGION,
+                            starting_position=props.get("StartingPosition", "LATEST"),
+                            batch_size=int(props.get("BatchSize", 100)),
+                            report_batch_item_failures="ReportBatchItemFailures"
+                            in props.get("FunctionResponseTypes", []),
+                            maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                            on_failure_queue_url=failure_queue,
+                        )
+                    )
+                elif kind == "S3":
+                    url, arn = self._internal_queue(f"s3-{logical_id}-{event_name}")
+                    events = (
+                        props["Events"] if isinstance(props["Events"], list) else [props["Events"]]
+                    )
+                    config: dict[str, Any] = {"QueueArn": arn, "Events": events}
+                    if props.get("Filter"):
+                        config["Filter"] = {
+                            "Key": {"FilterRules": props["Filter"]["S3Key"]["Rules"]}
+                        }
+                    notifications.setdefault(props["Bucket"], []).append(config)
+                    self.pollers.append(self._async_source(logical_id, url, _unwrap_s3))
+                elif kind == "SNS":
+                    url, arn = self._internal_queue(f"sns-{logical_id}-{event_name}")
+                    attributes = {}
+                    if props.get("FilterPolicy"):
+                        attributes["FilterPolicy"] = json.dumps(props["FilterPolicy"])
+                    subscription = self.client("sns").subscribe(
+                        TopicArn=props["Topic"],
+                        Protocol="sqs",
+                        Endpoint=arn,
+                        Attributes=attributes,
+                        ReturnSubscriptionArn=True,
+                    )["SubscriptionArn"]
+                    topic = props["Topic"]
+                    self.pollers.append(
+                        self._async_source(
+                            logical_id,
+                            url,
+                            lambda body, t=topic, s=subscription: unwrap_sns_notification(
+                                body, t, s
+                            ),
+                        )
+                    )
+        for bucket, queue_configs in notifications.items():
+            self.client("s3").put_bucket_notification_configuration(
+                Bucket=bucket,
+                NotificationConfiguration={"QueueConfigurations": queue_configs},
+            )
+
+    def _async_source(self, logical_id: str, queue_url: str, unwrap: Any) -> AsyncEventSource:
+        spec = self.runtime.spec(logical_id)
+        invoke_config = spec.event_invoke
+        destination = (invoke_config.get("DestinationConfig") or {}).get("OnFailure") or {}
+        resource = self.provisioned.functions[logical_id] if self.provisioned else None
+        dlq = self.resolver.resolve(
+            (resource.properties if resource else {}).get("DeadLetterQueue") or {}
+        )
+        failure_queue = None
+        if destination.get("Type") == "SQS":
+            failure_queue = self._queue_by_arn(destination["Destination"])["url"]
+        elif dlq.get("Type") == "SQS":
+            failure_queue = self._queue_by_arn(dlq["TargetArn"])["url"]
+        sqs = self.client("sqs")
+
+        def on_failure(event: Any, error: FunctionError, attempts: int) -> None:
+            if failure_queue is None:
+                return
+            if destination:
+                body = {
+                    "version": "1.0",
+                    "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                    "requestContext": {
+                        "requestId": secrets.token_hex(16),
+                        "functionArn": f"{spec.arn}:$LATEST",
+                        "condition": "RetriesExhausted",
+                        "approximateInvokeCount": attempts,
+                    },
+                    "requestPayload": event,
+                    "responseContext": {
+                        "statusCode": 200,
+                        "executedVersion": "$LATEST",
+                        "functionError": "Unhandled",
+                    },
+                    "responsePayload": error.payload(),
+                }
+            else:
+                body = event
+            sqs.send_message(QueueUrl=failure_queue, MessageBody=json.dumps(body))
+
+        return AsyncEventSource(
+            sqs=sqs,
+            invoke=self.runtime.invoke,
+            function=logical_id,
+            function_arn=spec.arn,
+            queue_url=queue_url,
+            unwrap=unwrap,
+            maximum_retry_attempts=int(invoke_config.get("MaximumRetryAttempts", 2)),
+            on_failure=on_failure,
+        )
+
+    # -- APIs -----------------------------------------------------------------------------------
+    def _wire_apis(self) -> None:
+        assert self.provisioned is not None
+        routes: dict[str, list[gw.RestRoute]] = {}
+        for logical_id, resource in self.provisioned.functions.items():
+            for event in (resource.properties.get("Events") or {}).values():
+                if event["Type"] != "Api":
+                    continue
+                props = event.get("Properties") or {}
+                api_ref = props.get("RestApiId")
+                api_id = api_ref.get("Ref") if isinstance(api_ref, dict) else None
+                if api_id not in self.provisioned.rest_apis:
+                    raise UnsupportedError(
+                        f"{logical_id}: Api events must name an AWS::Serverless::Api (RestApiId)"
+                    )
+                api_auth = self.provisioned.rest_apis[api_id]["props"].get("Auth") or {}
+                event_auth = props.get("Auth") or {}
+                key_required = bool(
+                    event_auth.get("ApiKeyRequired", api_auth.get("ApiKeyRequired", False))
+                )
+                routes.setdefault(api_id, []).append(
+                    gw.RestRoute(
+                        method=str(props["Method"]).upper(),
+                        path=props["Path"],
+                        function=logical_id,
+                        api_key_required=key_required,
+                    )
+                )
+        for api_logical_id, api in self.provisioned.rest_apis.items():
+            props = api["props"]
+            key = secrets.token_urlsafe(30)
+            self.api_keys[api_logical_id] = key
+            cors = props.get("Cors")
+            allow_origin = cors.get("AllowOrigin") if isinstance(cors, dict) else cors
+            # SAM quotes CORS values for API Gateway ("'*'"); the header value is inside.
+            origin = str(allow_origin).strip("'") if allow_origin else None
+            self.gateway.add_rest_api(
+                api["id"],
+                stage=props.get("StageName", "Prod"),
+                routes=routes.get(api_logical_id, []),
+                api_keys=[key],
+                cors_allow_origin=origin,
+                port=self._port("rest", api_logical_id),
+                binary_media_types=props.get("BinaryMediaTypes", []),
+            )
+        for api_logical_id, api in self.provisioned.websocket_apis.items():
+            self._wire_websocket(api_logical_id, api)
+
+    def _function_of_uri(self, uri: str) -> str:
+        for logical_id in self.runtime.functions:
+            if f":function:{self.resolver.refs[logical_id]}/" in uri or uri.endswith(
+                f":function:{self.resolver.refs[logical_id]}"
+            ):
+                return logical_id
+        raise TemplateError(f"integration {uri} targets no function of the template")
+
+    def _wire_websocket(self, api_logical_id: str, api: dict[str, Any]) -> None:
+        ref = {"Ref": api_logical_id}
+        integrations = {
+            r.logical_id: r
+            for r in self.template.of_type("AWS::ApiGatewayV2::Integration")
+            if r.properties.get("ApiId") == ref
+        }
+        authorizers = {
+            r.logical_id: r
+            for r in self.template.of_type("AWS::ApiGatewayV2::Authorizer")
+            if r.properties.get("ApiId") == ref
+        }
+        stages = [
+            self.resolver.resolve(r.properties)
+            for r in self.template.of_type("AWS::ApiGatewayV2::Stage")
+            if r.properties.get("ApiId") == ref
+        ]
+        routes = []
+        authorizer = None
+        for route in self.template.of_type("AWS::ApiGatewayV2::Route"):
+            if route.properties.get("ApiId") != ref:
+                continue
+            target = route.properties.get("Target", {})
+            template_text = target.get("Fn::Sub") if isinstance(target, dict) else target
+            match = re.search(r"integrations/\$\{(\w+)\}", str(template_text))
+            if not match or match.group(1) not in integrations:
+                raise UnsupportedError(
+                    f"{route.logical_id}: Target must be integrations/${{Integration}}"
+                )
+            uri = self.resolver.resolve(integrations[match.group(1)].properties["IntegrationUri"])
+            routes.append(
+                gw.WebSocketRoute(
+                    route_key=route.properties["RouteKey"], function=self._function_of_uri(uri)
+                )
+            )
+            authorizer_ref = route.properties.get("AuthorizerId")
+            if authorizer_ref:
+                auth = authorizers[authorizer_ref["Ref"]]
+                auth_props = self.resolver.resolve(auth.properties)
+                authorizer = gw.WebSocketAuthorizer(
+                    function=self._function_of_uri(auth_props["AuthorizerUri"]),
+                    identity_sources=tuple(auth_props.get("IdentitySource", [])),
+                )
+        props = api["props"]
+        self.gateway.add_websocket_api(
+            api["id"],
+            stage=stages[0]["StageName"] if stages else "prod",
+            routes=routes,
+            authorizer=authorizer,
+            route_selection_expression=props.get(
+                "RouteSelectionExpression", "$request.body.action"
+            ),
+            port=self._port("websocket", api_logical_id),
+        )
+
+    # -- containers -----------------------------------------------------------------------------
+    def _wire_containers(self) -> None:
+        assert self.provisioned is not None
+        common = [path for path in self.provisioned.layers.values()]
+        catalog = ContainerCatalog(self.root, common, self.aws_env())
+        for arn, definitions in self.provisioned.task_definitions.values():
+            catalog.register(arn, definitions)
+        log_dir = self.state_dir / "logs" / "containers"
+        self.tasks = TaskLauncher(catalog, log_dir)
+        moto_patches.on_run_task(self.tasks.on_run_task)
+        moto_patches.on_stop_task(self.tasks.on_stop_task)
+        self.services = ServiceManager(catalog, self.client("ecs"), log_dir)
+        for cluster, service_arn, target_groups in self.provisioned.services.values():
+            self.services.add(cluster, service_arn, target_groups)
+        for lb_logical_id in self.provisioned.load_balancers:
+            self._wire_load_balancer(lb_logical_id)
+
+    def _wire_load_balancer(self, lb_logical_id: str) -> None:
+        assert self.services is not None
+        listeners = [
+            r
+            for r in self.template.of_type("AWS::ElasticLoadBalancingV2::Listener")
+            if r.properties.get("LoadBalancerArn") == {"Ref": lb_logical_id}
+        ]
+        if len(listeners) > 1:
+            raise UnsupportedError(f"{lb_logical_id}: the local ALB serves one listener")
+        for listener in listeners:
+            props = self.resolver.resolve(listener.properties)
+            default = _forward_target(props.get("DefaultActions", []))
+            rules = []
+            for rule in self.template.of_type("AWS::ElasticLoadBalancingV2::ListenerRule"):
+                if rule.properties.get("ListenerArn") != {"Ref": listener.logical_id}:
+                    continue
+                rule_props = self.resolver.resolve(rule.properties)
+                patterns: list[str] = []
+                for condition in rule_props.get("Conditions", []):
+                    if condition.get("Field") != "path-pattern":
+                        raise UnsupportedError(f"{rule.logical_id}: only path-pattern conditions")
+                    config = condition.get("PathPatternConfig", {})
+                    patterns.extend(config.get("Values", condition.get("Values", [])))
+                target = _forward_target(rule_props.get("Actions", []))
+                if target:
+                    rules.append(Rule(int(rule_props["Priority"]), tuple(patterns), target))
+            self.load_balancers.append(
+                LoadBalancer(
+                    port=self._port("alb", lb_logical_id),
+                    default_target_group=default,
+                    rules=rules,
+                    endpoints=self.services.endpoints,
+                    host=self.host,
+                )
+            )
+
+    # -- outputs --------------------------------------------------------------------------------
+    def _outputs(self) -> dict[str, str]:
+        assert self.provisioned is not None
+        rest_urls = {
+            api["id"]: self.gateway.rest_url(api["id"])
+            for api in self.provisioned.rest_apis.values()
+        }
+        outputs: dict[str, str] = {}
+        for name, output in self.template.outputs.items():
+            value = str(self.resolver.resolve(output["Value"]))
+            # A REST API's public URL becomes its local port (the same rule for every output).
+            match = re.match(r"https://(\w+)\.execute-api\.[^/]+(/.*)?$", value)
+            if match and match.group(1) in rest_urls:
+                value = rest_urls[match.group(1)]
+            outputs[name] = value
+        for api_logical_id, key in self.api_keys.items():
+            outputs[f"{api_logical_id}Key"] = key
+        outputs["AwsEndpointUrl"] = self.endpoint
+        outputs["AwsRegion"] = REGION
+        static = self.gateway.static_url()
+        if static:
+            outputs["WebConsoleUrl"] = static
+        return outputs
+
+    def write_env_file(self, path: Path) -> None:
+        lines = [
+            "# Written by the local cloud; `make outputs` writes these keys for a deployed stack."
+        ]
+        lines += [f"{env_key(k)}={v}" for k, v in sorted(self.outputs.items())]
+        lines += [
+            f"AWS_ACCESS_KEY_ID={CREDENTIALS['AWS_ACCESS_KEY_ID']}",
+            f"AWS_SECRET_ACCESS_KEY={CREDENTIALS['AWS_SECRET_ACCESS_KEY']}",
+        ]
+        path.write_text("\n".join(lines) + "\n")
+
+
+def _forward_target(actions: list[dict[str, Any]]) -> str | None:
+    for action in actions:
+        if action.get("Type") == "forward":
+            return (
+                action.get("TargetGroupArn")
+                or action["ForwardConfig"]["TargetGroups"][0]["TargetGroupArn"]
+            )
+    return None
+
+
+def _unwrap_s3(body: str) -> Any:
+    return unwrap_s3_notification(body)
+
+
+__all__ = ["LocalCloud", "env_key"]

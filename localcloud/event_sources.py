@@ -1,0 +1,417 @@
+"""Lambda event sources: the pollers AWS runs on a function's behalf.
+
+- ``SqsEventSource``: an SQS event source mapping (batching, FIFO order per message group as moto
+  enforces it, visibility timeout, ``ReportBatchItemFailures``; redrive to the DLQ after
+  ``maxReceiveCount`` is moto's queue behaviour, unchanged).
+- ``KinesisEventSource``: a Kinesis mapping (one iterator per shard, batch size, checkpoint only
+  after success, partial batch responses restart at the failed record, bounded retries then the
+  on-failure destination).
+- ``AsyncEventSource``: asynchronous invocation (S3 notifications, SNS): S3/SNS deliver to an
+  internal SQS queue of the local cloud; each event is invoked with Lambda's async retry policy
+  (``MaximumRetryAttempts``, default 2) and then goes to the on-failure destination or the
+  function's dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from localcloud.runtime import FunctionError
+
+log = logging.getLogger("localcloud.events")
+Invoke = Callable[[str, Any], Any]
+
+
+class _Poller:
+    """A daemon thread that calls ``poll_once`` until stopped."""
+
+    name = "poller"
+    workers = 1
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for index in range(self.workers):
+            thread = threading.Thread(target=self._run, name=f"{self.name}#{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception("%s: poll failed; retrying", self.name)
+                self._stop.wait(1.0)
+
+    def poll_once(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def _sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    attributes = {k: v for k, v in message.get("Attributes", {}).items()}
+    message_attributes = {
+        name: {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": base64.b64encode(value["BinaryValue"]).decode()
+            if "BinaryValue" in value
+            else None,
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": value["DataType"],
+        }
+        for name, value in message.get("MessageAttributes", {}).items()
+    }
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": attributes,
+        "messageAttributes": message_attributes,
+        "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),  # noqa: S324
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+def _failed_item_ids(response: Any) -> set[str] | None:
+    """The ``batchItemFailures`` identifiers, or None when the response is not a valid one."""
+    if response is None:
+        return set()
+    if not isinstance(response, dict):
+        return None
+    failures = response.get("batchItemFailures")
+    if failures is None:
+        return set()
+    if not isinstance(failures, list):
+        return None
+    ids: set[str] = set()
+    for item in failures:
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not identifier:
+            return None  # AWS treats a malformed failure list as a failure of the whole batch
+        ids.add(str(identifier))
+    return ids
+
+
+class SqsEventSource(_Poller):
+    def __init__(
+        self,
+        *,
+        sqs: Any,
+        invoke: Invoke,
+        function: str,
+        queue_url: str,
+        queue_arn: str,
+        region: str,
+        batch_size: int = 10,
+        batching_window_seconds: float = 0.0,
+        report_batch_item_failures: bool = False,
+        workers: int = 1,
+    ) -> None:
+        super().__init__()
+        self.workers = workers
+        self.name = f"sqs:{queue_arn.rsplit(':', 1)[-1]}->{function}"
+        self.sqs = sqs
+        self.invoke = invoke
+        self.function = function
+        self.queue_url = queue_url
+        self.queue_arn = queue_arn
+        self.region = region
+        self.batch_size = batch_size
+        self.window = batching_window_seconds
+        self.partial = report_batch_item_failures
+        self.batches = 0
+
+    def _receive(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + self.window
+        while len(messages) < self.batch_size and not self._stop.is_set():
+            response = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(10, self.batch_size - len(messages)),
+                WaitTimeSeconds=0 if messages else 1,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            got = response.get("Messages", [])
+            messages.extend(got)
+            if not got or time.monotonic() >= deadline:
+                break
+        return messages
+
+    def poll_once(self) -> None:
+        messages = self._receive()
+        if not messages:
+            return
+        records = [_sqs_record(m, self.queue_arn, self.region) for m in messages]
+        self.batches += 1
+        try:
+            response = self.invoke(self.function, {"Records": records})
+        except FunctionError as exc:
+            log.warning("%s: batch of %d failed: %s", self.name, len(records), exc)
+            return  # every message becomes visible again after its visibility timeout
+        failed = _failed_item_ids(response) if self.partial else set()
+        if failed is None:
+            log.warning("%s: invalid batchItemFailures response; whole batch retried", self.name)
+            return
+        done = [r for r in records if r["messageId"] not in failed]
+        for start in range(0, len(done), 10):
+            chunk = done[start : start + 10]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)
+                ],
+            )
+
+
+class KinesisEventSource(_Poller):
+    def __init__(
+        self,
+        *,
+        kinesis: Any,
+        sqs: Any,
+        invoke: Invoke,
+        function: str,
+        function_arn: str,
+        stream_name: str,
+        stream_arn: str,
+        region: str,
+        starting_position: str = "LATEST",
+        batch_size: int = 100,
+        report_batch_item_failures: bool = False,
+        maximum_retry_attempts: int = 3,
+        on_failure_queue_url: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.name = f"kinesis:{stream_name}->{function}"
+        self.kinesis = kinesis
+        self.sqs = sqs
+        self.invoke = invoke
+        self.function = function
+        self.function_arn = function_arn
+        self.stream_name = stream_name
+        self.stream_arn = stream_arn
+        self.region = region
+        self.starting_position = starting_position
+        self.batch_size = batch_size
+        self.partial = report_batch_item_failures
+        # -1 means "until the record expires" on AWS; locally that would be forever.
+        self.max_retries = maximum_retry_attempts if maximum_retry_attempts >= 0 else 10
+        self.on_failure_queue_url = on_failure_queue_url
+        self.checkpoints: dict[str, str] = {}  # shard id -> last sequence number processed
+        self._iterators: dict[str, str] = {}
+
+    def _iterator(self, shard_id: str) -> str:
+        if shard_id not in self._iterators:
+            checkpoint = self.checkpoints.get(shard_id)
+            kwargs: dict[str, Any] = {"StreamName": self.stream_name, "ShardId": shard_id}
+            if checkpoint:
+                kwargs |= {
+                    "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
+                    "StartingSequenceNumber": checkpoint,
+                }
+            else:
+                kwargs["ShardIteratorType"] = self.starting_position
+            self._iterators[shard_id] = self.kinesis.get_shard_iterator(**kwargs)["ShardIterator"]
+        return self._iterators[shard_id]
+
+    def _record(self, shard_id: str, record: dict[str, Any]) -> dict[str, Any]:
+        arrival = record.get("ApproximateArrivalTimestamp")
+        return {
+            "kinesis": {
+                "kinesisSchemaVersion": "1.0",
+                "partitionKey": record["PartitionKey"],
+                "sequenceNumber": record["SequenceNumber"],
+                "data": base64.b64encode(record["Data"]).decode(),
+                "approximateArrivalTimestamp": arrival.timestamp() if arrival else time.time(),
+            },
+            "eventSource": "aws:kinesis",
+            "eventVersion": "1.0",
+            "eventID": f"{shard_id}:{record['SequenceNumber']}",
+            "eventName": "aws:kinesis:record",
+            "invokeIdentityArn": f"{self.function_arn}-role",
+            "awsRegion": self.region,
+            "eventSourceARN": self.stream_arn,
+        }
+
+    def poll_once(self) -> None:
+        shards = self.kinesis.list_shards(StreamName=self.stream_name)["Shards"]
+        idle = True
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            response = self.kinesis.get_records(
+                ShardIterator=self._iterator(shard_id), Limit=self.batch_size
+            )
+            self._iterators[shard_id] = response["NextShardIterator"]
+            if response["Records"]:
+                idle = False
+                self._deliver(shard_id, response["Records"])
+        if idle:
+            self._stop.wait(0.5)
+
+    def _deliver(self, shard_id: str, records: list[dict[str, Any]]) -> None:
+        attempts = 0
+        pending = records
+        while pending and not self._stop.is_set():
+            event = {"Records": [self._record(shard_id, r) for r in pending]}
+            try:
+                response = self.invoke(self.function, event)
+                failed = _failed_item_ids(response) if self.partial else set()
+            except FunctionError as exc:
+                log.warning("%s: batch failed: %s", self.name, exc)
+                failed = None
+            if failed == set():
+                self.checkpoints[shard_id] = pending[-1]["SequenceNumber"]
+                return
+            first_failed = 0
+            if failed:
+                sequence_numbers = [r["SequenceNumber"] for r in pending]
+                first_failed = min(
+                    (sequence_numbers.index(s) for s in failed if s in sequence_numbers), default=0
+                )
+                if first_failed:
+                    self.checkpoints[shard_id] = pending[first_failed - 1]["SequenceNumber"]
+            pending = pending[first_failed:]
+            attempts += 1
+            if attempts > self.max_retries:
+                self._discard(shard_id, pending)
+                self.checkpoints[shard_id] = pending[-1]["SequenceNumber"]
+                return
+            self._stop.wait(min(2**attempts * 0.1, 2.0))
+
+    def _discard(self, shard_id: str, records: list[dict[str, Any]]) -> None:
+        log.error("%s: %d record(s) discarded after retries", self.name, len(records))
+        if not self.on_failure_queue_url:
+            return
+        body = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self.function_arn,
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": self.max_retries + 1,
+            },
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "KinesisBatchInfo": {
+                "shardId": shard_id,
+                "startSequenceNumber": records[0]["SequenceNumber"],
+                "endSequenceNumber": records[-1]["SequenceNumber"],
+                "batchSize": len(records),
+                "streamArn": self.stream_arn,
+            },
+        }
+        self.sqs.send_message(QueueUrl=self.on_failure_queue_url, MessageBody=json.dumps(body))
+
+
+class AsyncEventSource(_Poller):
+    """Events AWS would invoke asynchronously, delivered here through an internal queue."""
+
+    def __init__(
+        self,
+        *,
+        sqs: Any,
+        invoke: Invoke,
+        function: str,
+        function_arn: str,
+        queue_url: str,
+        unwrap: Callable[[str], Any | None],
+        maximum_retry_attempts: int = 2,
+        retry_delay_seconds: float = 1.0,
+        on_failure: Callable[[Any, FunctionError, int], None] | None = None,
+        on_success: Callable[[Any, Any], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.name = f"async->{function}"
+        self.sqs = sqs
+        self.invoke = invoke
+        self.function = function
+        self.function_arn = function_arn
+        self.queue_url = queue_url
+        self.unwrap = unwrap
+        self.max_retries = maximum_retry_attempts
+        self.retry_delay = retry_delay_seconds
+        self.on_failure = on_failure
+        self.on_success = on_success
+        self.delivered = 0
+
+    def poll_once(self) -> None:
+        response = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        )
+        for message in response.get("Messages", []):
+            event = self.unwrap(message["Body"])
+            if event is not None:
+                self._invoke_with_retries(event)
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _invoke_with_retries(self, event: Any) -> None:
+        for attempt in range(self.max_retries + 1):
+            try:
+                result = self.invoke(self.function, event)
+            except FunctionError as exc:
+                log.warning("%s: attempt %d failed: %s", self.name, attempt + 1, exc)
+                if attempt == self.max_retries:
+                    if self.on_failure:
+                        with contextlib.suppress(Exception):
+                            self.on_failure(event, exc, attempt + 1)
+                    return
+                self._stop.wait(self.retry_delay * (attempt + 1))
+            else:
+                self.delivered += 1
+                if self.on_success:
+                    with contextlib.suppress(Exception):
+                        self.on_success(event, result)
+                return
+
+
+def unwrap_s3_notification(body: str) -> Any | None:
+    """An S3 notification as Lambda receives it; S3's queue-only ``s3:TestEvent`` is dropped."""
+    event = json.loads(body)
+    if event.get("Event") == "s3:TestEvent":
+        return None
+    return event
+
+
+def unwrap_sns_notification(body: str, topic_arn: str, subscription_arn: str) -> Any:
+    """An SNS message (delivered to the internal queue as an envelope) as Lambda receives it."""
+    envelope = json.loads(body)
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription_arn,
+                "Sns": {
+                    "Type": envelope.get("Type", "Notification"),
+                    "MessageId": envelope.get("MessageId", str(uuid.uuid4())),
+                    "TopicArn": envelope.get("TopicArn", topic_arn),
+                    "Subject": envelope.get("Subject"),
+                    "Message": envelope.get("Message", body),
+                    "Timestamp": envelope.get("Timestamp", datetime.now(UTC).isoformat()),
+                    "MessageAttributes": envelope.get("MessageAttributes", {}),
+                },
+            }
+        ]
+    }

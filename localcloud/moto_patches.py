@@ -1,0 +1,247 @@
+"""Fixes and hooks applied to moto, in-process, before its server starts.
+
+1. Step Functions service integrations: moto's ``StateTaskService._normalise_parameters`` and
+   ``_normalise_response`` are no-ops, so ``ecs:runTask.sync`` fails with
+   ``States.Runtime ... 'LaunchType'`` (Step Functions' PascalCase parameters reach boto3 as is).
+   We normalise request and response casing with botocore's service model, as LocalStack does.
+2. ``ecs:runTask.sync``: AWS fails the state with ``States.TaskFailed`` when an essential container
+   exits non-zero; moto reports success for any STOPPED task. We fail it the way AWS does, with the
+   task description as the cause.
+3. ``ecs:RunTask`` starts nothing in moto: a hook hands every new task to the local task launcher,
+   which runs the container's command as a process and marks the task STOPPED (with the exit code)
+   when the process ends.
+"""
+
+# Monkeypatching moto's internals is untyped by nature.
+# mypy: disable-error-code="method-assign,misc,typeddict-item,assignment"
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import botocore.session
+
+TaskListener = Callable[[Any, Any], None]  # (backend, task) -> None
+_task_listeners: list[TaskListener] = []
+_stop_listeners: list[TaskListener] = []
+_applied = False
+
+
+@cache
+def _operation_model(service: str, operation: str) -> Any:
+    model = botocore.session.get_session().get_service_model(service)
+    for name in model.operation_names:
+        if name.lower() == operation.replace("_", "").lower():
+            return model.operation_model(name)
+    return None
+
+
+def _patch_stepfunctions_normalisation() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service as sts,
+    )
+
+    cls = sts.StateTaskService
+
+    def _normalise_parameters(
+        self: Any,
+        parameters: dict[str, Any],
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        service = self._get_boto_service_name(boto_service_name)
+        action = self._get_boto_service_action(service_action_name)
+        operation = _operation_model(service, action)
+        if operation is not None and operation.input_shape is not None:
+            self._to_boto_request(parameters, operation.input_shape)
+
+    def _normalise_response(
+        self: Any,
+        response: Any,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        service = self._get_boto_service_name(boto_service_name)
+        action = self._get_boto_service_action(service_action_name)
+        operation = _operation_model(service, action)
+        if operation is not None and operation.output_shape is not None:
+            self._from_boto_response(response, operation.output_shape)
+
+    # Subclasses that define their own normalisation (SQS, Lambda, API Gateway, SFN) call
+    # super(), so replacing the base methods fixes every integration at once.
+    cls._normalise_parameters = _normalise_parameters
+    cls._normalise_response = _normalise_response
+
+
+class EcsTaskFailed(Exception):
+    """An ECS task run with ``.sync`` stopped with a non-zero essential container exit code."""
+
+    def __init__(self, task_description: dict[str, Any]) -> None:
+        super().__init__("States.TaskFailed")
+        self.cause = json.dumps(task_description, default=str)
+
+
+def _patch_ecs_sync_failure() -> None:
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+        StatesErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_ecs as ecs_service,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    cls = ecs_service.StateTaskServiceEcs
+    original_resolver = cls._build_sync_resolver
+    original_from_error = cls._from_error
+
+    def _build_sync_resolver(self: Any, *args: Any, **kwargs: Any) -> Callable[[], Any]:
+        resolver = original_resolver(self, *args, **kwargs)
+
+        def sync_resolver() -> Any:
+            task = resolver()
+            if task:
+                exit_codes = [c.get("ExitCode") for c in task.get("Containers", [])]
+                if any(code not in (0, None) for code in exit_codes):
+                    raise EcsTaskFailed(task)
+            return task
+
+        return sync_resolver
+
+    def _from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if isinstance(ex, EcsTaskFailed):
+            return FailureEvent(
+                env=env,
+                error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(
+                    taskFailedEventDetails=TaskFailedEventDetails(
+                        resourceType=self._get_sfn_resource_type(),
+                        resource=self._get_sfn_resource(),
+                        error="States.TaskFailed",
+                        cause=ex.cause,
+                    )
+                ),
+            )
+        return original_from_error(self, env, ex)
+
+    cls._build_sync_resolver = _build_sync_resolver
+    cls._from_error = _from_error
+
+
+def _patch_ecs_run_task() -> None:
+    from moto.ecs import models as ecs_models
+
+    original = ecs_models.EC2ContainerServiceBackend.run_task
+
+    def run_task(self: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        tasks = original(self, *args, **kwargs)
+        for task in tasks:
+            for listener in list(_task_listeners):
+                listener(self, task)
+        return tasks
+
+    ecs_models.EC2ContainerServiceBackend.run_task = run_task
+
+    original_stop = ecs_models.EC2ContainerServiceBackend.stop_task
+
+    def stop_task(self: Any, *args: Any, **kwargs: Any) -> Any:
+        task = original_stop(self, *args, **kwargs)
+        for listener in list(_stop_listeners):
+            listener(self, task)
+        return task
+
+    ecs_models.EC2ContainerServiceBackend.stop_task = stop_task
+
+
+def _patch_fargate_resource_requirements() -> None:
+    """Fargate containers may omit ``memory`` (the task's memory applies); moto adds None."""
+    from moto.ecs import models as ecs_models
+
+    original = ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements
+
+    def calculate(task_definition: Any) -> dict[str, Any]:
+        for definition in task_definition.container_definitions:
+            keys = ("memory", "memoryReservation", "Memory", "MemoryReservation")
+            if not any(definition.get(key) for key in keys):
+                definition["memoryReservation"] = 0
+        return original(task_definition)
+
+    ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(
+        calculate
+    )
+
+
+def _patch_eni_private_dns_name() -> None:
+    """moto's awsvpc RunTask reads ``eni.private_dns_name``, which its ENI model lacks."""
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+
+    if not hasattr(NetworkInterface, "private_dns_name"):
+
+        def private_dns_name(self: Any) -> str:
+            address = str(self.private_ip_address).replace(".", "-")
+            return f"ip-{address}.ec2.internal"
+
+        NetworkInterface.private_dns_name = property(private_dns_name)  # type: ignore[attr-defined]
+
+
+def _patch_definite_json_paths() -> None:
+    """AWS returns a scalar for a definite path such as ``$.Containers[0].ExitCode``; moto returns
+    ``[value]`` whenever an index appears mid-path. A definite path (no wildcard, slice, filter or
+    recursive descent) matches at most one value, so a single match is unpacked."""
+    import re
+
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    indefinite = re.compile(r"\[\s*(\*|-?\d*\s*:|\?)|\.\.")
+    original = json_path._is_singleton_array_access
+
+    def is_singleton(path: str) -> bool:
+        return bool(original(path)) or not indefinite.search(path)
+
+    json_path._is_singleton_array_access = is_singleton
+
+
+def _make_task_states_manual() -> None:
+    """moto advances a task's status on every read; ours change only when the process ends."""
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition(
+        model_name="ecs::task", transition={"progression": "manual", "times": 10**9}
+    )
+
+
+def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    _patch_stepfunctions_normalisation()
+    _patch_ecs_sync_failure()
+    _patch_ecs_run_task()
+    _patch_fargate_resource_requirements()
+    _patch_eni_private_dns_name()
+    _patch_definite_json_paths()
+    _make_task_states_manual()
+    _applied = True
+
+
+def on_run_task(listener: TaskListener) -> None:
+    _task_listeners.append(listener)
+
+
+def on_stop_task(listener: TaskListener) -> None:
+    _stop_listeners.append(listener)
+
+
+def clear_listeners() -> None:
+    _task_listeners.clear()
+    _stop_listeners.clear()

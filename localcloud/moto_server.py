@@ -1,0 +1,52 @@
+"""moto's server, in this process, configured the way the local cloud needs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import urllib.request
+
+from moto.server import ThreadedMotoServer
+
+from localcloud import moto_patches
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class MotoServer:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self._server: ThreadedMotoServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        moto_patches.apply()
+        # moto's Step Functions interpreter calls other services through this port.
+        os.environ["MOTO_PORT"] = str(self.port)
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server.start()
+        self._post_config({"stepfunctions": {"execute_state_machine": True}})
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def _post_config(self, config: dict[str, object]) -> None:
+        request = urllib.request.Request(  # noqa: S310 (our own loopback server)
+            f"{self.url}/moto-api/config",
+            data=json.dumps(config).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            response.read()

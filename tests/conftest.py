@@ -1,0 +1,22 @@
+"""Root test configuration: the common layer on sys.path, fake AWS credentials, one region."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for path in (ROOT / "layers" / "common", ROOT):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+# Tests never reach AWS: fake credentials and a fixed region before any client exists.
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_REGION", "us-east-1")
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+os.environ.pop("AWS_PROFILE", None)
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ImageVideoPipeline")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tests")

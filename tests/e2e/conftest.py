@@ -1,0 +1,62 @@
+"""End-to-end tests: whole stacks on the embedded local cloud."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localcloud.cloud import LocalCloud
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+class QueueRecorder:
+    """Collects the JSON messages that arrive on a queue (drained on demand)."""
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.items: list[dict[str, Any]] = []
+
+    def drain(self) -> list[dict[str, Any]]:
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+            ).get("Messages", [])
+            if not messages:
+                return self.items
+            for message in messages:
+                self.items.append(json.loads(message["Body"]))
+                self.sqs.delete_message(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+
+    def matching(self, **fields: Any) -> list[dict[str, Any]]:
+        self.drain()
+        return [i for i in self.items if all(i.get(k) == v for k, v in fields.items())]
+
+
+@pytest.fixture(scope="session")
+def fixture_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    cloud = LocalCloud(
+        template_path=FIXTURES / "localcloud" / "template.yaml",
+        state_dir=tmp_path_factory.mktemp("fixture-cloud"),
+        stack_name="fixture",
+    )
+    cloud.up()
+    try:
+        yield cloud
+    finally:
+        cloud.down()
+
+
+@pytest.fixture(scope="session")
+def fixture_records(fixture_cloud: LocalCloud) -> QueueRecorder:
+    return QueueRecorder(fixture_cloud.client("sqs"), fixture_cloud.outputs["RecordQueueUrl"])
