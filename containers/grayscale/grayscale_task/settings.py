@@ -1,0 +1,39 @@
+"""The task's environment, read and validated once at start (a malformed one exits 1 at once)."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TaskSettings(BaseSettings):
+    """Per-object values come from the state machine's container overrides; the rest from the
+    task definition."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    input_bucket: str = Field(min_length=3, max_length=63)
+    input_key: str = Field(min_length=1, max_length=1024)
+    # Empty when the input bucket is not versioned (ECS environment values cannot be null).
+    input_version_id: str | None = None
+    correlation_id: str | None = None
+    output_bucket: str = Field(min_length=3, max_length=63)
+    metrics_queue_url: str = Field(min_length=1)
+    output_prefix: str = "gray/"
+    # 0 (or unset) means every core the kernel can use.
+    grayscale_threads: int = Field(default=0, ge=0, le=1024)
+    # Decompression-bomb limit, checked on the header before any pixel is allocated.
+    max_image_pixels: int = Field(default=100_000_000, ge=1)
+    max_object_bytes: int = Field(default=52_428_800, ge=1)
+    jpeg_quality: int = Field(default=90, ge=1, le=95)
+    # zlib level 0-9. 4 encodes a real photo ~2.3x faster than Pillow's default 6 for ~2% more
+    # bytes; 1 is ~4x faster for ~20% more (bench/bench_image_task.py).
+    png_compress_level: int = Field(default=4, ge=0, le=9)
+    # Decode JPEG straight to its luma plane (libjpeg skips colour conversion): much faster, but
+    # not bit-identical to RGB -> kernel (see bench/bench_image_task.py), so it is opt-in.
+    jpeg_luma_decode: bool = False
+
+    @field_validator("input_version_id", "correlation_id", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value in ("", None) else value

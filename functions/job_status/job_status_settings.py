@@ -1,0 +1,15 @@
+"""JobStatusFunction's environment, read once at start."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class JobStatusSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True)
+
+    jobs_table: str = Field(min_length=3)
+    output_bucket: str = Field(min_length=3)
+    # Links are signed per request, so they can be short-lived: a client asks again for fresh ones.
+    presign_expiry_seconds: int = Field(default=900, gt=0, le=7 * 24 * 3600)

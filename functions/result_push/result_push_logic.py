@@ -1,0 +1,97 @@
+"""Push one result to every live connection of its client.
+
+- A connection that answers ``GoneException`` is deleted and counted as ``Disconnected``; the
+  message still succeeds (the client is offline; ``GET /jobs/{id}`` has the result).
+- Any other failure is counted in ``PushFailures`` and fails the record after every connection
+  was tried, so SQS redelivers it (and dead-letters it after ``maxReceiveCount``). A retry may
+  push twice to a connection that already got it: clients de-duplicate on ``job_id``.
+- A body that is not a ``JobResult`` fails the record: the DLQ keeps it for inspection.
+- A client with no connection is a success with nothing to do.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from result_push_settings import ResultPushSettings
+
+from pipeline_common import aws
+from pipeline_common.contracts.jobs import JobResult
+from pipeline_common.http import deliverable
+from pipeline_common.observability import logger, metrics
+
+CLIENT_INDEX = "client_id-index"
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=5)
+
+
+class PushFailed(RuntimeError):
+    """At least one live connection could not be reached for a reason other than being gone."""
+
+
+@lru_cache(maxsize=4)
+def management_client(endpoint: str) -> Any:
+    # The one client with an explicit endpoint: the @connections API lives on the WebSocket
+    # stage's own URL, which AWS requires to be named (it is not in AWS_ENDPOINT_URL's scope).
+    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=_CONFIG)
+
+
+def push_result(*, body: str, now: datetime, settings: ResultPushSettings) -> None:
+    result = JobResult.model_validate_json(body)
+    payload = (
+        deliverable(
+            result,
+            output_bucket=settings.output_bucket,
+            expiry_seconds=settings.presign_expiry_seconds,
+            now=now,
+        )
+        .model_dump_json(exclude_none=True)
+        .encode()
+    )
+
+    connections = _connections_of(result.client_id, settings=settings)
+    if not connections:
+        logger.info("client offline; result stays in JobsTable", extra={"job_id": result.job_id})
+        return
+
+    api = management_client(settings.management_endpoint)
+    failures = 0
+    for connection_id in connections:
+        try:
+            api.post_to_connection(ConnectionId=connection_id, Data=payload)
+        except api.exceptions.GoneException:
+            _forget(connection_id, settings=settings)
+            metrics.add_metric(name="Disconnected", unit=MetricUnit.Count, value=1)
+            logger.info("connection gone; removed", extra={"connection_id": connection_id})
+        except ClientError:
+            failures += 1
+            metrics.add_metric(name="PushFailures", unit=MetricUnit.Count, value=1)
+            logger.exception("push failed", extra={"connection_id": connection_id})
+        else:
+            metrics.add_metric(name="PushSuccess", unit=MetricUnit.Count, value=1)
+    if failures:
+        raise PushFailed(f"{failures} of {len(connections)} connections failed for {result.job_id}")
+    logger.info("result pushed", extra={"job_id": result.job_id, "connections": len(connections)})
+
+
+def _connections_of(client_id: str, *, settings: ResultPushSettings) -> list[str]:
+    paginator = aws.client("dynamodb").get_paginator("query")
+    pages = paginator.paginate(
+        TableName=settings.connections_table,
+        IndexName=CLIENT_INDEX,
+        KeyConditionExpression="client_id = :c",
+        ExpressionAttributeValues={":c": {"S": client_id}},
+        ProjectionExpression="connection_id",
+    )
+    return [item["connection_id"]["S"] for page in pages for item in page.get("Items", [])]
+
+
+def _forget(connection_id: str, *, settings: ResultPushSettings) -> None:
+    aws.client("dynamodb").delete_item(
+        TableName=settings.connections_table, Key={"connection_id": {"S": connection_id}}
+    )

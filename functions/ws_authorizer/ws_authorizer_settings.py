@@ -1,0 +1,12 @@
+"""WsAuthorizerFunction's environment, read once at start."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WsAuthorizerSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True)
+
+    token_secret_arn: str = Field(min_length=1)

@@ -1,0 +1,86 @@
+"""Contracts of the client-facing job API: provisioning a client, submitting a job, reading a job
+and the results a client receives (pushed over the WebSocket or polled from its queue).
+
+A delivered result is a ``JobResult`` plus presigned links to its outputs, signed when it is
+delivered, so the same model serves ``GET /jobs/{id}``, ``GET /results`` and the WebSocket push.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from pipeline_common.contracts.common import Contract
+from pipeline_common.contracts.jobs import ALGO_ID_PATTERN, JOB_ID_PATTERN, JobResult, JobStatus
+
+Delivery = Literal["push", "poll"]
+
+
+class CreateClientRequest(Contract):
+    """Body of ``POST /clients`` (an empty body means push delivery)."""
+
+    delivery: Delivery = "push"
+
+
+class CreateClientResponse(Contract):
+    client_id: str = Field(pattern=JOB_ID_PATTERN)
+    token: str
+    token_expires_at: datetime
+    delivery: Delivery
+    queue_url: str | None = None
+
+
+class SubmitJobResponse(Contract):
+    """The 202 body of ``POST /process/{algo_id}``."""
+
+    job_id: str = Field(pattern=JOB_ID_PATTERN)
+    algo_id: str = Field(pattern=ALGO_ID_PATTERN)
+    status: JobStatus
+    duplicate: bool = False
+
+
+class AlgorithmsResponse(Contract):
+    algorithms: list[str]
+
+
+class DeliveredResult(JobResult):
+    """A ``JobResult`` with its outputs as presigned HTTPS links (absent for FAILED jobs)."""
+
+    overlay_url: str | None = None
+    result_url: str | None = None
+    urls_expire_at: datetime | None = None
+
+
+class JobView(Contract):
+    """The body of ``GET /jobs/{job_id}``."""
+
+    job_id: str = Field(pattern=JOB_ID_PATTERN)
+    status: JobStatus
+    algo_id: str
+    client_id: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    reason: str | None = None
+    result: DeliveredResult | None = None
+
+
+class PolledResults(Contract):
+    """The body of ``GET /results?client_id=``."""
+
+    results: list[DeliveredResult]
+    discarded: int = 0
+
+
+class ApiErrorDetail(Contract):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ApiErrorBody(Contract):
+    error: ApiErrorDetail

@@ -1,0 +1,71 @@
+"""The polling path end to end under moto: provision a poll client, a worker publishes its result
+to ResultsTopic, and GET /results returns it (and only once)."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from pipeline_common import aws, tokens
+from pipeline_common.contracts.clients import PolledResults
+from tests.support.functions import load_function
+from tests.support.test_api_aws import (
+    SAMPLE_OUTPUT_BUCKET,
+    FakeLambdaContext,
+    body_of,
+    create_clients_table,
+    create_results_topic,
+    create_signing_secret,
+    load_event,
+)
+
+
+def test_a_published_result_reaches_the_polling_client_once(monkeypatch: pytest.MonkeyPatch):
+    with mock_aws():
+        aws.clear_clients()
+        tokens.forget_signing_keys()
+        topic_arn = create_results_topic()
+        monkeypatch.setenv("CLIENTS_TABLE", create_clients_table())
+        monkeypatch.setenv("RESULTS_TOPIC_ARN", topic_arn)
+        monkeypatch.setenv("TOKEN_SECRET_ARN", create_signing_secret())
+        monkeypatch.setenv("CLIENT_QUEUE_PREFIX", "pipeline-test")
+        monkeypatch.setenv("OUTPUT_BUCKET", SAMPLE_OUTPUT_BUCKET)
+        monkeypatch.setenv("WAIT_TIME_SECONDS", "1")
+
+        # Given a polling client
+        provisioner = load_function("provisioner")
+        client_id = body_of(
+            provisioner.lambda_handler(load_event("provisioner_poll"), FakeLambdaContext())
+        )["client_id"]
+
+        # And a worker's result for it published the way workers publish
+        result = json.loads(load_event("result_push_batch")["Records"][0]["body"])
+        result["client_id"] = client_id
+        boto3.client("sns").publish(
+            TopicArn=topic_arn,
+            Message=json.dumps(result),
+            MessageAttributes={"client_id": {"DataType": "String", "StringValue": client_id}},
+            MessageGroupId=client_id,
+            MessageDeduplicationId=result["job_id"],
+        )
+
+        # When the client polls twice
+        proxy = load_function("results_proxy")
+        event = load_event("results_proxy_poll")
+        event["queryStringParameters"]["client_id"] = client_id
+        first = PolledResults.model_validate_json(
+            proxy.lambda_handler(event, FakeLambdaContext())["body"]
+        )
+        second = PolledResults.model_validate_json(
+            proxy.lambda_handler(event, FakeLambdaContext())["body"]
+        )
+
+        # Then the first poll has the result with a signed overlay link, the second nothing
+        assert [r.job_id for r in first.results] == [result["job_id"]]
+        assert first.results[0].overlay_url is not None
+        assert second.results == []
+    aws.clear_clients()
+    tokens.forget_signing_keys()

@@ -1,0 +1,286 @@
+"""ImageProcessingStateMachine's definition executed by moto's Step Functions interpreter, with
+the ECS task replaced by a stand-in that stops with a chosen exit code (moto starts no
+containers; the local cloud and AWS do). What is checked: the container overrides, and that
+every way a task can end produces exactly one message in total, or none from the ASL when the
+container already reported."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+    CustomErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+    StatesErrorName,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_ecs as ecs_service,
+)
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+from pipeline_common.aws import clear_clients
+from pipeline_common.contracts.image import ImageProcessingResult, ImageStatus
+
+ROOT = Path(__file__).resolve().parents[2]
+ASL = (ROOT / "statemachines" / "image_processing.asl.json").read_text(encoding="utf-8")
+SAMPLE_INPUT = json.loads((ROOT / "events" / "image_processing_input.json").read_text("utf-8"))
+CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/pipeline"
+TASK_ARN = "arn:aws:ecs:us-east-1:123456789012:task/pipeline/0123456789abcdef"
+
+
+@dataclass
+class FakeEcs:
+    """How the next task ends, and what the state machine asked ECS for."""
+
+    exit_code: int | None = 0
+    stopped_reason: str | None = "Essential container in task exited"
+    failure: tuple[str, str] | None = None  # (error, cause) when ECS fails before any task ends
+    run_task_calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def description(self) -> dict[str, Any]:
+        container: dict[str, Any] = {"Name": "grayscale", "LastStatus": "STOPPED"}
+        if self.exit_code is not None:
+            container["ExitCode"] = self.exit_code
+        task: dict[str, Any] = {
+            "TaskArn": TASK_ARN,
+            "ClusterArn": CLUSTER,
+            "LastStatus": "STOPPED",
+            "StopCode": "EssentialContainerExited",
+            "Containers": [{"Name": "log-router", "ExitCode": 0}, container],
+        }
+        if self.stopped_reason is not None:
+            task["StoppedReason"] = self.stopped_reason
+        return task
+
+
+@pytest.fixture
+def fake_ecs(monkeypatch: pytest.MonkeyPatch) -> FakeEcs:
+    fake = FakeEcs()
+
+    def eval_service_task(self, env, resource_runtime_part, normalised_parameters, **_):
+        fake.run_task_calls.append(normalised_parameters)
+        env.stack.append({"Tasks": [{"TaskArn": TASK_ARN, "ClusterArn": CLUSTER}]})
+
+    def build_sync_resolver(self, env, **_):
+        env.stack.pop()
+
+        def resolve() -> dict[str, Any]:
+            if fake.failure is not None:
+                error, cause = fake.failure
+            elif fake.exit_code == 0:
+                return fake.description()
+            else:  # what AWS does when an essential container exits non-zero
+                error, cause = "States.TaskFailed", json.dumps(fake.description())
+            name = (
+                StatesErrorName.from_name(error)
+                if error.startswith("States.")
+                else CustomErrorName(error_name=error)
+            )
+            details = TaskFailedEventDetails(
+                resourceType="ecs", resource="runTask.sync", error=error, cause=cause
+            )
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=name,
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(taskFailedEventDetails=details),
+                )
+            )
+
+        return resolve
+
+    monkeypatch.setattr(ecs_service.StateTaskServiceEcs, "_eval_service_task", eval_service_task)
+    monkeypatch.setattr(
+        ecs_service.StateTaskServiceEcs, "_build_sync_resolver", build_sync_resolver
+    )
+    return fake
+
+
+@dataclass
+class StateMachine:
+    arn: str
+    queue_url: str
+
+    def run(self, execution_input: dict[str, Any]) -> dict[str, Any]:
+        sfn = boto3.client("stepfunctions")
+        arn = sfn.start_execution(stateMachineArn=self.arn, input=json.dumps(execution_input))[
+            "executionArn"
+        ]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            execution = sfn.describe_execution(executionArn=arn)
+            if execution["status"] != "RUNNING":
+                return execution
+            time.sleep(0.05)
+        raise AssertionError("execution did not finish")
+
+    def messages(self) -> list[ImageProcessingResult]:
+        received = boto3.client("sqs").receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        )
+        return [
+            ImageProcessingResult.model_validate_json(m["Body"])
+            for m in received.get("Messages", [])
+        ]
+
+
+@pytest.fixture
+def machine(fake_ecs: FakeEcs) -> Iterator[StateMachine]:
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        clear_clients()
+        queue_url = boto3.client("sqs").create_queue(QueueName="ImageProcessingQueue")["QueueUrl"]
+        substitutions = {
+            "ClusterArn": CLUSTER,
+            "TaskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/gray:1",
+            "PrivateSubnet1": "subnet-0000000000000000a",
+            "PrivateSubnet2": "subnet-0000000000000000b",
+            "TaskSecurityGroup": "sg-0000000000000000c",
+            "MetricsQueueUrl": queue_url,
+            "ContainerName": "grayscale",
+        }
+        definition = ASL
+        for name, value in substitutions.items():
+            definition = definition.replace("${" + name + "}", value)
+        arn = boto3.client("stepfunctions").create_state_machine(
+            name="ImageProcessingStateMachine",
+            definition=definition,
+            roleArn="arn:aws:iam::123456789012:role/ImageProcessingStateMachineRole",
+        )["stateMachineArn"]
+        yield StateMachine(arn, queue_url)
+        clear_clients()
+
+
+def test_processed_object_ends_in_success_with_no_message_from_the_asl(
+    machine: StateMachine, fake_ecs: FakeEcs
+) -> None:
+    # Given a task that exits 0 (it sent its own SUCCEEDED message)
+    fake_ecs.exit_code = 0
+
+    # When the sample input runs
+    execution = machine.run(SAMPLE_INPUT)
+
+    # Then the execution succeeds and the task got the object in its environment
+    assert execution["status"] == "SUCCEEDED"
+    (call,) = fake_ecs.run_task_calls
+    assert call["LaunchType"] == "FARGATE"
+    assert call["Cluster"] == CLUSTER
+    network = call["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert network["AssignPublicIp"] == "DISABLED"
+    (override,) = call["Overrides"]["ContainerOverrides"]
+    assert override["Name"] == "grayscale"
+    assert {v["Name"]: v["Value"] for v in override["Environment"]} == {
+        "INPUT_BUCKET": SAMPLE_INPUT["bucket"],
+        "INPUT_KEY": SAMPLE_INPUT["key"],
+        "INPUT_VERSION_ID": SAMPLE_INPUT["version_id"],
+        "CORRELATION_ID": SAMPLE_INPUT["correlation_id"],
+    }
+    assert machine.messages() == []
+
+
+def test_unversioned_object_gets_an_empty_version_id(
+    machine: StateMachine, fake_ecs: FakeEcs
+) -> None:
+    # Given an object from an unversioned bucket, with a unicode key
+    execution_input = SAMPLE_INPUT | {"version_id": None, "key": "uploads/été à midi.png"}
+
+    # When it runs
+    assert machine.run(execution_input)["status"] == "SUCCEEDED"
+
+    # Then ECS got strings only: the version id is empty, the key intact
+    (call,) = fake_ecs.run_task_calls
+    env = {v["Name"]: v["Value"] for v in call["Overrides"]["ContainerOverrides"][0]["Environment"]}
+    assert env["INPUT_VERSION_ID"] == ""
+    assert env["INPUT_KEY"] == "uploads/été à midi.png"
+
+
+def test_rejected_input_fails_without_a_second_message(
+    machine: StateMachine, fake_ecs: FakeEcs
+) -> None:
+    # Given a task that refused its input (exit 2; it already sent the FAILED message)
+    fake_ecs.exit_code = 2
+
+    # When the execution runs
+    execution = machine.run(SAMPLE_INPUT)
+
+    # Then it fails as ImageRejected, once (no retry), and sends nothing more
+    assert execution["status"] == "FAILED"
+    assert execution.get("error") == "ImageRejected"
+    assert len(fake_ecs.run_task_calls) == 1
+    assert machine.messages() == []
+
+
+def test_crashed_task_is_reported_once_with_its_stopped_reason(
+    machine: StateMachine, fake_ecs: FakeEcs
+) -> None:
+    # Given a task whose container crashed (exit 1)
+    fake_ecs.exit_code = 1
+
+    # When the execution runs
+    execution = machine.run(SAMPLE_INPUT)
+
+    # Then exactly one FAILED message (a valid contract message) says what happened
+    assert execution["status"] == "FAILED"
+    assert execution.get("error") == "ImageTaskFailed"
+    (message,) = machine.messages()
+    assert (message.status, message.stage) == (ImageStatus.FAILED, "task")
+    assert message.reason == (
+        "grayscale task stopped: Essential container in task exited (container exit code 1)"
+    )
+    assert message.correlation_id == SAMPLE_INPUT["correlation_id"]
+    assert (message.input.bucket, message.input.key) == (
+        SAMPLE_INPUT["bucket"],
+        SAMPLE_INPUT["key"],
+    )
+    assert message.input.version_id == SAMPLE_INPUT["version_id"]
+    assert message.input_bytes == SAMPLE_INPUT["size"]
+    assert len(fake_ecs.run_task_calls) == 1
+
+
+def test_task_that_never_started_its_container_is_reported(
+    machine: StateMachine, fake_ecs: FakeEcs
+) -> None:
+    # Given a task stopped before its container ran (no exit code), e.g. an image pull failure
+    fake_ecs.exit_code = None
+    fake_ecs.stopped_reason = "CannotPullContainerError: pull image manifest has been retried"
+
+    # When the execution runs
+    machine.run(SAMPLE_INPUT)
+
+    # Then the one message carries ECS's reason
+    (message,) = machine.messages()
+    assert "CannotPullContainerError" in (message.reason or "")
+
+
+def test_failure_without_a_task_description_is_reported_with_its_cause(
+    machine: StateMachine, fake_ecs: FakeEcs
+) -> None:
+    # Given an ECS failure whose cause is plain text, on an unversioned object
+    fake_ecs.failure = ("ECS.AccessDeniedException", "not authorized to perform ecs:RunTask")
+
+    # When the execution runs
+    execution = machine.run(SAMPLE_INPUT | {"version_id": None})
+
+    # Then one message quotes the error and its cause (not retried: it is not transient)
+    assert execution["status"] == "FAILED"
+    (message,) = machine.messages()
+    assert message.reason == (
+        "grayscale task failed with ECS.AccessDeniedException: "
+        "not authorized to perform ecs:RunTask"
+    )
+    assert message.input.version_id is None
+    assert len(fake_ecs.run_task_calls) == 1
