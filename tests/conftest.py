@@ -7,7 +7,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT / "layers" / "common", ROOT):
+CONTAINERS = ROOT / "containers"
+for path in (
+    ROOT / "layers" / "common",
+    ROOT,
+    *(folder for folder in sorted(CONTAINERS.iterdir()) if folder.is_dir()),
+):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 

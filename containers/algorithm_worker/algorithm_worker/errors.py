@@ -1,0 +1,46 @@
+"""Typed errors of the worker, split by what must happen to the message.
+
+- ``JobInputError``: the job itself cannot succeed (bad DICOM, unknown instance...). The job is
+  FAILED with the error's message as reason, the result published, the message deleted.
+- ``InvalidJobMessage``: the message is not a job at all; it is left for the queue's DLQ.
+- Anything else is transient (PACS or AWS unavailable): the message is not deleted and comes
+  back after its visibility timeout, until the DLQ's maxReceiveCount catches a poison one.
+"""
+
+from __future__ import annotations
+
+
+class JobInputError(Exception):
+    """The job's input cannot be processed; ``str(error)`` is the FAILED reason."""
+
+
+class InstanceNotFound(JobInputError):
+    pass
+
+
+class PacsRefused(JobInputError):
+    pass
+
+
+class NotDicom(JobInputError):
+    pass
+
+
+class UnreadablePixels(JobInputError):
+    pass
+
+
+class SeriesTooLarge(JobInputError):
+    pass
+
+
+class WrongAlgorithm(JobInputError):
+    pass
+
+
+class InvalidJobMessage(Exception):
+    pass
+
+
+class PacsUnavailable(Exception):
+    """The PACS API or its storage did not answer usefully; worth retrying later."""

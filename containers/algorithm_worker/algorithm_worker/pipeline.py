@@ -1,0 +1,220 @@
+"""One job from PACS reference to outputs: fetch, decode, segment, render, upload."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from algorithm_worker import imaging
+from algorithm_worker.algorithms import Algorithm
+from algorithm_worker.dicom_io import Slice, decode_instance
+from algorithm_worker.errors import SeriesTooLarge, WrongAlgorithm
+from algorithm_worker.pacs_client import PacsClient
+from pipeline_common.contracts.common import S3Location, utc_now
+from pipeline_common.contracts.jobs import JobMessage, JobOutputs, JobResult, JobStatus
+
+
+def output_keys(job_id: str) -> tuple[str, str]:
+    return f"jobs/{job_id}/overlay.png", f"jobs/{job_id}/result.json"
+
+
+@dataclass
+class _Stopwatch:
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def measure(self, stage: str, work: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return work()
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            self.timings_ms[stage] = round(self.timings_ms.get(stage, 0.0) + elapsed, 3)
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    image: Slice
+    mask: np.ndarray
+    components: int
+
+
+class JobRunner:
+    def __init__(
+        self,
+        *,
+        algorithm: Algorithm,
+        pacs: PacsClient,
+        s3: Any,
+        output_bucket: str,
+        max_series_instances: int,
+        download_concurrency: int,
+    ) -> None:
+        self.algorithm = algorithm
+        self.pacs = pacs
+        self.s3 = s3
+        self.output_bucket = output_bucket
+        self.max_series_instances = max_series_instances
+        self.download_concurrency = download_concurrency
+
+    def run(self, job: JobMessage) -> JobResult:
+        """The DONE result of ``job``; raises ``JobInputError`` when its input cannot succeed."""
+        if job.algo_id != self.algorithm.algo_id:
+            raise WrongAlgorithm(
+                f"job for {job.algo_id} reached the {self.algorithm.algo_id} worker"
+            )
+        clock = _Stopwatch()
+        started = time.perf_counter()
+        blobs = clock.measure("fetch", lambda: self._fetch(job))
+        slices = clock.measure("decode", lambda: self._decode(blobs))
+        displays = [imaging.display_image(image) for image in slices]
+        results = clock.measure("algorithm", lambda: self._segment(slices, displays))
+        overlay_png = clock.measure(
+            "render",
+            lambda: imaging.encode_png(
+                imaging.montage(
+                    [imaging.overlay(d, r.mask) for d, r in zip(displays, results, strict=True)]
+                )
+            ),
+        )
+        overlay_key, result_key = output_keys(job.job_id)
+        outputs = JobOutputs(
+            overlay=S3Location(bucket=self.output_bucket, key=overlay_key),
+            result=S3Location(bucket=self.output_bucket, key=result_key),
+        )
+        measurements = self._measurements(results)
+        clock.timings_ms["total_before_upload"] = round((time.perf_counter() - started) * 1000, 3)
+        result = JobResult(
+            job_id=job.job_id,
+            client_id=job.client_id,
+            algo_id=job.algo_id,
+            status=JobStatus.DONE,
+            pacs=job.pacs,
+            outputs=outputs,
+            measurements=measurements,
+            timings_ms=clock.timings_ms,
+            submitted_at=job.submitted_at,
+            completed_at=utc_now(),
+        )
+        document = self._result_document(result, results)
+        clock.measure(
+            "upload", lambda: self._upload(overlay_key, overlay_png, result_key, document)
+        )
+        # result.json cannot time its own upload; the published result (and the table) can.
+        clock.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 3)
+        return result.model_copy(update={"timings_ms": dict(clock.timings_ms)})
+
+    def _fetch(self, job: JobMessage) -> list[tuple[str, bytes]]:
+        ref = job.pacs
+        if ref.scope == "image":
+            assert ref.image_id is not None  # the contract requires it for scope "image"
+            ids = [ref.image_id]
+        else:
+            ids = self.pacs.list_instance_ids(ref.study_id, ref.series_id)
+            if len(ids) > self.max_series_instances:
+                raise SeriesTooLarge(
+                    f"series {ref.series_id} has {len(ids)} instances; "
+                    f"the limit is {self.max_series_instances}"
+                )
+        with ThreadPoolExecutor(max_workers=self.download_concurrency) as pool:
+            blobs = list(
+                pool.map(lambda i: self.pacs.download_instance(ref.study_id, ref.series_id, i), ids)
+            )
+        return list(zip(ids, blobs, strict=True))
+
+    @staticmethod
+    def _decode(blobs: list[tuple[str, bytes]]) -> list[Slice]:
+        slices = [
+            image for instance_id, data in blobs for image in decode_instance(data, instance_id)
+        ]
+        # A series is processed in acquisition order: InstanceNumber, then the id, then frame.
+        return sorted(slices, key=lambda image: image.sort_key)
+
+    def _segment(self, slices: list[Slice], displays: list[np.ndarray]) -> list[SliceResult]:
+        results = []
+        for image, display in zip(slices, displays, strict=True):
+            mask = np.asarray(self.algorithm.segment(display, image), dtype=bool)
+            if mask.shape != display.shape:
+                raise RuntimeError(f"{self.algorithm.algo_id} returned a mask of the wrong shape")
+            results.append(SliceResult(image, mask, imaging.component_count(mask)))
+        return results
+
+    @staticmethod
+    def _measurements(results: list[SliceResult]) -> dict[str, float | int | str]:
+        area = int(sum(int(r.mask.sum()) for r in results))
+        pixels = int(sum(r.mask.size for r in results))
+        first = results[0].image.values.shape
+        measurements: dict[str, float | int | str] = {
+            "instances": len({r.image.instance_id for r in results}),
+            "slices": len(results),
+            "rows": int(first[0]),
+            "columns": int(first[1]),
+            "mask_area_px": area,
+            "mask_area_fraction": round(area / pixels, 6) if pixels else 0.0,
+            "component_count": int(sum(r.components for r in results)),
+            "mask_sha256": imaging.mask_digest([r.mask for r in results]),
+        }
+        spacings = [r.image.pixel_spacing_mm for r in results]
+        if all(spacing is not None for spacing in spacings):
+            area_mm2 = sum(
+                float(r.mask.sum()) * s[0] * s[1]  # type: ignore[index]
+                for r, s in zip(results, spacings, strict=True)
+            )
+            measurements["mask_area_mm2"] = round(area_mm2, 3)
+        return measurements
+
+    def _result_document(self, result: JobResult, results: list[SliceResult]) -> bytes:
+        document = {
+            "result": result.model_dump(mode="json"),
+            "algorithm": {
+                "algo_id": self.algorithm.algo_id,
+                "description": self.algorithm.description,
+                "version": self.algorithm.version,
+            },
+            "slices": [
+                {
+                    "instance_id": r.image.instance_id,
+                    "instance_number": r.image.instance_number,
+                    "frame": r.image.frame,
+                    "rows": int(r.mask.shape[0]),
+                    "columns": int(r.mask.shape[1]),
+                    "mask_area_px": int(r.mask.sum()),
+                    "component_count": r.components,
+                    "mask_sha256": imaging.mask_digest([r.mask]),
+                }
+                for r in results
+            ],
+        }
+        return json.dumps(document, indent=2, sort_keys=True).encode()
+
+    def _upload(
+        self, overlay_key: str, overlay_png: bytes, result_key: str, document: bytes
+    ) -> None:
+        # Overlay first: a result.json in the bucket always names an overlay that exists.
+        self.s3.put_object(
+            Bucket=self.output_bucket, Key=overlay_key, Body=overlay_png, ContentType="image/png"
+        )
+        self.s3.put_object(
+            Bucket=self.output_bucket,
+            Key=result_key,
+            Body=document,
+            ContentType="application/json",
+        )
+
+
+def failed_result(job: JobMessage, reason: str) -> JobResult:
+    return JobResult(
+        job_id=job.job_id,
+        client_id=job.client_id,
+        algo_id=job.algo_id,
+        status=JobStatus.FAILED,
+        reason=reason,
+        pacs=job.pacs,
+        submitted_at=job.submitted_at,
+        completed_at=utc_now(),
+    )

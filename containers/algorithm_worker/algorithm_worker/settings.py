@@ -1,0 +1,35 @@
+"""The worker's environment, read once at start; a malformed environment stops it (exit 2)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline_common.contracts.jobs import ALGO_ID_PATTERN
+
+MIB = 1024 * 1024
+
+
+class WorkerSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    algo_id: str = Field(pattern=ALGO_ID_PATTERN)
+    request_queue_url: str = Field(min_length=1)
+    pacs_api_url: str = Field(pattern=r"^https?://")
+    output_bucket: str = Field(min_length=3, max_length=63)
+    jobs_table: str = Field(min_length=3)
+    results_topic_arn: str = Field(pattern=r"^arn:[^:]+:sns:.+\.fifo$")
+    # The queue's own visibility timeout; the heartbeat keeps extending it to this while a job runs.
+    visibility_timeout_seconds: int = Field(default=120, ge=6, le=43_200)
+    wait_time_seconds: int = Field(default=20, ge=0, le=20)
+    job_ttl_days: int = Field(default=7, ge=1, le=3650)
+    http_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    max_instance_bytes: int = Field(default=256 * MIB, ge=1024)
+    max_series_instances: int = Field(default=500, ge=1)
+    download_concurrency: int = Field(default=4, ge=1, le=32)
+    # After SIGTERM a running job gets this long to finish before its message is released.
+    shutdown_grace_seconds: float = Field(default=25.0, ge=0)
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        return self.visibility_timeout_seconds / 3

@@ -1,0 +1,240 @@
+"""The polling loop: one message at a time, from receipt to delete, with a clean SIGTERM stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import ValidationError
+
+from algorithm_worker.algorithms import Algorithm
+from algorithm_worker.errors import InvalidJobMessage, JobInputError
+from algorithm_worker.heartbeat import VisibilityHeartbeat
+from algorithm_worker.jobs_table import JobsTable
+from algorithm_worker.pacs_client import PacsClient
+from algorithm_worker.pipeline import JobRunner, failed_result
+from algorithm_worker.publisher import ResultPublisher
+from algorithm_worker.settings import WorkerSettings
+from pipeline_common import aws
+from pipeline_common.contracts.jobs import JobMessage, JobResult
+from pipeline_common.observability import logger, metrics
+
+
+class _StopPolling(BaseException):
+    """Raised by the signal handler to cut a long poll short (BaseException: botocore's retry
+    logic catches Exception and must not swallow it)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one message (for logs and tests)."""
+
+    action: str  # "done", "failed", "skipped", "retry", "poison"
+    job_id: str | None = None
+    detail: str | None = None
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        algorithm: Algorithm,
+        *,
+        sqs: Any | None = None,
+        runner: JobRunner | None = None,
+        table: JobsTable | None = None,
+        publisher: ResultPublisher | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sqs = sqs or aws.client("sqs")
+        self.runner = runner or JobRunner(
+            algorithm=algorithm,
+            pacs=PacsClient(
+                settings.pacs_api_url,
+                timeout_seconds=settings.http_timeout_seconds,
+                max_instance_bytes=settings.max_instance_bytes,
+            ),
+            s3=aws.client("s3"),
+            output_bucket=settings.output_bucket,
+            max_series_instances=settings.max_series_instances,
+            download_concurrency=settings.download_concurrency,
+        )
+        self.table = table or JobsTable(
+            aws.client("dynamodb"), settings.jobs_table, settings.job_ttl_days
+        )
+        self.publisher = publisher or ResultPublisher(aws.client("sns"), settings.results_topic_arn)
+        self.stopping = threading.Event()
+        self._polling = False
+        self._current_receipt: str | None = None
+        self._abandon_timer: threading.Timer | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Poll until SIGTERM/SIGINT; returns the process exit code (0)."""
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        logger.info("worker started", extra={"algo_id": self.settings.algo_id})
+        while not self.stopping.is_set():
+            try:
+                self.poll_once()
+            except _StopPolling:
+                break
+            except Exception:  # the loop outlives any one failure; the message comes back
+                logger.exception("unexpected error while polling")
+                time.sleep(1)
+        logger.info("worker stopped", extra={"algo_id": self.settings.algo_id})
+        return 0
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        logger.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        self.stopping.set()
+        if self._polling:
+            raise _StopPolling
+        if self._current_receipt is not None and self._abandon_timer is None:
+            # The job may finish; if it cannot within the grace period, give its message back.
+            self._abandon_timer = threading.Timer(
+                self.settings.shutdown_grace_seconds, self._abandon_current_job
+            )
+            self._abandon_timer.daemon = True
+            self._abandon_timer.start()
+
+    def _abandon_current_job(self) -> None:
+        receipt = self._current_receipt
+        if receipt is not None:
+            try:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.settings.request_queue_url,
+                    ReceiptHandle=receipt,
+                    VisibilityTimeout=0,
+                )
+                logger.warning("job abandoned at shutdown; its message is visible again")
+            except Exception:
+                logger.exception("could not release the message at shutdown")
+        os._exit(0)
+
+    # -- one message -----------------------------------------------------------------------
+
+    def poll_once(self) -> Outcome | None:
+        self._polling = True
+        try:
+            if self.stopping.is_set():
+                return None
+            response = self.sqs.receive_message(
+                QueueUrl=self.settings.request_queue_url,
+                MaxNumberOfMessages=1,
+                WaitTimeSeconds=self.settings.wait_time_seconds,
+                VisibilityTimeout=self.settings.visibility_timeout_seconds,
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            )
+        finally:
+            self._polling = False
+        messages = response.get("Messages", [])
+        if not messages:
+            return None
+        message = messages[0]
+        self._current_receipt = message["ReceiptHandle"]
+        try:
+            outcome = self.handle(message)
+        finally:
+            self._current_receipt = None
+            if self._abandon_timer is not None:
+                self._abandon_timer.cancel()
+                self._abandon_timer = None
+        logger.info(
+            "message handled",
+            extra={"action": outcome.action, "job_id": outcome.job_id, "detail": outcome.detail},
+        )
+        return outcome
+
+    def handle(self, message: dict[str, Any]) -> Outcome:
+        receipt = message["ReceiptHandle"]
+        receive_count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        try:
+            job = self._parse(message["Body"])
+        except InvalidJobMessage as exc:
+            # Not a job: nothing to mark FAILED. Make it visible again at once so the queue's
+            # maxReceiveCount moves it to the DLQ quickly instead of blocking its FIFO group.
+            self._release(receipt)
+            return Outcome("poison", detail=str(exc))
+        logger.append_keys(job_id=job.job_id, algo_id=job.algo_id)
+        try:
+            return self._handle_job(job, receipt, receive_count)
+        finally:
+            logger.remove_keys(["job_id", "algo_id"])
+
+    def _handle_job(self, job: JobMessage, receipt: str, receive_count: int) -> Outcome:
+        claim = self.table.claim(job, receive_count)
+        if not claim.claimed:
+            # Already DONE/FAILED: nothing is recomputed. The stored result is republished with
+            # the same dedup id, so a worker that died between "DONE" and "publish" still gets
+            # its result delivered, and SNS drops the copy when the first publish did happen.
+            if claim.final is not None:
+                self.publisher.publish(claim.final)
+            self._delete(receipt)
+            return Outcome("skipped", job.job_id, f"already {claim.status.value}")
+
+        started = time.perf_counter()
+        with VisibilityHeartbeat(
+            self.sqs,
+            self.settings.request_queue_url,
+            receipt,
+            visibility_timeout_seconds=self.settings.visibility_timeout_seconds,
+            interval_seconds=self.settings.heartbeat_seconds,
+        ):
+            try:
+                result = self.runner.run(job)
+            except JobInputError as exc:
+                result = failed_result(job, str(exc))
+            except Exception as exc:
+                # Transient (PACS/AWS unavailable, a bug): the message is not deleted; it
+                # reappears after its visibility timeout and the DLQ catches a poison one.
+                logger.exception("job attempt failed; it will be retried")
+                self._record_metrics("JobsRetried", started)
+                return Outcome("retry", job.job_id, f"{type(exc).__name__}: {exc}")
+        self._complete(result, receipt)
+        self._record_metrics("JobsDone" if result.reason is None else "JobsFailed", started)
+        return Outcome("done" if result.reason is None else "failed", job.job_id, result.reason)
+
+    def _complete(self, result: JobResult, receipt: str) -> None:
+        if not self.table.finish(result):
+            logger.warning("job was finished by another delivery; publishing its stored result")
+            result = self.table.stored(result.job_id).final or result
+        self.publisher.publish(result)
+        self._delete(receipt)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _parse(body: str) -> JobMessage:
+        try:
+            return JobMessage.model_validate_json(body)
+        except ValidationError as exc:
+            fields = ", ".join(".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors())
+            raise InvalidJobMessage(f"not a valid job message ({fields})") from exc
+
+    def _delete(self, receipt: str) -> None:
+        self.sqs.delete_message(QueueUrl=self.settings.request_queue_url, ReceiptHandle=receipt)
+
+    def _release(self, receipt: str) -> None:
+        self.sqs.change_message_visibility(
+            QueueUrl=self.settings.request_queue_url, ReceiptHandle=receipt, VisibilityTimeout=0
+        )
+
+    def _record_metrics(self, name: str, started: float) -> None:
+        metrics.add_dimension(name="algo_id", value=self.settings.algo_id)
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        metrics.add_metric(
+            name="JobDuration",
+            unit=MetricUnit.Milliseconds,
+            value=round((time.perf_counter() - started) * 1000, 3),
+        )
+        try:
+            metrics.flush_metrics()  # EMF to stdout; the awslogs driver turns it into metrics
+        except Exception:  # metrics must never fail a job (e.g. no namespace configured)
+            logger.warning("metrics not flushed", exc_info=True)

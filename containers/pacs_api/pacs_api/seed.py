@@ -1,0 +1,171 @@
+"""``python -m pacs_api.seed --bucket NAME``: put real DICOM files shipped by pydicom in the PACS.
+
+Idempotent: an object whose stored SHA-256 (object metadata) matches is left alone.
+
+Demo set (ids are each file's own Study/Series/SOP Instance UIDs):
+- ``CT_small.dcm`` (CT 128x128), ``MR_small.dcm`` (MR 64x64), ``liver_1frame.dcm`` (SEG 512x512,
+  1 bit), ``examples_overlay.dcm`` (MR 300x484, two VOI windows);
+- the seven instances of pydicom's ``dicomdirtests/98892003/MR700`` series (MR 16x16, a real
+  multi-instance series whose file order differs from its InstanceNumber order).
+
+``--with-broken`` adds, under study ``broken-samples`` / series ``broken-series`` (plain names,
+because ``MR_truncated.dcm`` carries the very UIDs of ``MR_small.dcm``):
+``MR_truncated`` (pixel data cut short), ``not-dicom`` (plain text) and ``no-pixel-data``
+(``rtplan.dcm``, a valid DICOM RT Plan with no image).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydicom import dcmread
+from pydicom.data import get_testdata_file, get_testdata_files
+
+from pacs_api import layout
+from pipeline_common import aws
+
+DEMO_FILES = ("CT_small.dcm", "MR_small.dcm", "liver_1frame.dcm", "examples_overlay.dcm")
+DEMO_SERIES_GLOB = "dicomdirtests/98892003/MR700/*"
+BROKEN_STUDY_ID = "broken-samples"
+BROKEN_SERIES_ID = "broken-series"
+NOT_DICOM_BODY = b"This object is plain text, not a DICOM file.\n"
+SHA256_METADATA = "sha256"
+
+
+@dataclass(frozen=True)
+class SeedObject:
+    study_id: str
+    series_id: str
+    instance_id: str
+    source: str
+    body: bytes
+
+    @property
+    def key(self) -> str:
+        return layout.instance_key(self.study_id, self.series_id, self.instance_id)
+
+
+@dataclass(frozen=True)
+class SeedOutcome:
+    study_id: str
+    series_id: str
+    instance_id: str
+    key: str
+    source: str
+    size_bytes: int
+    status: str  # "uploaded" or "unchanged"
+
+
+def _testdata_path(name: str) -> Path:
+    # get_testdata_file would download files that are not bundled; every file used here is.
+    path = get_testdata_file(name, download=False)
+    if path is None:
+        raise FileNotFoundError(f"pydicom does not bundle {name}")
+    return Path(path)
+
+
+def _from_file(path: Path, source: str) -> SeedObject:
+    ds = dcmread(path, stop_before_pixels=True)
+    return SeedObject(
+        study_id=str(ds.StudyInstanceUID),
+        series_id=str(ds.SeriesInstanceUID),
+        instance_id=str(ds.SOPInstanceUID),
+        source=source,
+        body=path.read_bytes(),
+    )
+
+
+def demo_objects() -> list[SeedObject]:
+    objects = [_from_file(_testdata_path(name), name) for name in DEMO_FILES]
+    for path in sorted(get_testdata_files(DEMO_SERIES_GLOB)):
+        relative = "dicomdirtests/98892003/MR700/" + Path(path).name
+        objects.append(_from_file(Path(path), relative))
+    return objects
+
+
+def broken_objects() -> list[SeedObject]:
+    def broken(instance_id: str, source: str, body: bytes) -> SeedObject:
+        return SeedObject(BROKEN_STUDY_ID, BROKEN_SERIES_ID, instance_id, source, body)
+
+    return [
+        broken("MR_truncated", "MR_truncated.dcm", _testdata_path("MR_truncated.dcm").read_bytes()),
+        broken("not-dicom", "plain text", NOT_DICOM_BODY),
+        broken("no-pixel-data", "rtplan.dcm", _testdata_path("rtplan.dcm").read_bytes()),
+    ]
+
+
+def seed_pacs(
+    bucket: str, *, with_broken: bool = False, s3: Any | None = None
+) -> list[SeedOutcome]:
+    s3 = s3 or aws.client("s3")
+    objects = demo_objects() + (broken_objects() if with_broken else [])
+    return [_put_if_changed(s3, bucket, obj) for obj in objects]
+
+
+def _put_if_changed(s3: Any, bucket: str, obj: SeedObject) -> SeedOutcome:
+    digest = hashlib.sha256(obj.body).hexdigest()
+    status = "uploaded"
+    try:
+        head = s3.head_object(Bucket=bucket, Key=obj.key)
+        if head.get("Metadata", {}).get(SHA256_METADATA) == digest:
+            status = "unchanged"
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+            raise
+    if status == "uploaded":
+        s3.put_object(
+            Bucket=bucket,
+            Key=obj.key,
+            Body=obj.body,
+            ContentType="application/dicom",
+            Metadata={SHA256_METADATA: digest, "source": obj.source},
+        )
+    return SeedOutcome(
+        study_id=obj.study_id,
+        series_id=obj.series_id,
+        instance_id=obj.instance_id,
+        key=obj.key,
+        source=obj.source,
+        size_bytes=len(obj.body),
+        status=status,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pacs_api.seed", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--bucket", default=os.environ.get("PACS_BUCKET"), help="PACS bucket name")
+    parser.add_argument(
+        "--with-broken", action="store_true", help="also add the broken samples (for tests)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    args = parser.parse_args(argv)
+    if not args.bucket:
+        parser.error("--bucket (or PACS_BUCKET) is required")
+    try:
+        outcomes = seed_pacs(args.bucket, with_broken=args.with_broken)
+    except ClientError as exc:
+        print(f"seed failed: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(
+            json.dumps({"bucket": args.bucket, "objects": [asdict(o) for o in outcomes]}, indent=2)
+        )
+    else:
+        for o in outcomes:
+            print(f"{o.status:9} s3://{args.bucket}/{o.key}  ({o.source}, {o.size_bytes} bytes)")
+        print(f"{len(outcomes)} objects in s3://{args.bucket}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

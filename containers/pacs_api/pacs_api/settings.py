@@ -1,0 +1,28 @@
+"""The service's environment, read once at start; a malformed environment stops it (exit 2)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class PacsSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    pacs_bucket: str = Field(min_length=3, max_length=63)
+    # Inside a container the service must listen on every interface or the ALB cannot reach it.
+    host: str = "0.0.0.0"  # noqa: S104
+    port: int = Field(default=8080, ge=1, le=65535)
+    # Path prefix the load balancer routes to this service (e.g. "/pacs"); "" for none.
+    root_path: str = Field(default="", pattern=r"^(/[A-Za-z0-9._-]+)*$")
+    presign_expiry_seconds: int = Field(default=300, ge=1, le=3600)
+    # Metadata and previews read the whole object into memory: refuse anything larger.
+    max_object_bytes: int = Field(default=256 * MIB, ge=1024)
+    # Comma-separated origins for the web console; "*" allows any (the API is read-only).
+    cors_allow_origins: str = "*"
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_allow_origins.split(",") if origin.strip()]

@@ -1,0 +1,289 @@
+"""The algorithm worker end to end in one process: moto in server mode, the real PACS API over
+HTTP (uvicorn in a thread), real pydicom files, the real FIFO queue -> topic -> queue fan-out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import boto3
+import cv2
+import numpy as np
+import pytest
+
+from pipeline_common import aws
+from tests.support.dicom_samples import (
+    MR700_SERIES_SIZE,
+    JobStack,
+    broken_ref,
+    create_job_stack,
+    drain,
+    free_port,
+    job_item,
+    job_message,
+    moto_server,
+    mr700_series,
+    pacs_api_server,
+    reset_moto,
+    sample_ref,
+    send_job,
+)
+
+# isort: split
+from algorithm_worker.algorithms import REGISTRY
+from algorithm_worker.heartbeat import VisibilityHeartbeat
+from algorithm_worker.settings import WorkerSettings
+from algorithm_worker.worker import Worker
+from pacs_api.seed import seed_pacs
+
+ALGO = "processing_1"
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def stack(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[JobStack]:
+    reset_moto(moto_endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    aws.clear_clients()
+    job_stack = create_job_stack(ALGO)
+    seed_pacs(job_stack.pacs_bucket, with_broken=True)
+    yield job_stack
+    aws.clear_clients()
+
+
+@pytest.fixture
+def pacs_url(stack: JobStack) -> Iterator[str]:
+    with pacs_api_server(stack.pacs_bucket) as url:
+        yield url
+
+
+def make_worker(stack: JobStack, pacs_url: str, algo_id: str = ALGO, **env: str) -> Worker:
+    values = {k.lower(): v for k, v in stack.worker_env(pacs_url, algo_id, **env).items()}
+    return Worker(WorkerSettings(**values), REGISTRY[algo_id])
+
+
+def s3_json(bucket: str, key: str) -> dict:
+    return json.loads(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def s3_png(bucket: str, key: str) -> np.ndarray:
+    body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def in_flight(queue_url: str) -> int:
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+@pytest.mark.parametrize("algo_id", sorted(REGISTRY))
+def test_an_image_job_ends_done_with_outputs_and_one_published_result(
+    stack: JobStack, pacs_url: str, algo_id: str
+) -> None:
+    # Given
+    body = job_message(algo_id, sample_ref("CT_small.dcm"))
+    send_job(stack, body)
+    worker = make_worker(stack, pacs_url, algo_id)
+    # When
+    outcome = worker.poll_once()
+    # Then: the table says DONE and keeps the result
+    assert outcome is not None
+    assert outcome.action == "done"
+    item = job_item(stack, body["job_id"])
+    assert item["status"] == "DONE"
+    assert item["client_id"] == body["client_id"]
+    stored = json.loads(item["result"])
+    assert stored["measurements"]["component_count"] > 0
+    assert 0 < stored["measurements"]["mask_area_px"] < 128 * 128
+    # ...the outputs exist under the job's deterministic keys
+    document = s3_json(stack.output_bucket, f"jobs/{body['job_id']}/result.json")
+    assert document["result"]["measurements"] == stored["measurements"]
+    assert document["algorithm"]["algo_id"] == algo_id
+    overlay = s3_png(stack.output_bucket, f"jobs/{body['job_id']}/overlay.png")
+    assert overlay.shape == (128, 128, 3)
+    # ...exactly one result reached ResultsQueue.fifo through the topic, keyed by the client
+    results = drain(stack.results_queue_url)
+    assert len(results) == 1
+    published = json.loads(results[0]["Body"])
+    assert published["status"] == "DONE"
+    assert published["outputs"]["overlay"]["key"] == f"jobs/{body['job_id']}/overlay.png"
+    assert results[0]["MessageAttributes"]["client_id"]["StringValue"] == body["client_id"]
+    assert results[0]["Attributes"]["MessageGroupId"] == body["client_id"]
+    # ...and the request is gone from its queue
+    assert in_flight(stack.request_queue_url) == 0
+
+
+def test_a_series_job_runs_every_slice_in_instance_number_order(
+    stack: JobStack, pacs_url: str
+) -> None:
+    # Given: pydicom's MR700 series, whose file order is not its InstanceNumber order
+    body = job_message(ALGO, series=mr700_series())
+    send_job(stack, body)
+    # When
+    make_worker(stack, pacs_url).poll_once()
+    # Then
+    document = s3_json(stack.output_bucket, f"jobs/{body['job_id']}/result.json")
+    numbers = [s["instance_number"] for s in document["slices"]]
+    assert numbers == list(range(1, MR700_SERIES_SIZE + 1))
+    measurements = document["result"]["measurements"]
+    assert measurements["instances"] == MR700_SERIES_SIZE
+    assert measurements["mask_area_px"] == sum(s["mask_area_px"] for s in document["slices"])
+    # 7 slices of 16x16 on a 3x3 grid
+    assert s3_png(stack.output_bucket, f"jobs/{body['job_id']}/overlay.png").shape == (48, 48, 3)
+
+
+def test_a_redelivered_done_job_is_not_run_again(stack: JobStack, pacs_url: str) -> None:
+    # Given: a job that completed once
+    body = job_message(ALGO, sample_ref("MR_small.dcm"))
+    send_job(stack, body)
+    worker = make_worker(stack, pacs_url)
+    worker.poll_once()
+    first = job_item(stack, body["job_id"])
+    result_key = f"jobs/{body['job_id']}/result.json"
+    first_etag = boto3.client("s3").head_object(Bucket=stack.output_bucket, Key=result_key)
+    # When: the same job arrives again (a retried send, so a new dedup id)
+    send_job(stack, body, dedup_id=body["job_id"] + "-again")
+    outcome = worker.poll_once()
+    # Then: skipped, nothing rewritten, one result delivered, the message consumed
+    assert outcome is not None
+    assert outcome.action == "skipped"
+    assert job_item(stack, body["job_id"]) == first
+    again = boto3.client("s3").head_object(Bucket=stack.output_bucket, Key=result_key)
+    assert again["LastModified"] == first_etag["LastModified"]
+    assert len(drain(stack.results_queue_url)) == 1
+    assert in_flight(stack.request_queue_url) == 0
+
+
+def test_a_done_job_never_published_is_published_on_redelivery(
+    stack: JobStack, pacs_url: str
+) -> None:
+    # Given: a worker that died between writing DONE and publishing (its message came back)
+    body = job_message(ALGO, sample_ref("MR_small.dcm"))
+    send_job(stack, body)
+    worker = make_worker(stack, pacs_url)
+    worker.publisher.publish = lambda result: "not published"  # type: ignore[method-assign]
+    worker.poll_once()
+    assert drain(stack.results_queue_url) == []
+    send_job(stack, body, dedup_id=body["job_id"] + "-redelivered")
+    # When
+    outcome = make_worker(stack, pacs_url).poll_once()
+    # Then: the stored result is delivered, once
+    assert outcome is not None
+    assert outcome.action == "skipped"
+    results = drain(stack.results_queue_url)
+    assert [json.loads(m["Body"])["job_id"] for m in results] == [body["job_id"]]
+
+
+@pytest.mark.parametrize(
+    ("instance_id", "reason"),
+    [
+        (
+            "MR_truncated",
+            "instance MR_truncated pixel data cannot be decoded: The number of "
+            "bytes of pixel data is less than expected (8130 vs 8192 bytes)",
+        ),
+        ("not-dicom", "instance not-dicom is not a DICOM file"),
+        ("no-pixel-data", "instance no-pixel-data has no pixel data"),
+        ("1.2.3.4.5", "not found in the PACS: instance 1.2.3.4.5 not found"),
+    ],
+)
+def test_bad_input_fails_the_job_with_its_reason_and_loses_nothing(
+    stack: JobStack, pacs_url: str, instance_id: str, reason: str
+) -> None:
+    # Given
+    body = job_message(ALGO, broken_ref(instance_id))
+    send_job(stack, body)
+    # When
+    outcome = make_worker(stack, pacs_url).poll_once()
+    # Then: FAILED with the reason, published, the message consumed, no outputs
+    assert outcome is not None
+    assert outcome.action == "failed"
+    item = job_item(stack, body["job_id"])
+    assert item["status"] == "FAILED"
+    assert item["reason"] == reason
+    published = [json.loads(m["Body"]) for m in drain(stack.results_queue_url)]
+    assert [(p["status"], p["reason"]) for p in published] == [("FAILED", reason)]
+    assert in_flight(stack.request_queue_url) == 0
+    listing = boto3.client("s3").list_objects_v2(Bucket=stack.output_bucket)
+    assert listing.get("KeyCount", 0) == 0
+    # ...and the PACS object is still there
+    objects = boto3.client("s3").list_objects_v2(
+        Bucket=stack.pacs_bucket, Prefix="studies/broken-samples/"
+    )
+    assert objects["KeyCount"] == 3
+
+
+def test_a_job_for_another_algorithm_fails_clearly(stack: JobStack, pacs_url: str) -> None:
+    # Given: a processing_2 job on processing_1's queue (a routing mistake)
+    body = job_message("processing_2", sample_ref("CT_small.dcm"))
+    send_job(stack, body)
+    # When
+    make_worker(stack, pacs_url).poll_once()
+    # Then
+    item = job_item(stack, body["job_id"])
+    assert item["status"] == "FAILED"
+    assert item["reason"] == "job for processing_2 reached the processing_1 worker"
+
+
+def test_a_message_that_is_not_a_job_ends_in_the_dlq(stack: JobStack, pacs_url: str) -> None:
+    # Given
+    boto3.client("sqs").send_message(
+        QueueUrl=stack.request_queue_url,
+        MessageBody='{"hello": "world"}',
+        MessageGroupId="g",
+        MessageDeduplicationId="poison-1",
+    )
+    worker = make_worker(stack, pacs_url)
+    # When: received as many times as the redrive policy allows (3)
+    outcomes = [worker.poll_once() for _ in range(3)]
+    # Then: never deleted by the worker; the queue moved it to the DLQ
+    assert [o.action for o in outcomes if o] == ["poison"] * 3
+    assert worker.poll_once() is None
+    dead = drain(stack.request_dlq_url)
+    assert [m["Body"] for m in dead] == ['{"hello": "world"}']
+
+
+def test_an_unreachable_pacs_leaves_the_message_for_a_retry(stack: JobStack) -> None:
+    # Given: nothing listens on the PACS port
+    body = job_message(ALGO, sample_ref("CT_small.dcm"))
+    send_job(stack, body)
+    worker = make_worker(stack, f"http://127.0.0.1:{free_port()}")
+    # When
+    outcome = worker.poll_once()
+    # Then: not FAILED, not deleted, nothing published
+    assert outcome is not None
+    assert outcome.action == "retry"
+    assert job_item(stack, body["job_id"])["status"] == "RUNNING"
+    assert in_flight(stack.request_queue_url) == 1
+    assert drain(stack.results_queue_url) == []
+
+
+def test_the_heartbeat_keeps_a_long_job_invisible(stack: JobStack) -> None:
+    # Given: a message received with a 2-second visibility timeout
+    sqs = boto3.client("sqs")
+    send_job(stack, job_message(ALGO, sample_ref("CT_small.dcm")))
+    message = sqs.receive_message(QueueUrl=stack.request_queue_url, VisibilityTimeout=2)[
+        "Messages"
+    ][0]
+    # When: the job runs for twice as long while the heartbeat extends it every 0.5 s
+    with VisibilityHeartbeat(
+        sqs,
+        stack.request_queue_url,
+        message["ReceiptHandle"],
+        visibility_timeout_seconds=2,
+        interval_seconds=0.5,
+    ) as heartbeat:
+        stolen = sqs.receive_message(QueueUrl=stack.request_queue_url, WaitTimeSeconds=4)
+    # Then: nobody else could take it meanwhile
+    assert "Messages" not in stolen
+    assert heartbeat.extensions >= 4
