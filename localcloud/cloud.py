@@ -146,6 +146,9 @@ class LocalCloud:
         self._wire_apis()
         self._wire_containers()
         if self.drive_events:
+            self.outputs = self._outputs()
+            self._wire_console()
+            self.outputs = self._outputs()
             self.gateway.start()
             for poller in self.pollers:
                 poller.start()
@@ -153,7 +156,6 @@ class LocalCloud:
                 balancer.start()
             if self.services is not None:
                 self.services.start()
-            self.outputs = self._outputs()
         self.started_in = time.monotonic() - started
         log.info("local cloud up in %.1f s", self.started_in)
 
@@ -164,7 +166,7 @@ class LocalCloud:
             self.services.stop()
         if self.tasks is not None:
             self.tasks.stop_all()
-        moto_patches.clear_listeners()
+            moto_patches.remove_listeners(self.tasks.on_run_task, self.tasks.on_stop_task)
         self.gateway.stop()
         for balancer in self.load_balancers:
             balancer.stop()
@@ -588,12 +590,23 @@ class LocalCloud:
                 )
             )
 
+    def _wire_console(self) -> None:
+        """Serve the built web console, with the stack's endpoints as its ``config.json``."""
+        site = self.root / "web" / "dist"
+        if (site / "index.html").is_file():
+            self.gateway.add_static_site(
+                site,
+                port=self._port("static", "WebConsole"),
+                config={env_key(k): v for k, v in self.outputs.items()},
+            )
+
     # -- outputs --------------------------------------------------------------------------------
     def _outputs(self) -> dict[str, str]:
         assert self.provisioned is not None
         rest_urls = {
-            api["id"]: self.gateway.rest_url(api["id"])
-            for api in self.provisioned.rest_apis.values()
+            api["id"]: f"http://{self.host}:{self._port('rest', logical_id)}/"
+            + str(api["props"].get("StageName", "Prod"))
+            for logical_id, api in self.provisioned.rest_apis.items()
         }
         outputs: dict[str, str] = {}
         for name, output in self.template.outputs.items():
@@ -607,9 +620,8 @@ class LocalCloud:
             outputs[f"{api_logical_id}Key"] = key
         outputs["AwsEndpointUrl"] = self.endpoint
         outputs["AwsRegion"] = REGION
-        static = self.gateway.static_url()
-        if static:
-            outputs["WebConsoleUrl"] = static
+        if ("static", "WebConsole") in self._ports:
+            outputs["WebConsoleUrl"] = f"http://{self.host}:{self._ports[('static', 'WebConsole')]}"
         return outputs
 
     def write_env_file(self, path: Path) -> None:

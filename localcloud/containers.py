@@ -164,10 +164,7 @@ class TaskLauncher:
     def on_run_task(self, backend: Any, task: Any) -> None:
         specs = self.catalog.task_definitions.get(task.task_definition_arn)
         if not specs:
-            task.last_status = "STOPPED"
-            task.desired_status = "STOPPED"
-            task.stopped_reason = "the local cloud knows no containers for this task definition"
-            return
+            return  # a task definition of another local cloud sharing this process's moto
         spec = specs[0]
         overrides = {o.get("name"): o for o in (task.overrides or {}).get("containerOverrides", [])}
         override = overrides.get(spec.name, {})
@@ -233,6 +230,8 @@ class ServiceManager:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.restarts = 0
+        self._failures: dict[str, int] = {}
+        self._retry_at: dict[str, float] = {}
 
     def add(self, cluster: str, service_arn: str, target_groups: list[str]) -> None:
         self.services[service_arn] = {"cluster": cluster, "target_groups": target_groups}
@@ -273,8 +272,13 @@ class ServiceManager:
                     code = instance.process.popen.poll()
                     if code is None:
                         alive.append(instance)
+                        if time.time() - instance.started_at > 30:
+                            self._failures[service_arn] = 0
                     else:
                         self.restarts += 1
+                        failures = self._failures.get(service_arn, 0) + 1
+                        self._failures[service_arn] = failures
+                        self._retry_at[service_arn] = time.monotonic() + min(2**failures, 60)
                         log.warning(
                             "service %s: a task exited with %d; replacing it (log %s)",
                             service["serviceName"],
@@ -282,6 +286,9 @@ class ServiceManager:
                             instance.process.log_path,
                         )
                 self.instances[service_arn] = alive
+            failures = self._failures.get(service_arn, 0)
+            if failures and time.monotonic() < self._retry_at.get(service_arn, 0):
+                continue  # ECS throttles the restarts of a task that keeps failing
             while len(self.instances[service_arn]) < desired and specs:
                 self._start_instance(service_arn, service["serviceName"], specs[0])
             while len(self.instances[service_arn]) > desired:

