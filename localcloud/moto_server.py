@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import urllib.request
@@ -31,6 +32,8 @@ class MotoServer:
 
     def start(self) -> None:
         moto_patches.apply()
+        # moto serves through werkzeug, which logs every request at INFO.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # moto's Step Functions interpreter calls other services through this port. (moto's
         # backends are process-wide, so any live server of this process serves those calls.)
         self._previous_port = os.environ.get("MOTO_PORT")

@@ -1,0 +1,65 @@
+"""Bring the whole template up locally, drive every pipeline with real data, print where the
+results are, and keep serving (the web console, the APIs) until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from demo import image_pipeline, job_pipeline
+from demo.report import line, section
+from demo.samples import fall_detection_model
+from localcloud.cloud import LocalCloud
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.split("\n")[0])
+    parser.add_argument("--exit", action="store_true", help="stop after driving the pipelines")
+    parser.add_argument("--env-file", type=Path, default=ROOT / ".env.local")
+    parser.add_argument("--out", type=Path, default=ROOT / "demo-output")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
+
+    overrides = {}
+    model = fall_detection_model()
+    if model is not None:
+        overrides["YoloModelPath"] = str(model)
+    cloud = LocalCloud(
+        template_path=ROOT / "template.yaml",
+        state_dir=ROOT / ".localcloud",
+        parameter_overrides=overrides,
+    )
+    section("Local cloud")
+    cloud.up()
+    try:
+        cloud.write_env_file(args.env_file)
+        line("up in", f"{cloud.started_in:.1f} s from template.yaml")
+        line("AWS endpoint (moto)", cloud.endpoint)
+        line("REST API", cloud.outputs["RestApiUrl"])
+        line("WebSocket API", cloud.outputs["WebsocketUrl"])
+        line("load balancer", cloud.outputs["LoadBalancerUrl"])
+        line("endpoints file", args.env_file)
+        line("logs", ROOT / ".localcloud" / "logs")
+
+        image_pipeline.run(cloud)
+        job_pipeline.run(cloud, args.env_file, args.out)
+
+        section("Where to look")
+        if "WebConsoleUrl" in cloud.outputs:
+            line("web console", cloud.outputs["WebConsoleUrl"])
+        line("CLIs", f"read {args.env_file.name}: python -m clients.ws_client --help")
+        if args.exit:
+            return 0
+        print("\nThe local cloud keeps running; Ctrl-C stops it.", flush=True)
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        stop.wait()
+        return 0
+    finally:
+        cloud.down()
