@@ -27,10 +27,11 @@ for path in (ROOT / "layers" / "common", ROOT / "containers" / "algorithm_worker
     sys.path.insert(0, str(path))
 
 import cv2  # noqa: E402
+from pydicom.data import get_testdata_file  # noqa: E402
+
 from algorithm_worker.algorithms import REGISTRY  # noqa: E402
 from algorithm_worker.dicom_io import decode_instance  # noqa: E402
 from algorithm_worker.imaging import display_image  # noqa: E402
-from pydicom.data import get_testdata_file  # noqa: E402
 
 SAMPLES = (
     "CT_small.dcm",

@@ -38,7 +38,6 @@ for path in (ROOT, ROOT / "layers" / "common", ROOT / "containers" / "grayscale"
 from grayscale_task.convert import convert, resolve_threads  # noqa: E402
 from grayscale_task.decode import decode  # noqa: E402
 from grayscale_task.encode import encode  # noqa: E402
-
 from tests.support import image_samples as samples  # noqa: E402
 
 MAX_PIXELS = 100_000_000
@@ -84,9 +83,9 @@ def _inputs(quick: bool) -> list[tuple[str, bytes]]:
 def _whole_task_ms(data: bytes, fmt: str, rounds: int) -> dict[str, float]:
     """Median per-stage timings the task itself reports, run in-process against moto."""
     import boto3
-    from grayscale_task import task
     from moto import mock_aws
 
+    from grayscale_task import task
     from pipeline_common.aws import clear_clients
     from pipeline_common.contracts.image import ImageProcessingResult
     from pipeline_common.observability import logger

@@ -24,7 +24,8 @@ def run(cloud: LocalCloud, timeout: float = 120.0) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
         response = sqs.receive_message(
-            QueueUrl=cloud.outputs["ImageProcessingQueueUrl"], MaxNumberOfMessages=10,
+            QueueUrl=cloud.outputs["ImageProcessingQueueUrl"],
+            MaxNumberOfMessages=10,
             WaitTimeSeconds=1,
         )
         for message in response.get("Messages", []):

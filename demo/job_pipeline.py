@@ -26,17 +26,35 @@ def run(cloud: LocalCloud, env_file: Path, out_dir: Path) -> None:
         line("skipped", "no DICOM instance to process")
         return
     line("instance", f"{first.source}: study {first.study_id}")
-    line("PACS preview", f"{cloud.outputs['PacsApiUrl']}/studies/{first.study_id}/series/"
-         f"{first.series_id}/instances/{first.instance_id}/rendered")
+    line(
+        "PACS preview",
+        f"{cloud.outputs['PacsApiUrl']}/studies/{first.study_id}/series/"
+        f"{first.series_id}/instances/{first.instance_id}/rendered",
+    )
 
     line("push mode", "python -m clients.ws_client --algo processing_1 ... (WebSocket)")
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured):
-        code = ws_client.main([
-            "--algo", "processing_1", "--study", first.study_id, "--series", first.series_id,
-            "--image", first.instance_id, "--env-file", str(env_file), "--out", str(out_dir),
-            "--cache", str(out_dir / "ws-clients.json"), "--timeout", "120",
-        ])
+        code = ws_client.main(
+            [
+                "--algo",
+                "processing_1",
+                "--study",
+                first.study_id,
+                "--series",
+                first.series_id,
+                "--image",
+                first.instance_id,
+                "--env-file",
+                str(env_file),
+                "--out",
+                str(out_dir),
+                "--cache",
+                str(out_dir / "ws-clients.json"),
+                "--timeout",
+                "120",
+            ]
+        )
     line("pushed result", f"exit code {code}")
     block(captured.getvalue().strip())
     line("outputs downloaded to", out_dir)
@@ -52,9 +70,16 @@ def _poll_mode(cloud: LocalCloud, instance: Any) -> None:
     client_id = client.json()["client_id"]
     job = requests.post(
         f"{api}/process/processing_3",
-        json={"client_id": client_id, "pacs": {"study_id": instance.study_id,
-              "series_id": instance.series_id, "image_id": instance.instance_id}},
-        headers=headers, timeout=30,
+        json={
+            "client_id": client_id,
+            "pacs": {
+                "study_id": instance.study_id,
+                "series_id": instance.series_id,
+                "image_id": instance.instance_id,
+            },
+        },
+        headers=headers,
+        timeout=30,
     )
     job.raise_for_status()
     line("poll mode", f"client {client_id}, job {job.json()['job_id']} (processing_3)")

@@ -75,6 +75,7 @@ def free_port() -> int:
 def pacs_api_server(bucket: str, presign_expiry_seconds: int = 300) -> Iterator[str]:
     """The real PACS API served by uvicorn in a thread on a free loopback port; yields its URL."""
     import uvicorn
+
     from pacs_api.app import create_app
     from pacs_api.settings import PacsSettings
 

@@ -7,7 +7,7 @@ the environment itself: no code path here knows whether it runs on AWS or locall
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import boto3
@@ -16,13 +16,13 @@ from botocore.config import Config
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, signature_version="s3v4")
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     """A boto3 client for ``service`` shared by the whole process."""
     return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
 
 
-@lru_cache(maxsize=None)
+@cache
 def resource(service: str) -> Any:
     return boto3.resource(service, config=_CONFIG)  # type: ignore[call-overload]
 
