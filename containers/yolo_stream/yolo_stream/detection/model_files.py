@@ -1,0 +1,51 @@
+"""Checks shared by the backends before a model is handed to its runtime."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from pathlib import Path
+
+from yolo_stream.errors import ModelLoadError
+
+
+def existing_model(path: str, suffixes: tuple[str, ...]) -> Path:
+    model = Path(path)
+    if not model.is_file():
+        raise ModelLoadError(f"YOLO_MODEL {path!r} does not exist or is not a file")
+    if model.suffix.lower() not in suffixes:
+        raise ModelLoadError(
+            f"YOLO_MODEL {path!r} is not a {' or '.join(suffixes)} file for this backend"
+        )
+    try:
+        with model.open("rb") as fh:
+            head = fh.read(1)
+    except OSError as exc:
+        raise ModelLoadError(f"YOLO_MODEL {path!r} cannot be read: {exc}") from exc
+    if not head:
+        raise ModelLoadError(f"YOLO_MODEL {path!r} is empty")
+    return model
+
+
+def model_id(model: Path) -> str:
+    """Name plus content hash: results say exactly which weights produced them."""
+    digest = hashlib.sha256()
+    with model.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"{model.name}@{digest.hexdigest()[:12]}"
+
+
+def parse_names(raw: str | None) -> dict[int, str] | None:
+    """Class names as Ultralytics writes them into ONNX metadata (``{0: 'person', ...}``)."""
+    if not raw:
+        return None
+    try:
+        names = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return None
+    if isinstance(names, dict):
+        return {int(k): str(v) for k, v in names.items()}
+    if isinstance(names, list):
+        return dict(enumerate(map(str, names)))
+    return None

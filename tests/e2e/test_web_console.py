@@ -1,0 +1,246 @@
+"""The web console in a real browser (Debian's Chromium, headless) against the local cloud of the
+real template: PACS preview with windowing, a client that survives a reload, a job whose result
+is pushed with its overlay, an image through the grayscale pipeline, API errors as stated, and a
+result that is not lost when the WebSocket dies mid-job (GET /jobs/{id}; the socket comes back)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pipeline_common.contracts.video import frame_output_keys
+from tests.support import browser as support
+from tests.support.image_samples import photo_jpeg
+from tests.support.test_api_aws import EVENTS
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.e2e
+ALGORITHM = "processing_1"
+
+
+@pytest.fixture(scope="session")
+def console_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[support.ConsoleStack]:
+    yield from support.console_stack_fixture(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def browser(console_stack: support.ConsoleStack) -> Iterator[Any]:
+    yield from support.browser_fixture()
+
+
+@pytest.fixture
+def page(request: pytest.FixtureRequest, browser: Any) -> Iterator[Any]:
+    yield from support.page_fixture(request, browser)
+
+
+def provision(page: Any) -> str:
+    page.click("#provision")
+    page.wait_for_selector("#socket-state[data-state=open]")
+    return str(page.text_content("#client-id"))
+
+
+def submit_job(page: Any) -> str:
+    page.select_option("#algorithm", ALGORITHM)
+    page.click("#submit-job")
+    job = page.locator("#jobs > li").first
+    job.wait_for()
+    return str(job.get_attribute("data-job-id"))
+
+
+def job_item(page: Any, job_id: str) -> Any:
+    return page.locator(f"#jobs > li[data-job-id='{job_id}']")
+
+
+def test_dicom_instance_preview_follows_the_window_controls(page, console_stack):
+    # Given the console
+    support.open_console(page, console_stack)
+
+    # When a CT instance is picked in the PACS browser
+    support.pick_instance(page, console_stack, "CT_small.dcm")
+
+    # Then its metadata and a rendered preview of its real size are shown
+    assert page.locator("#metadata tr", has_text="modality").inner_text().split()[-1] == "CT"
+    assert page.eval_on_selector("#preview", "img => img.naturalWidth") == 128
+    before = page.locator("#preview").screenshot()
+
+    # And a new window re-renders it through the PACS with exactly those values
+    page.fill("#window-center", "40")
+    page.fill("#window-width", "80")
+    with page.expect_response(lambda r: "window_center=40&window_width=80" in r.url) as rendered:
+        page.click("#window-apply")
+    assert rendered.value.status == 200
+    page.wait_for_selector("#preview[data-state=ready][data-window='40/80']")
+    assert page.locator("#preview").screenshot() != before
+
+
+def test_client_survives_a_reload_and_a_job_result_is_pushed_with_its_overlay(page, console_stack):
+    # Given a provisioned push client
+    support.open_console(page, console_stack)
+    client_id = provision(page)
+
+    # When the page is reloaded, it keeps the client and reconnects
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    page.wait_for_selector("#socket-state[data-state=open]")
+    assert page.text_content("#client-id") == client_id
+
+    # And a job is submitted for a picked instance
+    support.pick_instance(page, console_stack, "CT_small.dcm")
+    job_id = submit_job(page)
+
+    # Then its DONE result arrives over the WebSocket, with a loaded overlay and measurements
+    job = job_item(page, job_id)
+    job.locator(".status[data-status=DONE]").wait_for(timeout=60_000)
+    assert job.get_attribute("data-source") == "push"
+    overlay = job.locator("img.overlay")
+    wait_for(lambda: overlay.evaluate("img => img.complete && img.naturalWidth"), what="overlay")
+    assert overlay.evaluate("img => img.naturalWidth") == 128
+    assert job.locator(".measurements tr").count() > 0
+
+
+def test_an_uploaded_photo_shows_its_grayscale_result_and_stage_timings(page, console_stack):
+    # Given the images screen
+    support.open_console(page, console_stack)
+    page.click("#tabs button[data-tab=images]")
+
+    # When a real photo is uploaded through the page
+    page.set_input_files(
+        "#image-file", {"name": "bus.jpg", "mimeType": "image/jpeg", "buffer": photo_jpeg()}
+    )
+    page.click("#image-upload")
+
+    # Then the grayscale output of the same size appears, with every stage's timing
+    item = page.locator("#images > li").first
+    item.locator(".status[data-status=done]").wait_for(timeout=90_000)
+    output = item.locator("img.output")
+    wait_for(lambda: output.evaluate("img => img.complete && img.naturalWidth"), what="output")
+    assert output.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [810, 1080]
+    stages = item.locator(".timings tr").evaluate_all("rows => rows.map(r => r.dataset.stage)")
+    assert stages[:5] == ["download", "decode", "convert", "encode", "upload"]
+
+
+def test_api_errors_are_shown_as_the_api_states_them(page, console_stack):
+    # Given the images screen
+    support.open_console(page, console_stack)
+    page.click("#tabs button[data-tab=images]")
+
+    # When a file the pipeline does not take is uploaded
+    page.set_input_files(
+        "#image-file", {"name": "anim.gif", "mimeType": "image/gif", "buffer": b"GIF89a"}
+    )
+    page.click("#image-upload")
+
+    # Then the API's status, code and words are on the page
+    error = page.locator("#errors li .error-text").first
+    error.wait_for()
+    assert error.inner_text() == (
+        "POST /uploads -> 400 unsupported_extension: an image must be one of .jpeg, .jpg, .png; "
+        "got .gif ('anim.gif') (field filename)"
+    )
+
+
+def test_a_result_pushed_while_the_socket_was_down_is_still_shown(page, console_stack):
+    # Given every WebSocket of the page goes through a relay the test can cut
+    ws_url = console_stack.cloud.outputs["WebsocketUrl"]
+    relay: dict[str, Any] = {"blocked": False, "live": []}
+
+    def route(ws: Any) -> None:
+        if relay["blocked"]:
+            ws.close(code=1011, reason="network down (test)")
+            return
+        relay["live"].append((ws, ws.connect_to_server()))
+
+    page.route_web_socket(lambda url: url.startswith(ws_url), route)
+    support.open_console(page, console_stack)
+    provision(page)
+    support.pick_instance(page, console_stack, "CT_small.dcm")
+
+    # When the socket dies and stays down while a job runs to completion
+    relay["blocked"] = True
+    for client_side, server_side in relay["live"]:
+        server_side.close(code=1001, reason="gone")
+        client_side.close(code=4000, reason="connection lost (test)")
+    page.wait_for_selector("#socket-banner:not([hidden])")
+    job_id = submit_job(page)
+    jobs_table = console_stack.cloud.outputs["JobsTableName"]
+    dynamodb = console_stack.cloud.client("dynamodb")
+
+    def job_status() -> str:
+        item = dynamodb.get_item(TableName=jobs_table, Key={"job_id": {"S": job_id}})
+        return str(item.get("Item", {}).get("status", {}).get("S", ""))
+
+    sqs = console_stack.cloud.client("sqs")
+    results_queue = console_stack.cloud.outputs["ResultsQueueUrl"]
+
+    def push_attempted() -> bool:
+        counts = sqs.get_queue_attributes(
+            QueueUrl=results_queue,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return all(value == "0" for value in counts.values())
+
+    wait_for(lambda: job_status() == "DONE", timeout=60, what=f"job {job_id} DONE")
+    wait_for(push_attempted, timeout=30, what="the result push (to no connection)")
+    relay["blocked"] = False
+
+    # Then the socket comes back, the banner goes, and the result is there with its overlay,
+    # fetched with GET /jobs/{id} (nothing was connected when it was pushed)
+    page.wait_for_selector("#socket-state[data-state=open]", timeout=30_000)
+    page.wait_for_selector("#socket-banner[hidden]", state="attached")
+    job = job_item(page, job_id)
+    job.locator(".status[data-status=DONE]").wait_for(timeout=30_000)
+    assert job.get_attribute("data-source") == "GET /jobs"
+    overlay = job.locator("img.overlay")
+    wait_for(lambda: overlay.evaluate("img => img.complete && img.naturalWidth"), what="overlay")
+
+
+def test_video_frames_and_per_class_counts_appear_as_they_arrive(page, console_stack):
+    # Given a video whose first frame the YOLO service has written (its two files, as it writes
+    # them; the detector itself is covered by the video pipeline's own tests)
+    cloud = console_stack.cloud
+    bucket = cloud.outputs["VideoFramesBucketName"]
+    video_id = "vconsole0000000000001"
+    put_video_frame(cloud, bucket, video_id, 0, ["person", "person", "bus"])
+    support.open_console(page, console_stack)
+    page.click("#tabs button[data-tab=video]")
+
+    # When it is picked among the processed videos
+    page.click("#video-refresh")
+    page.locator("#video-list button", has_text=video_id).click()
+
+    # Then its frame and counts show, and the next frame and the summary are added as they come
+    page.wait_for_selector("#frames li[data-frame='0']")
+    put_video_frame(cloud, bucket, video_id, 5, ["person"])
+    page.wait_for_selector("#frames li[data-frame='5']")
+    assert page.inner_text("#class-counts tr[data-class=person] td:last-child") == "3"
+    assert page.inner_text("#class-counts tr[data-class=bus] td:last-child") == "1"
+    frame = page.locator("#frames li[data-frame='5'] img")
+    wait_for(lambda: frame.evaluate("img => img.complete && img.naturalWidth"), what="frame")
+    summary = json.loads((EVENTS / "video_summary.json").read_text())
+    summary.update(video_id=video_id, frames=2, frames_sent=2, frames_failed=0)
+    cloud.client("s3").put_object(
+        Bucket=bucket, Key=f"frames/{video_id}/summary.json", Body=json.dumps(summary).encode()
+    )
+    page.wait_for_selector("#video-state:text('complete')")
+    assert "2 frames processed" in page.inner_text("#video-summary")
+
+
+def put_video_frame(cloud: Any, bucket: str, video_id: str, index: int, classes: list[str]) -> None:
+    result = json.loads((EVENTS / "video_frame_result.json").read_text())
+    jpg_key, json_key = frame_output_keys(video_id, index)
+    detection = result["detections"][0]
+    result.update(
+        video_id=video_id,
+        frame_index=index,
+        outputs={
+            "annotated": {"bucket": bucket, "key": jpg_key},
+            "detections": {"bucket": bucket, "key": json_key},
+        },
+        detections=[{**detection, "class_name": name} for name in classes],
+    )
+    s3 = cloud.client("s3")
+    s3.put_object(Bucket=bucket, Key=jpg_key, Body=photo_jpeg(), ContentType="image/jpeg")
+    s3.put_object(Bucket=bucket, Key=json_key, Body=json.dumps(result).encode())
