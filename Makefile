@@ -10,11 +10,15 @@ REGION ?= us-east-1
 # `sam build` needs the Lambda runtime's Python (3.13); pyenv provides it where the default differs.
 PY313_BIN := $(shell PYENV_VERSION=3.13.0 pyenv which python3.13 2>/dev/null | xargs -r dirname)
 
+SECURITY := .venv-security
 REQUIREMENTS := requirements/dev.txt requirements/localcloud.txt requirements/components.txt \
-	layers/common/requirements.txt $(wildcard containers/*/requirements*.txt)
+	requirements/browser.txt requirements/models.txt layers/common/requirements.txt \
+	$(wildcard containers/*/requirements*.txt)
+WEB_SOURCES := $(shell find web/src web/build.mjs web/package.json 2>/dev/null)
 NATIVE_SOURCES := $(shell find native -name '*.c' -o -name '*.h' -o -name '*.py' -o -name '*.toml' 2>/dev/null)
 
-.PHONY: demo test lint format typecheck unit integration e2e validate build bench up outputs clean
+.PHONY: demo test lint format unit integration e2e validate build security bench up outputs \
+	images images-push cloud-test web browser clean
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +31,22 @@ $(VENV)/.native: $(VENV)/.installed $(NATIVE_SOURCES)
 	$(PY) -m pip install --quiet --no-build-isolation --no-deps ./native
 	@touch $@
 
+$(SECURITY)/.installed: requirements/security.txt
+	@test -x $(SECURITY)/bin/python || $(PYTHON) -m venv $(SECURITY)
+	$(SECURITY)/bin/pip install --quiet -r requirements/security.txt
+	@touch $@
+
+# The web console: plain ES modules, no dependencies; the build copies and stamps them.
+web/dist/index.html: $(WEB_SOURCES)
+	npm --prefix web ci --no-audit --no-fund --silent
+	npm --prefix web run build --silent
+
+web: web/dist/index.html
+
+# Browser tests drive Debian's Chromium (no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
 $(TOOLS)/.installed: requirements/tools.txt
 	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet -r requirements/tools.txt
@@ -34,18 +54,20 @@ $(TOOLS)/.installed: requirements/tools.txt
 
 setup: $(VENV)/.native
 
-demo: $(VENV)/.native
+demo: $(VENV)/.native web
 	$(PY) -m demo
 
-up: $(VENV)/.native
-	$(PY) -m localcloud up
+up: $(VENV)/.native web
+	$(PY) -m localcloud up --parameter-overrides \
+		YoloModelPath=$$($(PY) -c "import demo.samples as s; print(s.fall_detection_model())")
 
-test: lint validate build unit integration e2e
+test: lint validate security build unit integration e2e
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	npm --prefix web test --silent
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
@@ -57,7 +79,7 @@ unit: $(VENV)/.native
 integration: $(VENV)/.native
 	$(VENV)/bin/pytest -q tests/integration
 
-e2e: $(VENV)/.native
+e2e: $(VENV)/.native web browser
 	$(VENV)/bin/pytest -q tests/e2e
 
 validate: $(VENV)/.installed $(TOOLS)/.installed
@@ -68,11 +90,28 @@ build: $(TOOLS)/.installed
 	PATH="$(PY313_BIN):$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam build --template template.yaml \
 		--build-dir .aws-sam/build --cached --parallel
 
+security: $(VENV)/.installed $(SECURITY)/.installed
+	$(PY) -m tools.checks.security
+	$(PY) -m tools.checks.dockerfiles
+
 bench: $(VENV)/.native
 	$(PY) bench/bench_kernel.py
+	$(PY) bench/bench_image_task.py
+	$(PY) bench/bench_algorithms.py
+	$(PY) bench/bench_yolo.py
+	$(PY) bench/bench_job_latency.py
 
 outputs: $(VENV)/.installed
 	$(PY) -m tools.gen_env --stack-name "$${STACK_NAME:?set STACK_NAME}" --output .env.cloud
+
+images: $(VENV)/.installed
+	$(PY) -m tools.images build
+
+images-push: $(VENV)/.installed
+	$(PY) -m tools.images push --stack-name "$${STACK_NAME:?set STACK_NAME}"
+
+cloud-test: $(VENV)/.native
+	AWS_SAM_STACK_NAME="$${STACK_NAME:?set STACK_NAME}" $(VENV)/bin/pytest -q -m cloud tests/cloud
 
 clean:
 	rm -rf .aws-sam .localcloud .pytest_cache .ruff_cache .mypy_cache

@@ -32,6 +32,7 @@ from localcloud.moto_server import MotoServer, free_port
 from localcloud.provision import Provisioned, Provisioner
 from localcloud.runtime import FunctionError, FunctionRuntime, FunctionSpec
 from localcloud.template import Template, load_template
+from tools.env_file import env_key
 
 log = logging.getLogger("localcloud")
 
@@ -39,11 +40,6 @@ REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "localcloud", "AWS_SECRET_ACCESS_KEY": "localcloud"}
 _SUPPORTED_EVENTS = {"S3", "SQS", "Kinesis", "Api", "SNS"}
-
-
-def env_key(output_name: str) -> str:
-    """``RestApiUrl`` -> ``REST_API_URL``: the env-file key of a stack output."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", output_name).upper()
 
 
 @dataclass

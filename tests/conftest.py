@@ -16,12 +16,14 @@ for path in (
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-# Tests never reach AWS: fake credentials and a fixed region before any client exists.
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-os.environ.setdefault("AWS_REGION", "us-east-1")
-os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
-os.environ.pop("AWS_PROFILE", None)
+# Tests never reach AWS: fake credentials and a fixed region before any client exists. The opt-in
+# cloud suite (AWS_SAM_STACK_NAME set) keeps the caller's real credentials.
+if not os.environ.get("AWS_SAM_STACK_NAME"):
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ.setdefault("AWS_REGION", "us-east-1")
+    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+    os.environ.pop("AWS_PROFILE", None)
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ImageVideoPipeline")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tests")

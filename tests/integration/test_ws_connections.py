@@ -41,7 +41,7 @@ def connections_of(client_id: str) -> set[str]:
 
 
 def connect(connection_id: str = SAMPLE_CONNECTION_ID) -> dict:
-    event = load_event("ws_connect")
+    event = load_event("ws_connect_authorized")
     event["requestContext"]["connectionId"] = connection_id
     return load_function("ws_connect").lambda_handler(event, FakeLambdaContext())
 
@@ -54,7 +54,7 @@ def test_connect_stores_the_connection_with_a_ttl(table):
         TableName=table, Key={"connection_id": {"S": SAMPLE_CONNECTION_ID}}
     )["Item"]
     assert item["client_id"]["S"] == SAMPLE_CLIENT_ID
-    connected_epoch = load_event("ws_connect")["requestContext"]["connectedAt"] // 1000
+    connected_epoch = load_event("ws_connect_authorized")["requestContext"]["connectedAt"] // 1000
     assert int(item["ttl"]["N"]) > connected_epoch + 7200 - 1
 
 
@@ -66,7 +66,7 @@ def test_a_client_may_hold_several_connections(table):
 
 
 def test_connect_without_an_authorized_client_is_refused(table):
-    event = load_event("ws_connect")
+    event = load_event("ws_connect_authorized")
     del event["requestContext"]["authorizer"]
 
     response = load_function("ws_connect").lambda_handler(event, FakeLambdaContext())
@@ -82,7 +82,7 @@ def test_disconnect_removes_only_that_connection(table):
 
     # When the sample connection disconnects
     response = load_function("ws_disconnect").lambda_handler(
-        load_event("ws_disconnect"), FakeLambdaContext()
+        load_event("ws_disconnect_known"), FakeLambdaContext()
     )
 
     # Then only the other one remains
@@ -92,7 +92,7 @@ def test_disconnect_removes_only_that_connection(table):
 
 def test_disconnect_of_an_unknown_connection_is_200(table):
     response = load_function("ws_disconnect").lambda_handler(
-        load_event("ws_disconnect"), FakeLambdaContext()
+        load_event("ws_disconnect_known"), FakeLambdaContext()
     )
 
     assert response["statusCode"] == 200

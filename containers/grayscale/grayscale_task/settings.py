@@ -20,6 +20,9 @@ class TaskSettings(BaseSettings):
     output_bucket: str = Field(min_length=3, max_length=63)
     metrics_queue_url: str = Field(min_length=1)
     output_prefix: str = "gray/"
+    # Unset: no sidecar. Set (the template sets "results/"): the result message is also stored as
+    # <prefix><input key>.json in the output bucket, which the console's image status reads.
+    result_sidecar_prefix: str | None = None
     # 0 (or unset) means every core the kernel can use.
     grayscale_threads: int = Field(default=0, ge=0, le=1024)
     # Decompression-bomb limit, checked on the header before any pixel is allocated.
@@ -33,7 +36,7 @@ class TaskSettings(BaseSettings):
     # not bit-identical to RGB -> kernel (see bench/bench_image_task.py), so it is opt-in.
     jpeg_luma_decode: bool = False
 
-    @field_validator("input_version_id", "correlation_id", mode="before")
+    @field_validator("input_version_id", "correlation_id", "result_sidecar_prefix", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value in ("", None) else value

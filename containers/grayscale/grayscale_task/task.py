@@ -23,7 +23,7 @@ from grayscale_task.decode import decode
 from grayscale_task.download import download
 from grayscale_task.encode import encode
 from grayscale_task.errors import ImageRejected
-from grayscale_task.report import send_result
+from grayscale_task.report import send_result, store_result
 from grayscale_task.settings import TaskSettings
 from grayscale_task.upload import output_key, upload
 from pipeline_common.contracts import S3Location
@@ -108,18 +108,24 @@ def run(settings: TaskSettings) -> int:
         result = progress.result(
             status=ImageStatus.FAILED, stage=rejected.stage, reason=rejected.reason, **common
         )
-        send_result(settings.metrics_queue_url, result)
+        _report(settings, result)
         logger.warning("input rejected", extra={"stage": rejected.stage, "reason": rejected.reason})
         return EXIT_REJECTED
     result = progress.result(
         status=ImageStatus.SUCCEEDED, stage="completed", output=output, **common
     )
-    send_result(settings.metrics_queue_url, result)
+    _report(settings, result)
     logger.info(
         "image processed",
         extra={"output": output.uri, "timings_ms": result.timings_ms, "threads": result.threads},
     )
     return EXIT_PROCESSED
+
+
+def _report(settings: TaskSettings, result: ImageProcessingResult) -> None:
+    if settings.result_sidecar_prefix:
+        store_result(settings.output_bucket, settings.result_sidecar_prefix, result)
+    send_result(settings.metrics_queue_url, result)
 
 
 def main() -> int:

@@ -1,0 +1,17 @@
+"""ImageStatusFunction's environment, read once at start."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ImageStatusSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True)
+
+    image_input_bucket: str = Field(min_length=3, max_length=63)
+    image_output_bucket: str = Field(min_length=3, max_length=63)
+    # Both must match the grayscale task's OUTPUT_PREFIX and RESULT_SIDECAR_PREFIX.
+    output_prefix: str = "gray/"
+    result_sidecar_prefix: str = Field(default="results/", min_length=1)
+    presign_expiry_seconds: int = Field(default=900, gt=0, le=7 * 24 * 3600)

@@ -1,0 +1,186 @@
+"""The video pipeline's outputs as the console reads them, straight from ``VideoFramesBucket``:
+``frames/<video_id>/<frame:06d>.json`` (a ``FrameResult``) next to its annotated ``.jpg``, and
+``frames/<video_id>/summary.json`` (a ``VideoSummary``) once the service writes one.
+
+Frames are paged by index (``after``), in order, so a console polling with the last index it saw
+gets each frame exactly once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import Field, ValidationError
+from video_frames_settings import VideoFramesSettings
+
+from pipeline_common import aws
+from pipeline_common.contracts.common import Contract
+from pipeline_common.contracts.video import (
+    VIDEO_ID_PATTERN,
+    FrameResult,
+    VideoSummary,
+    frame_output_keys,
+    video_id_for,
+)
+from pipeline_common.http import InvalidRequest, NotFound
+from pipeline_common.observability import logger
+
+FRAMES_PREFIX = "frames/"
+SUMMARY_NAME = "summary.json"
+_FRAME_JSON = re.compile(r"^(\d{6,})\.json$")
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+class FrameView(Contract):
+    frame: FrameResult
+    annotated_url: str
+
+
+class VideoFramesPage(Contract):
+    """The body of ``GET /videos/{video_id}/frames``."""
+
+    video_id: str
+    frames: list[FrameView]
+    # Pass as ``after`` to get the frames that follow; the same value again when none came.
+    next_after: int
+    more: bool = Field(description="true when the page was cut at the limit")
+    summary: VideoSummary | None = None
+
+
+class VideoRef(Contract):
+    video_id: str
+    key: str | None = None
+    version_id: str | None = None
+
+
+class VideoList(Contract):
+    """The body of ``GET /videos`` (known videos) or ``GET /videos?key=`` (one upload's id)."""
+
+    videos: list[VideoRef]
+
+
+def check_video_id(video_id: str) -> str:
+    if not re.fullmatch(VIDEO_ID_PATTERN, video_id):
+        raise InvalidRequest(
+            "video_id must be 1-64 letters, digits, '_' or '-'",
+            field="video_id",
+            code="invalid_video_id",
+        )
+    return video_id
+
+
+def parse_after(raw: str | None) -> int:
+    if raw in (None, ""):
+        return -1
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise InvalidRequest("after must be an integer", field="after") from exc
+    if value < -1:
+        raise InvalidRequest("after must be -1 or more", field="after")
+    return value
+
+
+def list_frames(
+    *, video_id: str, after: int, settings: VideoFramesSettings, limit: int | None = None
+) -> VideoFramesPage:
+    check_video_id(video_id)
+    limit = min(limit or settings.max_frames_per_page, settings.max_frames_per_page)
+    prefix = f"{FRAMES_PREFIX}{video_id}/"
+    s3 = aws.client("s3")
+    params: dict[str, Any] = {"Bucket": settings.video_frames_bucket, "Prefix": prefix}
+    if after >= 0:
+        # "000007.jpg" < "000007.json" < "000008.jpg": both files of frame `after` are skipped.
+        params["StartAfter"] = frame_output_keys(video_id, after)[1]
+    indices: list[int] = []
+    has_summary = False
+    more = False
+    for item in _listed(s3, params):
+        name = item["Key"][len(prefix) :]
+        match = _FRAME_JSON.match(name)
+        if match:
+            if len(indices) == limit:
+                more = True  # the rest is for the next page; no need to list it now
+                break
+            indices.append(int(match.group(1)))
+        elif name == SUMMARY_NAME:
+            has_summary = True
+    frames = [view for view in (_frame(video_id, index, settings) for index in indices) if view]
+    return VideoFramesPage(
+        video_id=video_id,
+        frames=frames,
+        next_after=indices[-1] if indices else after,
+        more=more,
+        # Only with the last frame: a console that has the summary has every frame too.
+        summary=_summary(video_id, settings) if has_summary and not more else None,
+    )
+
+
+def _listed(s3: Any, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for page in s3.get_paginator("list_objects_v2").paginate(**params):
+        yield from page.get("Contents", [])
+
+
+def list_videos(*, key: str | None, settings: VideoFramesSettings) -> VideoList:
+    if key is not None:
+        return VideoList(videos=[_video_of_upload(key, settings)])
+    listed = aws.client("s3").list_objects_v2(
+        Bucket=settings.video_frames_bucket,
+        Prefix=FRAMES_PREFIX,
+        Delimiter="/",
+        MaxKeys=settings.max_videos_listed,
+    )
+    ids = [p["Prefix"][len(FRAMES_PREFIX) :].rstrip("/") for p in listed.get("CommonPrefixes", [])]
+    valid = [v for v in ids if re.fullmatch(VIDEO_ID_PATTERN, v)]
+    return VideoList(videos=[VideoRef(video_id=v) for v in valid])
+
+
+def _video_of_upload(key: str, settings: VideoFramesSettings) -> VideoRef:
+    """The id the dispatcher gives this object: the same function of bucket, key and version."""
+    if not key or len(key) > 1024:
+        raise InvalidRequest("key must be 1-1024 characters", field="key", code="invalid_key")
+    try:
+        head = aws.client("s3").head_object(Bucket=settings.video_input_bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _MISSING:
+            raise NotFound(f"no video {key!r} in the input bucket", field="key") from exc
+        raise
+    version = head.get("VersionId") or None
+    if version == "null":  # an object written before versioning was enabled
+        version = None
+    identity = version or str(head.get("ETag", "")).strip('"')
+    return VideoRef(
+        video_id=video_id_for(settings.video_input_bucket, key, identity),
+        key=key,
+        version_id=version,
+    )
+
+
+def _frame(video_id: str, index: int, settings: VideoFramesSettings) -> FrameView | None:
+    jpg_key, json_key = frame_output_keys(video_id, index)
+    s3 = aws.client("s3")
+    try:
+        body = s3.get_object(Bucket=settings.video_frames_bucket, Key=json_key)["Body"].read()
+        frame = FrameResult.model_validate_json(body)
+    except ValidationError:
+        logger.exception("frame JSON is not a FrameResult", extra={"key": json_key})
+        return None
+    url: str = s3.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": settings.video_frames_bucket, "Key": jpg_key},
+        ExpiresIn=settings.presign_expiry_seconds,
+    )
+    return FrameView(frame=frame, annotated_url=url)
+
+
+def _summary(video_id: str, settings: VideoFramesSettings) -> VideoSummary | None:
+    key = f"{FRAMES_PREFIX}{video_id}/{SUMMARY_NAME}"
+    try:
+        body = aws.client("s3").get_object(Bucket=settings.video_frames_bucket, Key=key)
+        return VideoSummary.model_validate_json(body["Body"].read())
+    except ValidationError:
+        logger.exception("summary is not a VideoSummary", extra={"key": key})
+        return None

@@ -1,0 +1,166 @@
+"""UploadUrlFunction against moto: a presigned POST the browser can use as is, per-kind extension
+checks, and a size limit S3 itself enforces."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+from collections.abc import Iterator
+from types import ModuleType
+
+import boto3
+import pytest
+import requests
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+
+from pipeline_common import aws
+from tests.support.functions import load_function
+from tests.support.image_samples import photo_jpeg
+from tests.support.test_api_aws import FakeLambdaContext, body_of, load_event
+
+IMAGE_BUCKET = "console-image-input"
+VIDEO_BUCKET = "console-video-input"
+
+
+def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMAGE_INPUT_BUCKET", IMAGE_BUCKET)
+    monkeypatch.setenv("VIDEO_INPUT_BUCKET", VIDEO_BUCKET)
+    monkeypatch.setenv("MAX_IMAGE_BYTES", str(len(photo_jpeg()) + 10))
+
+
+@pytest.fixture
+def upload_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    with mock_aws():
+        aws.clear_clients()
+        _environment(monkeypatch)
+        yield load_function("upload_url")
+    aws.clear_clients()
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """The function signing against a real HTTP S3 (moto's server), so the POST can be sent."""
+    server = ThreadedMotoServer(port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
+    aws.clear_clients()
+    for bucket in (IMAGE_BUCKET, VIDEO_BUCKET):
+        aws.client("s3").create_bucket(Bucket=bucket)
+    _environment(monkeypatch)
+    try:
+        yield load_function("upload_url")
+    finally:
+        aws.clear_clients()
+        server.stop()
+
+
+def invoke(fn: ModuleType, event: dict) -> dict:
+    return fn.lambda_handler(event, FakeLambdaContext())
+
+
+def with_body(name: str, body: dict) -> dict:
+    event = load_event(name)
+    event["body"] = json.dumps(body)
+    return event
+
+
+def test_image_upload_gets_a_presigned_post_under_a_fresh_key(upload_url):
+    # When the sample image upload is asked for
+    response = invoke(upload_url, load_event("upload_url_image"))
+
+    # Then it is a POST form for the image bucket, under uploads/<id>/ with a safe name
+    assert response["statusCode"] == 201, response
+    ticket = body_of(response)
+    assert ticket["bucket"] == IMAGE_BUCKET
+    prefix, upload_id, name = ticket["key"].split("/")
+    assert (prefix, name, len(upload_id)) == ("uploads", "holiday_photo.jpg", 32)
+    assert ticket["fields"]["key"] == ticket["key"]
+    assert ticket["fields"]["Content-Type"] == "image/jpeg"
+    policy = json.loads(base64.b64decode(ticket["fields"]["policy"]))
+    assert ["content-length-range", 1, ticket["max_bytes"]] in policy["conditions"]
+    assert ticket["status_path"] == f"/images/{ticket['key']}"
+
+
+def test_two_uploads_of_one_name_never_share_a_key(upload_url):
+    first = body_of(invoke(upload_url, load_event("upload_url_image")))["key"]
+    second = body_of(invoke(upload_url, load_event("upload_url_image")))["key"]
+
+    assert first != second
+
+
+def test_video_upload_goes_to_the_video_bucket(upload_url):
+    ticket = body_of(invoke(upload_url, load_event("upload_url_video")))
+
+    assert ticket["bucket"] == VIDEO_BUCKET
+    assert ticket["content_type"] == "video/mp4"
+    assert ticket["status_path"] == f"/videos?key={ticket['key']}"
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        ({"kind": "image", "filename": "notes.gif"}, "unsupported_extension", "filename"),
+        ({"kind": "image", "filename": "street.mp4"}, "unsupported_extension", "filename"),
+        ({"kind": "video", "filename": "bus.jpg"}, "unsupported_extension", "filename"),
+        ({"kind": "image", "filename": "no-extension"}, "unsupported_extension", "filename"),
+        (
+            {"kind": "image", "filename": "a.png", "content_type": "video/mp4"},
+            "unsupported_content_type",
+            "content_type",
+        ),
+        ({"kind": "audio", "filename": "a.mp3"}, "invalid_request", "kind"),
+        ({"kind": "image"}, "invalid_request", "filename"),
+        ({"kind": "image", "filename": "a.jpg", "extra": 1}, "invalid_request", "extra"),
+    ],
+)
+def test_bad_requests_are_refused_with_the_field_at_fault(upload_url, body, code, field):
+    response = invoke(upload_url, with_body("upload_url_image", body))
+
+    assert response["statusCode"] == 400
+    error = body_of(response)["error"]
+    assert (error["code"], error["field"]) == (code, field)
+    assert error["message"]
+
+
+def test_the_sample_wrong_extension_event_names_the_allowed_ones(upload_url):
+    response = invoke(upload_url, load_event("upload_url_wrong_extension"))
+
+    assert response["statusCode"] == 400
+    assert ".jpeg, .jpg, .png" in body_of(response)["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("filename", "expected"),
+    [
+        ("../../etc/passwd.png", "passwd.png"),
+        ("C:\\Users\\me\\Photo 1.JPG", "Photo_1.jpg"),
+        (".hidden.png", "hidden.png"),
+        ("été à la plage.jpeg", "t_la_plage.jpeg"),
+        ("x" * 300 + ".png", "x" * 96 + ".png"),
+    ],
+)
+def test_filenames_become_safe_key_segments(upload_url, filename, expected):
+    logic = importlib.import_module("upload_url_logic")
+
+    assert logic.safe_filename(filename) == expected
+
+
+def test_the_browser_form_post_lands_the_file(served):
+    # (moto does not enforce POST policies; the size condition is checked in the policy above.)
+    # Given a ticket for a real photo
+    ticket = body_of(invoke(served, load_event("upload_url_image")))
+    data = photo_jpeg()
+
+    # When the file is posted as a browser form would post it
+    posted = requests.post(
+        ticket["url"], data=ticket["fields"], files={"file": ("photo.jpg", data)}, timeout=30
+    )
+
+    # Then the object is in the bucket with its content type
+    assert posted.status_code in (200, 201, 204), posted.text
+    head = boto3.client("s3").head_object(Bucket=IMAGE_BUCKET, Key=ticket["key"])
+    assert head["ContentLength"] == len(data)
+    assert head["ContentType"] == "image/jpeg"

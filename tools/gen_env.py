@@ -1,0 +1,132 @@
+"""Write a deployed stack's outputs to the env file the CLIs and the web console read.
+
+    python -m tools.gen_env --stack-name pipeline [--region eu-west-1] [--output .env.cloud]
+                            [--web-config web/dist/config.json]
+
+Every stack output becomes ``env_key(OutputKey)=OutputValue`` (``RestApiUrl`` -> ``REST_API_URL``),
+the same keys the local cloud writes to ``.env.local``; the REST API key's *value* (looked up from
+the ``RestApiKeyId`` output) becomes ``REST_API_KEY``, and the stack's region ``AWS_REGION``. No
+``AWS_ENDPOINT_URL`` is written: against AWS, boto3 uses its own endpoints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tools.env_file import env_key, write_env_file, write_web_config
+
+API_KEY_ID_OUTPUT = "RestApiKeyId"
+# A stack in any other state has no outputs worth writing (rolled back, still creating, deleted).
+USABLE_STATUSES = {
+    "CREATE_COMPLETE",
+    "UPDATE_COMPLETE",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "IMPORT_COMPLETE",
+}
+
+
+class StackOutputsError(RuntimeError):
+    """The stack's outputs cannot be read: the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class StackEnv:
+    stack_name: str
+    region: str
+    values: dict[str, str]
+
+    def header(self) -> str:
+        return (
+            f"Written by `python -m tools.gen_env` from stack {self.stack_name} ({self.region}).\n"
+            "`make outputs` refreshes it; the local cloud writes the same keys to .env.local."
+        )
+
+
+def _stack(cloudformation: Any, stack_name: str) -> dict[str, Any]:
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as exc:
+        message = exc.response.get("Error", {}).get("Message", str(exc))
+        if "does not exist" in message:
+            raise StackOutputsError(
+                f"stack {stack_name!r} does not exist in {cloudformation.meta.region_name}: "
+                "deploy it first (sam deploy) or pass --stack-name/--region"
+            ) from exc
+        raise StackOutputsError(f"cannot describe stack {stack_name!r}: {message}") from exc
+    stack: dict[str, Any] = stacks[0]
+    if stack["StackStatus"] not in USABLE_STATUSES:
+        raise StackOutputsError(
+            f"stack {stack_name!r} is {stack['StackStatus']}: its outputs are not usable"
+        )
+    return stack
+
+
+def read_stack_env(stack_name: str, session: Any | None = None) -> StackEnv:
+    """The env-file values of a deployed stack (what the cloud test suite reads too)."""
+    session = session or boto3.session.Session()
+    region = session.region_name
+    if not region:
+        raise StackOutputsError("no AWS region: set AWS_REGION or pass --region")
+    stack = _stack(session.client("cloudformation"), stack_name)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs") or []}
+    if not outputs:
+        raise StackOutputsError(f"stack {stack_name!r} has no outputs")
+    values = {env_key(name): value for name, value in outputs.items()}
+    if API_KEY_ID_OUTPUT in outputs:
+        values["REST_API_KEY"] = _api_key_value(session, outputs[API_KEY_ID_OUTPUT])
+    values["AWS_REGION"] = region
+    return StackEnv(stack_name, region, values)
+
+
+def _api_key_value(session: Any, key_id: str) -> str:
+    try:
+        key = session.client("apigateway").get_api_key(apiKey=key_id, includeValue=True)
+    except ClientError as exc:
+        raise StackOutputsError(
+            f"cannot read the value of API key {key_id} ({API_KEY_ID_OUTPUT}): "
+            f"{exc.response.get('Error', {}).get('Message', exc)}; "
+            "the caller needs apigateway:GET on /apikeys/*"
+        ) from exc
+    value = key.get("value")
+    if not value:
+        raise StackOutputsError(f"API key {key_id} returned no value")
+    return str(value)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.gen_env", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--stack-name", required=True)
+    parser.add_argument("--region", help="default: the AWS configuration's region")
+    parser.add_argument("--profile", help="an AWS CLI profile")
+    parser.add_argument("--output", type=Path, default=Path(".env.cloud"))
+    parser.add_argument("--web-config", type=Path, help="also write the web console's config.json")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
+        env = read_stack_env(args.stack_name, session)
+    except (StackOutputsError, BotoCoreError) as exc:
+        print(f"gen_env: {exc}", file=sys.stderr)
+        return 1
+    write_env_file(args.output, env.values, env.header())
+    print(f"wrote {len(env.values)} values to {args.output}")
+    if args.web_config:
+        write_web_config(args.web_config, env.values)
+        print(f"wrote the web console's config to {args.web_config}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

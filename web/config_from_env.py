@@ -1,0 +1,40 @@
+"""Write the console's ``config.json`` from an env file of stack outputs (``make outputs`` writes
+``.env.cloud``): only the endpoints the page calls, nothing else from the file.
+
+    python web/config_from_env.py .env.cloud > web/dist/config.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+KEYS = ("REST_API_URL", "REST_API_KEY", "WEBSOCKET_URL", "PACS_API_URL")
+REQUIRED = ("REST_API_URL", "WEBSOCKET_URL", "PACS_API_URL")
+
+
+def read_env(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        name, sep, value = line.strip().partition("=")
+        if sep and not name.startswith("#"):
+            values[name.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    values = read_env(Path(argv[0]))
+    missing = [key for key in REQUIRED if not values.get(key)]
+    if missing:
+        print(f"{argv[0]} lacks {', '.join(missing)}", file=sys.stderr)
+        return 1
+    print(json.dumps({key: values[key] for key in KEYS if values.get(key)}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
