@@ -58,8 +58,7 @@ demo: $(VENV)/.native web
 	$(PY) -m demo
 
 up: $(VENV)/.native web
-	$(PY) -m localcloud up --parameter-overrides \
-		YoloModelPath=$$($(PY) -c "import demo.samples as s; print(s.fall_detection_model())")
+	$(PY) -m localcloud up
 
 test: lint validate security build unit integration e2e
 

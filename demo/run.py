@@ -11,7 +11,6 @@ from pathlib import Path
 
 from demo import image_pipeline, job_pipeline
 from demo.report import line, section
-from demo.samples import fall_detection_model
 from localcloud.cloud import LocalCloud
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,15 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
 
-    overrides = {}
-    model = fall_detection_model()
-    if model is not None:
-        overrides["YoloModelPath"] = str(model)
-    cloud = LocalCloud(
-        template_path=ROOT / "template.yaml",
-        state_dir=ROOT / ".localcloud",
-        parameter_overrides=overrides,
-    )
+    # Parameters come from samconfig.toml's `local` environment (the model a package ships).
+    cloud = LocalCloud(template_path=ROOT / "template.yaml", state_dir=ROOT / ".localcloud")
     section("Local cloud")
     cloud.up()
     try:

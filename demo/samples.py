@@ -23,10 +23,3 @@ def photos() -> list[tuple[str, bytes]]:
     png = io.BytesIO()
     Image.open(ultralytics_photo("zidane.jpg")).save(png, format="PNG")
     return [("demo/bus.jpg", bus), ("demo/zidane.png", png.getvalue())]
-
-
-def fall_detection_model() -> Path | None:
-    spec = importlib.util.find_spec("fall_detection")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations))) / "models" / "best_fp16.onnx"

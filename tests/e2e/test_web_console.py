@@ -22,8 +22,8 @@ ALGORITHM = "processing_1"
 
 
 @pytest.fixture(scope="session")
-def console_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[support.ConsoleStack]:
-    yield from support.console_stack_fixture(tmp_path_factory)
+def console_stack(stack: Any, pacs: list[Any]) -> support.ConsoleStack:
+    return support.console_stack(stack, pacs)
 
 
 @pytest.fixture(scope="session")

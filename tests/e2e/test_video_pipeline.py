@@ -1,0 +1,146 @@
+"""The video pipeline end to end on the local cloud: S3 video -> dispatcher -> Step Functions ->
+frame extractor (Fargate task) -> Kinesis -> YOLO service (ECS, ONNX Runtime, a real person
+detector) -> annotated frames in S3 + one FIFO message per frame + an end-of-video summary."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localcloud.cloud import LocalCloud
+from tests.e2e.conftest import QueueRecorder
+from tests.support.video_samples import make_video
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="session")
+def video_results(stack: LocalCloud) -> QueueRecorder:
+    return QueueRecorder(stack.client("sqs"), stack.outputs["VideoProcessingQueueUrl"])
+
+
+def _for(recorder: QueueRecorder, video_id: str, kind: str) -> list[dict[str, Any]]:
+    return [m for m in recorder.matching(kind=kind) if m["video_id"] == video_id]
+
+
+def _video_id_of(recorder: QueueRecorder, key: str, kind: str) -> str:
+    """The dispatcher derives the id; find it through the message that names our source."""
+    for message in recorder.matching(kind=kind):
+        source = message.get("source") or {}
+        if source.get("key") == key:
+            return str(message["video_id"])
+    return ""
+
+
+def _upload(stack: LocalCloud, key: str, data: bytes) -> None:
+    stack.client("s3").put_object(Bucket=stack.outputs["VideoInputBucketName"], Key=key, Body=data)
+
+
+def test_video_becomes_detections_annotated_frames_and_a_summary(
+    stack, video_results, tmp_path: Path
+):
+    # Given a short real video: a pan and zoom over a street photo with people in it
+    video = make_video(tmp_path / "street.mp4", frames=20, fps=10.0)
+
+    # When it is uploaded to the video input bucket
+    _upload(stack, "videos/street.mp4", video.read_bytes())
+
+    # Then an end-of-video summary arrives after the sampled frames (every 5th frame: 4)
+    def summary() -> list[dict[str, Any]]:
+        return [
+            m
+            for m in video_results.matching(kind="video.summary")
+            if m["frames_sent"] == 4 and m["class_counts"]
+        ]
+
+    [done] = wait_for(summary, timeout=180, what="the video summary")
+    video_id = done["video_id"]
+    frames = sorted(_for(video_results, video_id, "video.frame"), key=lambda m: m["frame_index"])
+    assert [f["frame_index"] for f in frames] == [0, 5, 10, 15]
+    assert done["frames"] == 4
+    assert done["frames_failed"] == 0
+
+    # And each frame names the people the detector found, with boxes inside the frame
+    people = [d for f in frames for d in f["detections"]]
+    assert people, "the person detector found nobody in a street photo"
+    for frame in frames:
+        for detection in frame["detections"]:
+            box = detection["box"]
+            assert 0 <= box["x1"] < box["x2"] <= frame["width"]
+            assert 0 <= box["y1"] < box["y2"] <= frame["height"]
+            assert 0.0 < detection["confidence"] <= 1.0
+    assert sum(done["class_counts"].values()) == len(people)
+
+    # And the annotated JPEG and the detections JSON of every frame are in the frames bucket
+    s3 = stack.client("s3")
+    for frame in frames:
+        annotated = frame["outputs"]["annotated"]
+        body = s3.get_object(Bucket=annotated["bucket"], Key=annotated["key"])["Body"].read()
+        assert body[:2] == b"\xff\xd8"
+        stored = frame["outputs"]["detections"]
+        saved = json.loads(s3.get_object(Bucket=stored["bucket"], Key=stored["key"])["Body"].read())
+        assert len(saved["detections"]) == len(frame["detections"])
+
+
+@pytest.mark.parametrize(
+    ("key", "data", "reason"),
+    [
+        ("videos/empty.mp4", b"", "empty"),
+        ("videos/notes.mp4", b"these are meeting notes, not a video\n" * 20, "not a video"),
+    ],
+    ids=["zero-bytes", "not-a-video"],
+)
+def test_bad_video_ends_in_one_video_level_failure_and_is_kept(
+    stack, video_results, key, data, reason
+):
+    # Given a bad upload / When it is uploaded
+    _upload(stack, key, data)
+
+    # Then one video-level failure names it, with a clear reason, and the input is kept
+    def failures() -> list[dict[str, Any]]:
+        return [
+            m
+            for m in video_results.matching(kind="video.failed")
+            if (m.get("source") or {}).get("key") == key
+        ]
+
+    [failure] = wait_for(failures, timeout=120, what=f"the failure of {key}")
+    assert failure["level"] == "video"
+    assert reason in failure["reason"].lower(), failure["reason"]
+    assert stack.client("s3").head_object(Bucket=stack.outputs["VideoInputBucketName"], Key=key)
+    time.sleep(2)
+    assert len(failures()) == 1
+
+
+def test_garbage_stream_record_is_a_frame_failure_and_the_service_keeps_going(
+    stack, video_results, tmp_path: Path
+):
+    # Given a record on the stream that is not a frame
+    kinesis = stack.client("kinesis")
+    stream = stack.outputs["VideoFrameStreamName"]
+    kinesis.put_record(StreamName=stream, PartitionKey="garbage", Data=b"\x00not json\xff")
+
+    # When a real video follows it
+    video = make_video(tmp_path / "after.mp4", frames=10, fps=10.0)
+    _upload(stack, "videos/after-garbage.mp4", video.read_bytes())
+
+    # Then the garbage is reported as a frame-level failure and the video is still processed
+    wait_for(
+        lambda: [
+            m
+            for m in video_results.matching(kind="video.failed")
+            if m["level"] == "frame" and m.get("sequence_number")
+        ],
+        timeout=120,
+        what="the garbage record's failure",
+    )
+    wait_for(
+        lambda: [m for m in video_results.matching(kind="video.summary") if m["frames_sent"] == 2],
+        timeout=180,
+        what="the summary of the video after the garbage",
+    )
