@@ -5,7 +5,7 @@ producer), in the same records the frame extractor writes, so the YOLO service t
     python -m clients.video_producer street.mp4 --max-rate                           # flat out
     python -m clients.video_producer 0 --fps 5 --video-id cam-desk                   # camera 0
 
-``--stream`` defaults to ``VIDEO_FRAME_STREAM`` from the environment or the env file
+``--stream`` defaults to ``VIDEO_FRAME_STREAM_NAME`` from the environment or the env file
 (``.env.local``, written by gen_env or the local cloud); ``AWS_*`` keys there (the local cloud's
 endpoint) are applied when not already set. Ctrl-C ends the stream cleanly with its end marker.
 """
@@ -59,10 +59,12 @@ def open_source(source: str) -> cv2.VideoCapture:
 
 
 def produce(args: argparse.Namespace) -> int:
-    stream = args.stream or env_value("VIDEO_FRAME_STREAM", args.env_file)
-    frames_bucket = args.frames_bucket or env_value("VIDEO_FRAMES_BUCKET", args.env_file)
+    stream = args.stream or env_value("VIDEO_FRAME_STREAM_NAME", args.env_file)
+    frames_bucket = args.frames_bucket or env_value("VIDEO_FRAMES_BUCKET_NAME", args.env_file)
     if not stream:
-        raise SystemExit("video_producer: no --stream and no VIDEO_FRAME_STREAM in the env file")
+        raise SystemExit(
+            "video_producer: no --stream and no VIDEO_FRAME_STREAM_NAME in the env file"
+        )
     capture = open_source(args.source)
     is_camera = args.source.isdigit() or args.source.startswith("/dev/")
     source_fps = capture.get(cv2.CAP_PROP_FPS) or None
@@ -147,7 +149,7 @@ def produce(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("source", help="video file, or a camera index (0) / device (/dev/video0)")
-    parser.add_argument("--stream", help="Kinesis stream (default: VIDEO_FRAME_STREAM)")
+    parser.add_argument("--stream", help="Kinesis stream (default: VIDEO_FRAME_STREAM_NAME)")
     rate = parser.add_mutually_exclusive_group()
     rate.add_argument("--fps", type=float, help="send at this rate (default: the source's)")
     rate.add_argument("--max-rate", action="store_true", help="send as fast as possible")
@@ -155,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every-n", type=int, default=1, help="send every Nth frame")
     parser.add_argument("--max-frames", type=int, default=None)
     parser.add_argument("--jpeg-quality", type=int, default=85)
-    parser.add_argument("--frames-bucket", help="for frames over 1 MiB (VIDEO_FRAMES_BUCKET)")
+    parser.add_argument("--frames-bucket", help="for frames over 1 MiB (VIDEO_FRAMES_BUCKET_NAME)")
     parser.add_argument("--env-file", type=Path, default=DEFAULT_ENV_FILE)
     return produce(parser.parse_args(argv))
 

@@ -9,7 +9,7 @@ import signal
 import threading
 from pathlib import Path
 
-from demo import image_pipeline, job_pipeline
+from demo import image_pipeline, job_pipeline, video_pipeline
 from demo.report import line, section
 from localcloud.cloud import LocalCloud
 
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
         image_pipeline.run(cloud)
         job_pipeline.run(cloud, args.env_file, args.out)
+        video_pipeline.run(cloud)
 
         section("Where to look")
         if "WebConsoleUrl" in cloud.outputs:

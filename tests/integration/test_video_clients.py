@@ -61,9 +61,9 @@ def test_producer_streams_a_file_then_its_end_marker(cloud, tmp_path: Path, caps
 
 
 def test_producer_reads_the_stream_name_from_the_env_file(cloud, tmp_path: Path, monkeypatch):
-    monkeypatch.delenv("VIDEO_FRAME_STREAM", raising=False)
+    monkeypatch.delenv("VIDEO_FRAME_STREAM_NAME", raising=False)
     env_file = tmp_path / ".env.local"
-    env_file.write_text("VIDEO_FRAME_STREAM=frames\n")
+    env_file.write_text("VIDEO_FRAME_STREAM_NAME=frames\n")
     video = make_video(tmp_path / "bus.avi", frames=2, fps=10)
     assert video_producer.main([str(video), "--max-rate", "--env-file", str(env_file)]) == 0
 

@@ -1,0 +1,76 @@
+"""Submit-to-push latency of the job API on the local cloud (issue: 200 jobs from 4 clients).
+
+Brings template.yaml up locally, seeds the PACS, then submits ``--jobs`` jobs round-robin over
+``--clients`` WebSocket clients and the three algorithms, and reports the latency from each
+``POST /process`` to its WebSocket push: median and p95, plus the burst's total time and the
+single-job latency measured first on an idle system (so queueing under the burst is visible as
+the ratio between the two).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common"), str(ROOT / "containers" / "pacs_api")]
+
+from clients.env import Endpoints  # noqa: E402
+from clients.load import run_load  # noqa: E402
+from localcloud.cloud import LocalCloud  # noqa: E402
+from pacs_api.seed import seed_pacs  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args(argv)
+    cloud = LocalCloud(
+        template_path=ROOT / "template.yaml",
+        state_dir=ROOT / ".localcloud" / "bench",
+        stack_name="bench",
+    )
+    cloud.up()
+    try:
+        seeded = seed_pacs(cloud.outputs["PacsBucketName"], s3=cloud.client("s3"))
+        ct = next(o for o in seeded if o.source == "CT_small.dcm")
+        pacs = {"study_id": ct.study_id, "series_id": ct.series_id, "image_id": ct.instance_id}
+        endpoints = Endpoints(
+            cloud.outputs["RestApiUrl"], cloud.outputs["WebsocketUrl"], cloud.outputs["RestApiKey"]
+        )
+        algorithms = ["processing_1", "processing_2", "processing_3"]
+        # Warm every function and worker once, then one job alone: the idle latency.
+        asyncio.run(run_load(endpoints, jobs=3, clients=1, pacs=pacs, algorithms=algorithms))
+        idle = asyncio.run(run_load(endpoints, jobs=1, clients=1, pacs=pacs, algorithms=algorithms))
+        started = time.monotonic()
+        burst = asyncio.run(
+            run_load(
+                endpoints,
+                jobs=args.jobs,
+                clients=args.clients,
+                pacs=pacs,
+                algorithms=algorithms,
+                timeout=600,
+            )
+        )
+        elapsed = time.monotonic() - started
+        summary = burst.summary()
+        report = {
+            "idle_single_job_ms": idle.summary()["latency_ms_median"],
+            **{f"burst_{k}": v for k, v in summary.items()},
+            "burst_seconds": round(elapsed, 1),
+            "burst_jobs_per_second": round(args.jobs / elapsed, 1),
+        }
+        print(json.dumps(report, indent=2))
+        return 0 if not (burst.missing() or burst.duplicates() or burst.misdelivered()) else 1
+    finally:
+        cloud.down()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
