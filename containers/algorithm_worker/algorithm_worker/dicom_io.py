@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from io import BytesIO
-from typing import Any
 
 import cv2
 import numpy as np
-from pydicom import dcmread
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
-from pydicom.multival import MultiValue
 from pydicom.pixels import apply_modality_lut
 
 from algorithm_worker.errors import NotDicom, UnreadablePixels
+from pipeline_common import dicom
 
 _COLOUR = {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT"}
 
@@ -38,7 +34,7 @@ class Slice:
 
 
 def decode_instance(data: bytes, instance_id: str) -> list[Slice]:
-    ds = _read(data, instance_id)
+    ds = dicom.parse_dicom(data, instance_id, NotDicom)
     if "PixelData" not in ds:
         raise UnreadablePixels(f"instance {instance_id} has no pixel data")
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
@@ -89,41 +85,15 @@ def decode_instance(data: bytes, instance_id: str) -> list[Slice]:
     return slices
 
 
-def _read(data: bytes, instance_id: str) -> Dataset:
-    if not data:
-        raise NotDicom(f"instance {instance_id} is empty")
-    try:
-        return dcmread(BytesIO(data))
-    except InvalidDicomError as exc:
-        raise NotDicom(f"instance {instance_id} is not a DICOM file") from exc
-    except (EOFError, OSError, ValueError, KeyError, TypeError) as exc:
-        raise NotDicom(
-            f"instance {instance_id} has a truncated or corrupt DICOM header ({type(exc).__name__})"
-        ) from exc
-
-
-def _numbers(value: Any) -> list[float]:
-    if value is None or value == "":
-        return []
-    items = list(value) if isinstance(value, MultiValue | list | tuple) else [value]
-    found = []
-    for item in items:
-        try:
-            found.append(float(item))
-        except (TypeError, ValueError):
-            continue
-    return found
-
-
 def _window(ds: Dataset) -> tuple[float, float] | None:
-    centres, widths = _numbers(ds.get("WindowCenter")), _numbers(ds.get("WindowWidth"))
+    centres, widths = dicom.numbers(ds.get("WindowCenter")), dicom.numbers(ds.get("WindowWidth"))
     if centres and widths and widths[0] >= 1:
         return centres[0], widths[0]
     return None
 
 
 def _spacing(ds: Dataset) -> tuple[float, float] | None:
-    spacing = _numbers(ds.get("PixelSpacing"))
+    spacing = dicom.numbers(ds.get("PixelSpacing"))
     return (spacing[0], spacing[1]) if len(spacing) == 2 and min(spacing) > 0 else None
 
 

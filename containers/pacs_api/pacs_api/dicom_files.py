@@ -6,47 +6,20 @@ Only a whitelist of technical tags ever leaves this module: no patient-identifyi
 
 from __future__ import annotations
 
-from io import BytesIO
 from typing import Any
 
-from pydicom import dcmread
 from pydicom.dataset import FileDataset
-from pydicom.errors import InvalidDicomError
-from pydicom.multival import MultiValue
 
 from pacs_api.errors import NotDicom
+from pipeline_common import dicom
 
 
 def parse_dicom(data: bytes, instance_id: str) -> FileDataset:
-    if not data:
-        raise NotDicom(f"instance {instance_id} is empty")
-    try:
-        # force=False: a file without the 'DICM' preamble is refused rather than guessed at.
-        return dcmread(BytesIO(data))
-    except InvalidDicomError as exc:
-        raise NotDicom(f"instance {instance_id} is not a DICOM file") from exc
-    except (EOFError, OSError, ValueError, KeyError, TypeError) as exc:
-        raise NotDicom(
-            f"instance {instance_id} has a truncated or corrupt DICOM header ({type(exc).__name__})"
-        ) from exc
-
-
-def numbers(value: Any) -> list[float]:
-    """A DICOM number or multi-value (DS/IS) as a list of floats; unparsable items are dropped."""
-    if value is None or value == "":
-        return []
-    items = list(value) if isinstance(value, MultiValue | list | tuple) else [value]
-    result = []
-    for item in items:
-        try:
-            result.append(float(item))
-        except (TypeError, ValueError):
-            continue
-    return result
+    return dicom.parse_dicom(data, instance_id, NotDicom)
 
 
 def first_number(value: Any) -> float | None:
-    found = numbers(value)
+    found = dicom.numbers(value)
     return found[0] if found else None
 
 
@@ -81,11 +54,11 @@ def select_metadata(ds: FileDataset) -> dict[str, Any]:
         "bits_allocated": _integer(ds.get("BitsAllocated")),
         "bits_stored": _integer(ds.get("BitsStored")),
         "pixel_representation": _integer(ds.get("PixelRepresentation")),
-        "window_center": numbers(ds.get("WindowCenter")),
-        "window_width": numbers(ds.get("WindowWidth")),
+        "window_center": dicom.numbers(ds.get("WindowCenter")),
+        "window_width": dicom.numbers(ds.get("WindowWidth")),
         "rescale_slope": first_number(ds.get("RescaleSlope")),
         "rescale_intercept": first_number(ds.get("RescaleIntercept")),
-        "pixel_spacing_mm": numbers(ds.get("PixelSpacing")),
+        "pixel_spacing_mm": dicom.numbers(ds.get("PixelSpacing")),
         "slice_thickness_mm": first_number(ds.get("SliceThickness")),
         "has_pixel_data": "PixelData" in ds,
     }
