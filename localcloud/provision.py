@@ -56,6 +56,7 @@ NO_LOCAL_EFFECT: dict[str, str] = {
     "AWS::ApiGateway::UsagePlan": "the local gateway checks API keys, not quotas",
     "AWS::ApiGateway::ApiKey": "the local gateway generates its own key",
     "AWS::ApiGateway::UsagePlanKey": "the local gateway checks API keys, not quotas",
+    "AWS::ApiGateway::Account": "the account's access-log role; nothing is logged locally",
     "AWS::ElasticLoadBalancingV2::ListenerRule": "read by the local load balancer",
     "AWS::ElasticLoadBalancingV2::TargetGroup": "read by the local load balancer",
     "AWS::ElasticLoadBalancingV2::Listener": "read by the local load balancer",
@@ -314,6 +315,9 @@ class Provisioner:
 
     def _subscriptions(self) -> None:
         for resource in self.template.of_type("AWS::SNS::Subscription"):
+            if resource.condition and not self.resolver.condition(resource.condition):
+                continue
+            self.out.skipped.pop(resource.logical_id, None)
             props = self._props(resource)
             attributes = {}
             for key in ("RawMessageDelivery", "FilterPolicy", "FilterPolicyScope", "RedrivePolicy"):
