@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     cloud.up()
     try:
+        cloud.wait_until_healthy()
         seeded = seed_pacs(cloud.outputs["PacsBucketName"], s3=cloud.client("s3"))
         ct = next(o for o in seeded if o.source == "CT_small.dcm")
         pacs = {"study_id": ct.study_id, "series_id": ct.series_id, "image_id": ct.instance_id}

@@ -19,7 +19,6 @@ from pacs_api.seed import seed_pacs
 
 def run(cloud: LocalCloud, env_file: Path, out_dir: Path) -> None:
     section("Job API: REST -> FIFO queue -> DICOM worker -> SNS/SQS -> WebSocket push and polling")
-    _wait_for_pacs(cloud.outputs["PacsApiUrl"])
     outcomes = seed_pacs(cloud.outputs["PacsBucketName"], s3=cloud.client("s3"))
     line("PACS seeded", f"{len(outcomes)} real DICOM instances (pydicom's test files)")
     first = next(o for o in outcomes if "CT" in o.source) if outcomes else None
@@ -61,17 +60,6 @@ def run(cloud: LocalCloud, env_file: Path, out_dir: Path) -> None:
     line("outputs downloaded to", out_dir)
 
     _poll_mode(cloud, first)
-
-
-def _wait_for_pacs(url: str, timeout: float = 60.0) -> None:
-    """ECS services start as processes after the stack is up: wait for the PACS API's health."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(f"{url}/health", timeout=2).ok:
-                return
-        time.sleep(0.5)
-    raise RuntimeError(f"the PACS API at {url} did not become healthy in {timeout:.0f} s")
 
 
 def _poll_mode(cloud: LocalCloud, instance: Any) -> None:

@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     section("Local cloud")
     cloud.up()
     try:
+        cloud.wait_until_healthy()
         cloud.write_env_file(args.env_file)
         line("up in", f"{cloud.started_in:.1f} s from template.yaml")
         line("AWS endpoint (moto)", cloud.endpoint)

@@ -10,6 +10,7 @@ import secrets
 import shlex
 import time
 import tomllib
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from localcloud import gateway as gw
 from localcloud import moto_patches
 from localcloud.alb import LoadBalancer, Rule
 from localcloud.containers import ContainerCatalog, ServiceManager, TaskLauncher
-from localcloud.errors import TemplateError, UnsupportedError
+from localcloud.errors import LocalCloudError, TemplateError, UnsupportedError
 from localcloud.event_sources import (
     AsyncEventSource,
     KinesisEventSource,
@@ -156,6 +157,37 @@ class LocalCloud:
                 self.services.start()
         self.started_in = time.monotonic() - started
         log.info("local cloud up in %.1f s", self.started_in)
+
+    def wait_until_healthy(self, timeout: float = 90.0) -> None:
+        """Wait until every load-balanced ECS service answers its target group's health check
+        (the processes start after ``up`` returns, and some load models first)."""
+        checks = []
+        for group in self.template.of_type("AWS::ElasticLoadBalancingV2::TargetGroup"):
+            path = group.properties.get("HealthCheckPath", "/")
+            checks.append((group.logical_id, self.resolver.refs[group.logical_id], path))
+        assert self.services is not None
+        deadline = time.monotonic() + timeout
+        for name, arn, path in checks:
+            if not any(arn in info["target_groups"] for info in self.services.services.values()):
+                continue  # no service registers with this target group
+            while not self._target_healthy(arn, path):
+                if time.monotonic() > deadline:
+                    raise LocalCloudError(
+                        f"target group {name}: no healthy target on {path} after {timeout:.0f} s "
+                        f"(logs: {self.state_dir / 'logs' / 'containers'})"
+                    )
+                time.sleep(0.25)
+
+    def _target_healthy(self, target_group_arn: str, path: str) -> bool:
+        assert self.services is not None
+        for endpoint in self.services.endpoints(target_group_arn):
+            try:
+                with urllib.request.urlopen(f"http://{endpoint}{path}", timeout=2) as response:
+                    if response.status == 200:
+                        return True
+            except (OSError, ValueError):
+                continue
+        return False
 
     def down(self) -> None:
         for poller in self.pollers:

@@ -15,9 +15,11 @@ what the image's ``COPY`` lines put side by side. Nothing about a container is d
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import os
+import queue
 import shlex
 import signal
 import subprocess
@@ -61,6 +63,59 @@ def dockerfile_command(dockerfile: Path) -> list[str]:
     if argv[0] in ("python", "python3") or argv[0].startswith("python3."):
         argv = [sys.executable, *argv[1:]]
     return argv
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the local cloud dies without stopping it
+    (killed, crashed), so no task keeps polling a port that a later local cloud may reuse."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class _Spawner:
+    """Starts every child from one thread that lives as long as the process: Linux sends the
+    parent-death signal when the *thread* that forked a child ends, and request threads end."""
+
+    def __init__(self) -> None:
+        self._requests: queue.Queue[tuple[Any, list[Any], threading.Event]] = queue.Queue()
+        threading.Thread(target=self._run, name="localcloud-spawner", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            start, box, done = self._requests.get()
+            try:
+                box.append(start())
+            except BaseException as exc:  # handed back to the caller's thread
+                box.append(exc)
+            finally:
+                done.set()
+
+    def popen(self, argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        box: list[Any] = []
+        done = threading.Event()
+        self._requests.put(
+            (lambda: subprocess.Popen(argv, preexec_fn=_die_with_parent, **kwargs), box, done)
+        )
+        done.wait()
+        if isinstance(box[0], BaseException):
+            raise box[0]
+        return box[0]  # type: ignore[no-any-return]
+
+
+_spawner: _Spawner | None = None
+_spawner_lock = threading.Lock()
+
+
+def spawn(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen`` for every process the local cloud starts (functions, tasks)."""
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None:
+            _spawner = _Spawner()
+    return _spawner.popen(argv, **kwargs)
 
 
 @dataclass
@@ -123,7 +178,7 @@ class _Process:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path = log_path
         self._log = open(log_path, "ab")  # noqa: SIM115 (closed in wait())
-        self.popen = subprocess.Popen(
+        self.popen = spawn(
             spec.command,
             cwd=spec.workdir,
             env=env,

@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from localcloud.containers import spawn
 from localcloud.errors import LocalCloudError
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +78,7 @@ class _Worker:
         env["PYTHONPATH"] = str(_PACKAGE_ROOT)  # only to import the worker; removed at start
         log_file = open(log_path, "ab") if log_path else None  # noqa: SIM115
         try:
-            self.process = subprocess.Popen(
+            self.process = spawn(
                 [sys.executable, "-m", "localcloud.lambda_worker", str(child_sock.fileno())],
                 pass_fds=[child_sock.fileno()],
                 cwd=spec.code_dir,

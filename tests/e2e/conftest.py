@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from localcloud.cloud import LocalCloud
-from tests.support.browser import build_console, healthy
-from tests.support.waiting import wait_for
+from tests.support.browser import build_console
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,12 +78,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     )
     cloud.up()
     try:
-        # ECS services start as processes after up() returns.
-        wait_for(
-            lambda: healthy(f"{cloud.outputs['PacsApiUrl']}/health"),
-            timeout=60,
-            what="the PACS API behind the load balancer",
-        )
+        cloud.wait_until_healthy()
         yield cloud
     finally:
         cloud.down()

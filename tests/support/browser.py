@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from localcloud.cloud import LocalCloud
 
@@ -65,13 +64,6 @@ def console_stack(cloud: LocalCloud, pacs: list[Any]) -> ConsoleStack:
     url = cloud.outputs.get("WebConsoleUrl")
     assert url, "the local cloud did not serve web/dist"
     return ConsoleStack(cloud=cloud, url=url, pacs=pacs)
-
-
-def healthy(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def browser_fixture() -> Iterator[Any]:
