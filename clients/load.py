@@ -69,10 +69,15 @@ class LoadReport:
         }
 
 
-async def _listen(url: str, client_id: str, report: LoadReport, done: asyncio.Event) -> None:
+async def _listen(
+    url: str, client_id: str, report: LoadReport, connected: asyncio.Event, done: asyncio.Event
+) -> None:
     import websockets
 
+    # The handshake completes only after the authorizer and $connect have run: from then on a
+    # result for this client finds its connection.
     async with websockets.connect(url, ping_interval=20) as socket:
+        connected.set()
         while not done.is_set():
             try:
                 message = await asyncio.wait_for(socket.recv(), timeout=0.5)
@@ -97,18 +102,20 @@ async def run_load(
     created = [await asyncio.to_thread(api.provision) for _ in range(clients)]
     report = LoadReport()
     done = asyncio.Event()
+    connected = [asyncio.Event() for _ in created]
     listeners = [
         asyncio.create_task(
             _listen(
                 websocket_url(endpoints.websocket_url, c["client_id"], c["token"]),
                 c["client_id"],
                 report,
+                ready,
                 done,
             )
         )
-        for c in created
+        for c, ready in zip(created, connected, strict=True)
     ]
-    await asyncio.sleep(0.5)  # every socket connected before the first job can finish
+    await asyncio.wait_for(asyncio.gather(*(ready.wait() for ready in connected)), timeout=60)
 
     async def submit(index: int) -> None:
         client = created[index % clients]["client_id"]
