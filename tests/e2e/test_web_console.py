@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from pipeline_common.contracts.video import frame_output_keys
 from tests.support import browser as support
 from tests.support.image_samples import photo_jpeg
 from tests.support.test_api_aws import EVENTS
+from tests.support.video_samples import put_frame_outputs
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -203,7 +203,9 @@ def test_video_frames_and_per_class_counts_appear_as_they_arrive(page, console_s
     cloud = console_stack.cloud
     bucket = cloud.outputs["VideoFramesBucketName"]
     video_id = "vconsole0000000000001"
-    put_video_frame(cloud, bucket, video_id, 0, ["person", "person", "bus"])
+    put_frame_outputs(
+        cloud.client("s3"), bucket, video_id, 0, ["person", "person", "bus"], photo_jpeg()
+    )
     support.open_console(page, console_stack)
     page.click("#tabs button[data-tab=video]")
 
@@ -213,7 +215,7 @@ def test_video_frames_and_per_class_counts_appear_as_they_arrive(page, console_s
 
     # Then its frame and counts show, and the next frame and the summary are added as they come
     page.wait_for_selector("#frames li[data-frame='0']")
-    put_video_frame(cloud, bucket, video_id, 5, ["person"])
+    put_frame_outputs(cloud.client("s3"), bucket, video_id, 5, ["person"], photo_jpeg())
     page.wait_for_selector("#frames li[data-frame='5']")
     assert page.inner_text("#class-counts tr[data-class=person] td:last-child") == "3"
     assert page.inner_text("#class-counts tr[data-class=bus] td:last-child") == "1"
@@ -226,21 +228,3 @@ def test_video_frames_and_per_class_counts_appear_as_they_arrive(page, console_s
     )
     page.wait_for_selector("#video-state:text('complete')")
     assert "2 frames processed" in page.inner_text("#video-summary")
-
-
-def put_video_frame(cloud: Any, bucket: str, video_id: str, index: int, classes: list[str]) -> None:
-    result = json.loads((EVENTS / "video_frame_result.json").read_text())
-    jpg_key, json_key = frame_output_keys(video_id, index)
-    detection = result["detections"][0]
-    result.update(
-        video_id=video_id,
-        frame_index=index,
-        outputs={
-            "annotated": {"bucket": bucket, "key": jpg_key},
-            "detections": {"bucket": bucket, "key": json_key},
-        },
-        detections=[{**detection, "class_name": name} for name in classes],
-    )
-    s3 = cloud.client("s3")
-    s3.put_object(Bucket=bucket, Key=jpg_key, Body=photo_jpeg(), ContentType="image/jpeg")
-    s3.put_object(Bucket=bucket, Key=json_key, Body=json.dumps(result).encode())

@@ -13,9 +13,10 @@ import pytest
 from moto import mock_aws
 
 from pipeline_common import aws
-from pipeline_common.contracts.video import frame_output_keys, video_id_for
+from pipeline_common.contracts.video import video_id_for
 from tests.support.functions import load_function
 from tests.support.test_api_aws import EVENTS, FakeLambdaContext, body_of, load_event
+from tests.support.video_samples import put_frame_outputs
 
 INPUT_BUCKET = "console-video-input"
 FRAMES_BUCKET = "console-video-frames"
@@ -38,22 +39,9 @@ def video_frames(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
 
 
 def put_frame(index: int, classes: list[str], video_id: str = VIDEO_ID) -> None:
-    """The two files the YOLO service writes for one frame (from the sample frame result)."""
-    result = json.loads((EVENTS / "video_frame_result.json").read_text())
-    jpg, js = frame_output_keys(video_id, index)
-    sample_detection = result["detections"][0]
-    result.update(
-        video_id=video_id,
-        frame_index=index,
-        outputs={
-            "annotated": {"bucket": FRAMES_BUCKET, "key": jpg},
-            "detections": {"bucket": FRAMES_BUCKET, "key": js},
-        },
-        detections=[{**sample_detection, "class_name": name} for name in classes],
+    put_frame_outputs(
+        boto3.client("s3"), FRAMES_BUCKET, video_id, index, classes, b"\xff\xd8 annotated"
     )
-    s3 = boto3.client("s3")
-    s3.put_object(Bucket=FRAMES_BUCKET, Key=jpg, Body=b"\xff\xd8 annotated")
-    s3.put_object(Bucket=FRAMES_BUCKET, Key=js, Body=json.dumps(result).encode())
 
 
 def put_summary(video_id: str = VIDEO_ID) -> dict:

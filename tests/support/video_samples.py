@@ -7,13 +7,17 @@ Videos are pans/zooms over Ultralytics' sample photos (``bus.jpg``, ``zidane.jpg
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
+
+from pipeline_common.contracts.video import frame_output_keys
 
 # Ultralytics must never reach the network in tests (update checks, assets, fonts), and writes
 # its settings file somewhere harmless.
@@ -97,3 +101,24 @@ def use_container(name: str) -> None:
     path = str(ROOT / "containers" / name)
     if path not in sys.path:
         sys.path.insert(0, path)
+
+
+def put_frame_outputs(
+    s3: Any, bucket: str, video_id: str, index: int, classes: list[str], jpeg: bytes
+) -> None:
+    """Write one frame's two outputs the way the YOLO service does (annotated JPEG + detections
+    JSON), from the sample frame result in ``events/`` with one detection per class name."""
+    result = json.loads((ROOT / "events" / "video_frame_result.json").read_text())
+    jpg_key, json_key = frame_output_keys(video_id, index)
+    detection = result["detections"][0]
+    result.update(
+        video_id=video_id,
+        frame_index=index,
+        outputs={
+            "annotated": {"bucket": bucket, "key": jpg_key},
+            "detections": {"bucket": bucket, "key": json_key},
+        },
+        detections=[{**detection, "class_name": name} for name in classes],
+    )
+    s3.put_object(Bucket=bucket, Key=jpg_key, Body=jpeg, ContentType="image/jpeg")
+    s3.put_object(Bucket=bucket, Key=json_key, Body=json.dumps(result).encode())
