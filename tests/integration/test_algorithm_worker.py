@@ -11,12 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline_common import aws
 from tests.support.dicom_samples import (
     MR700_SERIES_SIZE,
     JobStack,
     broken_ref,
-    create_job_stack,
     drain,
     free_port,
     job_item,
@@ -24,8 +22,8 @@ from tests.support.dicom_samples import (
     moto_server,
     mr700_series,
     pacs_api_server,
-    reset_moto,
     sample_ref,
+    seeded_job_stack,
     send_job,
 )
 
@@ -34,7 +32,6 @@ from algorithm_worker.algorithms import REGISTRY
 from algorithm_worker.heartbeat import VisibilityHeartbeat
 from algorithm_worker.settings import WorkerSettings
 from algorithm_worker.worker import Worker
-from pacs_api.seed import seed_pacs
 
 ALGO = "processing_1"
 
@@ -47,13 +44,7 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def stack(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[JobStack]:
-    reset_moto(moto_endpoint)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    aws.clear_clients()
-    job_stack = create_job_stack(ALGO)
-    seed_pacs(job_stack.pacs_bucket, with_broken=True)
-    yield job_stack
-    aws.clear_clients()
+    yield from seeded_job_stack(moto_endpoint, monkeypatch, ALGO, with_broken=True)
 
 
 @pytest.fixture

@@ -16,18 +16,16 @@ from pathlib import Path
 import boto3
 import pytest
 
-from pipeline_common import aws
 from tests.support.dicom_samples import (
     ROOT,
     JobStack,
-    create_job_stack,
     drain,
     job_item,
     job_message,
     moto_server,
     pacs_api_server,
-    reset_moto,
     sample_ref,
+    seeded_job_stack,
     send_job,
 )
 
@@ -35,7 +33,6 @@ from tests.support.dicom_samples import (
 from algorithm_worker.algorithms import REGISTRY
 from algorithm_worker.settings import WorkerSettings
 from algorithm_worker.worker import Worker
-from pacs_api.seed import seed_pacs
 
 ALGO = "processing_1"
 WORKER_DIR = ROOT / "containers" / "algorithm_worker"
@@ -49,13 +46,7 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def stack(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[JobStack]:
-    reset_moto(moto_endpoint)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    aws.clear_clients()
-    job_stack = create_job_stack(ALGO)
-    seed_pacs(job_stack.pacs_bucket)
-    yield job_stack
-    aws.clear_clients()
+    yield from seeded_job_stack(moto_endpoint, monkeypatch, ALGO)
 
 
 @pytest.fixture

@@ -301,3 +301,20 @@ def reset_moto(endpoint: str) -> None:
     import httpx
 
     httpx.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
+
+
+def seeded_job_stack(
+    endpoint: str, monkeypatch: Any, algo_id: str, *, with_broken: bool = False
+) -> Iterator[JobStack]:
+    """A fresh moto state holding one algorithm's job stack and the seeded PACS (the body of the
+    worker tests' ``stack`` fixtures), with boto3 pointed at it for the test's duration."""
+    from pacs_api.seed import seed_pacs
+    from pipeline_common import aws
+
+    reset_moto(endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    aws.clear_clients()
+    job_stack = create_job_stack(algo_id)
+    seed_pacs(job_stack.pacs_bucket, with_broken=with_broken)
+    yield job_stack
+    aws.clear_clients()
