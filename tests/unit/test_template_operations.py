@@ -14,14 +14,15 @@ from tests.unit.test_template_policies import ROOT, TEMPLATE, dead_letter_queues
 
 SERVICES = [s.logical_id for s in of_type("AWS::ECS::Service")]
 SCALING_ALARM_ACTIONS = "AWS::ApplicationAutoScaling::ScalingPolicy"
-# Output names that clients and .env files already read: they must never change.
+# Output names that clients and .env files already read: they must never change. (RestApiKeyId
+# went with the API key itself: the REST API takes Cognito tokens, issue 10.)
 PUBLISHED_OUTPUTS = {
     "ImageInputBucketName", "ImageOutputBucketName", "ImageProcessingQueueUrl",
     "ImageProcessingStateMachineArn", "VideoInputBucketName", "VideoFramesBucketName",
     "VideoFrameStreamName", "VideoProcessingQueueUrl", "VideoIngestStateMachineArn",
     "PacsBucketName", "OutputBucketName", "JobsTableName", "ClientsTableName",
-    "ConnectionsTableName", "ResultsTopicArn", "ResultsQueueUrl", "RestApiUrl", "RestApiKeyId",
-    "WebsocketUrl", "LoadBalancerUrl", "PacsApiUrl", "ClusterName", "GrayscaleRepositoryUri",
+    "ConnectionsTableName", "ResultsTopicArn", "ResultsQueueUrl", "RestApiUrl", "UserPoolId",
+    "UserPoolClientId", "ServicesApiUrl", "TicketsTableName", "WebsocketUrl", "LoadBalancerUrl", "PacsApiUrl", "ClusterName", "GrayscaleRepositoryUri",
     "FrameExtractorRepositoryUri", "YoloStreamRepositoryUri", "PacsApiRepositoryUri",
     "AlgorithmWorkerRepositoryUri",
 }  # fmt: skip

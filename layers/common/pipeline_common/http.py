@@ -66,6 +66,20 @@ class PayloadTooLarge(ApiError):
     code = "payload_too_large"
 
 
+class Unauthorized(ApiError):
+    """No verified user on the request (API Gateway's authorizer normally answers this first)."""
+
+    status = HTTPStatus.UNAUTHORIZED
+    code = "unauthorized"
+
+
+class TooManyRequests(ApiError):
+    """A per-user cap or rate was reached; nothing was created. The message says which."""
+
+    status = HTTPStatus.TOO_MANY_REQUESTS
+    code = "too_many_requests"
+
+
 class ServiceUnavailable(ApiError):
     """A dependency failed; the request changed nothing and may be retried as is."""
 
@@ -108,10 +122,11 @@ def describe(error: ValidationError) -> str:
 
 
 def cors_config() -> CORSConfig:
-    """CORS for the web console; the origin comes from ``CORS_ALLOW_ORIGIN`` (default ``*``)."""
+    """CORS for the web console: only its origin (``CORS_ALLOW_ORIGIN``, the template's
+    ``ConsoleOrigin``), never ``*``; without the setting no cross-origin caller is allowed."""
     return CORSConfig(
-        allow_origin=os.environ.get("CORS_ALLOW_ORIGIN", "*"),
-        allow_headers=["Content-Type", "X-Api-Key"],
+        allow_origin=os.environ.get("CORS_ALLOW_ORIGIN", "https://console.invalid"),
+        allow_headers=["Content-Type", "Authorization"],
         max_age=600,
     )
 
