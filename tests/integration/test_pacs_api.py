@@ -250,11 +250,28 @@ def test_a_dicom_without_pixels_has_no_preview(client: TestClient) -> None:
     assert response.json()["message"] == "instance no-pixel-data has no pixel data"
 
 
-def test_cors_allows_the_web_console(client: TestClient) -> None:
-    # When
+def test_no_origin_is_allowed_by_default(client: TestClient) -> None:
+    # When a browser page of any origin calls the service directly
     response = client.get("/studies", headers={"Origin": "http://localhost:5173"})
-    # Then
-    assert response.headers["access-control-allow-origin"] == "*"
+    # Then it gets no CORS grant: browsers come through ServicesApi, which answers for CORS
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_allows_only_the_configured_origin() -> None:
+    # Given a service told to allow the console's origin
+    with mock_aws():
+        aws.clear_clients()
+        app = create_app(
+            PacsSettings(pacs_bucket="pacs-bucket", cors_allow_origins="https://console.example")
+        )
+        with TestClient(app) as client:
+            # When the console and another page call it
+            allowed = client.get("/health", headers={"Origin": "https://console.example"})
+            other = client.get("/health", headers={"Origin": "https://evil.example"})
+    aws.clear_clients()
+    # Then only the console's origin is granted
+    assert allowed.headers["access-control-allow-origin"] == "https://console.example"
+    assert "access-control-allow-origin" not in other.headers
 
 
 def test_a_missing_bucket_is_a_503_not_a_crash() -> None:

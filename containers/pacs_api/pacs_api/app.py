@@ -61,12 +61,13 @@ def create_app(settings: PacsSettings | None = None, store: PacsStore | None = N
     settings = settings or PacsSettings()
     store = store or PacsStore(settings.pacs_bucket)
     app = FastAPI(title="PACS API", version="1.0.0", docs_url="/docs", redoc_url=None)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_methods=["GET", "OPTIONS"],
-        allow_headers=["*"],
-    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "OPTIONS"],
+            allow_headers=["authorization", "content-type", "accept"],
+        )
     app.add_middleware(RejectTraversal)
 
     @app.middleware("http")

@@ -17,11 +17,13 @@ class PacsSettings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     # Path prefix the load balancer routes to this service (e.g. "/pacs"); "" for none.
     root_path: str = Field(default="", pattern=r"^(/[A-Za-z0-9._-]+)*$")
-    presign_expiry_seconds: int = Field(default=300, ge=1, le=3600)
+    # Presigned links hand out raw DICOM (patient data): at most 5 minutes.
+    presign_expiry_seconds: int = Field(default=300, ge=1, le=300)
     # Metadata and previews read the whole object into memory: refuse anything larger.
     max_object_bytes: int = Field(default=256 * MIB, ge=1024)
-    # Comma-separated origins for the web console; "*" allows any (the API is read-only).
-    cors_allow_origins: str = "*"
+    # Browsers reach this service only through ServicesApi, whose CorsConfiguration answers for
+    # the console's origin; the service itself allows none unless told (comma-separated).
+    cors_allow_origins: str = ""
 
     @property
     def cors_origins(self) -> list[str]:
