@@ -1,7 +1,12 @@
 """Write the console's ``config.json`` from an env file of stack outputs (``make outputs`` writes
-``.env.cloud``): only the endpoints the page calls, nothing else from the file.
+``.env.cloud``): only the endpoints the page calls and the user pool it logs in to, nothing else
+from the file (never a credential: the page holds no secret, every user logs in).
 
     python web/config_from_env.py .env.cloud > web/dist/config.json
+
+``COGNITO_ENDPOINT_URL`` is for a local cloud only: the moto endpoint that answers Cognito
+(an env file's ``AWS_ENDPOINT_URL`` becomes it). Without it the page calls
+``https://cognito-idp.<region>.amazonaws.com/``.
 """
 
 from __future__ import annotations
@@ -10,8 +15,17 @@ import json
 import sys
 from pathlib import Path
 
-KEYS = ("REST_API_URL", "REST_API_KEY", "WEBSOCKET_URL", "PACS_API_URL")
-REQUIRED = ("REST_API_URL", "WEBSOCKET_URL", "PACS_API_URL")
+KEYS = (
+    "REST_API_URL",
+    "WEBSOCKET_URL",
+    "PACS_API_URL",
+    "SERVICES_API_URL",
+    "USER_POOL_ID",
+    "USER_POOL_CLIENT_ID",
+    "AWS_REGION",
+    "COGNITO_ENDPOINT_URL",
+)
+REQUIRED = ("REST_API_URL", "WEBSOCKET_URL", "PACS_API_URL", "USER_POOL_ID", "USER_POOL_CLIENT_ID")
 
 
 def read_env(path: Path) -> dict[str, str]:
@@ -28,6 +42,8 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     values = read_env(Path(argv[0]))
+    if values.get("AWS_ENDPOINT_URL") and not values.get("COGNITO_ENDPOINT_URL"):
+        values["COGNITO_ENDPOINT_URL"] = values["AWS_ENDPOINT_URL"]
     missing = [key for key in REQUIRED if not values.get(key)]
     if missing:
         print(f"{argv[0]} lacks {', '.join(missing)}", file=sys.stderr)
