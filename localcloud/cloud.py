@@ -24,8 +24,10 @@ from localcloud import moto_patches
 from localcloud.alb import LoadBalancer, Rule
 from localcloud.containers import ContainerCatalog, ServiceManager, TaskLauncher
 from localcloud.errors import LocalCloudError, TemplateError, UnsupportedError
+from localcloud.event_filter import EventFilter
 from localcloud.event_sources import (
     AsyncEventSource,
+    DynamoDBStreamEventSource,
     KinesisEventSource,
     SqsEventSource,
     unwrap_s3_notification,
@@ -36,6 +38,7 @@ from localcloud.moto_server import MotoServer, free_port
 from localcloud.provision import Provisioned, Provisioner
 from localcloud.runtime import FunctionError, FunctionRuntime, FunctionSpec
 from localcloud.template import Template, load_template
+from localcloud.ttl_sweeper import TtlSweeper
 from tools.env_file import env_key
 
 log = logging.getLogger("localcloud")
@@ -43,7 +46,7 @@ log = logging.getLogger("localcloud")
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "localcloud", "AWS_SECRET_ACCESS_KEY": "localcloud"}
-_SUPPORTED_EVENTS = {"S3", "SQS", "Kinesis", "Api", "SNS"}
+_SUPPORTED_EVENTS = {"S3", "SQS", "Kinesis", "DynamoDB", "Api", "SNS"}
 #: The web console's origin (CORS), when the template asks for it and no override names one.
 CONSOLE_ORIGIN_PARAMETER = "ConsoleOrigin"
 _APP_CLIENTS_MAX_AGE_SECONDS = 2.0
@@ -364,6 +367,11 @@ class LocalCloud:
     def _wire_event_sources(self) -> None:
         assert self.provisioned is not None
         notifications: dict[str, list[dict[str, Any]]] = {}
+        # DynamoDB's TTL process: expired items go (and their streams see the REMOVE) in seconds.
+        self.ttl_sweeper = TtlSweeper(
+            dynamodb=self.client("dynamodb"), tables=list(self.provisioned.tables.values())
+        )
+        self.pollers.append(self.ttl_sweeper)
         for logical_id, resource in self.provisioned.functions.items():
             spec = self.runtime.spec(logical_id)
             for event_name, event in (resource.properties.get("Events") or {}).items():
@@ -419,6 +427,8 @@ class LocalCloud:
                             on_failure_queue_url=failure_queue,
                         )
                     )
+                elif kind == "DynamoDB":
+                    self.pollers.append(self._dynamodb_source(logical_id, event_name, props))
                 elif kind == "S3":
                     url, arn = self._internal_queue(f"s3-{logical_id}-{event_name}")
                     events = (
@@ -458,6 +468,44 @@ class LocalCloud:
                 Bucket=bucket,
                 NotificationConfiguration={"QueueConfigurations": queue_configs},
             )
+
+    def _dynamodb_source(
+        self, logical_id: str, event_name: str, props: dict[str, Any]
+    ) -> DynamoDBStreamEventSource:
+        """A SAM ``DynamoDB`` event: the table's stream polled like Lambda's mapping does."""
+        assert self.provisioned is not None
+        stream_arn = str(props["Stream"])
+        if stream_arn.endswith("/stream/local"):  # provision's StreamArn of a streamless table
+            raise TemplateError(
+                f"{logical_id}.{event_name}: Stream {stream_arn} is the StreamArn of a table "
+                "without a StreamSpecification"
+            )
+        on_failure = (props.get("DestinationConfig") or {}).get("OnFailure", {})
+        failure_queue = (
+            self._queue_by_arn(on_failure["Destination"])["url"]
+            if on_failure.get("Destination")
+            else None
+        )
+        return DynamoDBStreamEventSource(
+            streams=self.client("dynamodbstreams"),
+            sqs=self.client("sqs"),
+            invoke=self.runtime.invoke,
+            function=logical_id,
+            function_arn=self.runtime.spec(logical_id).arn,
+            stream_arn=stream_arn,
+            region=REGION,
+            starting_position=str(props.get("StartingPosition", "LATEST")),
+            batch_size=int(props.get("BatchSize", 100)),
+            event_filter=EventFilter.from_criteria(
+                props.get("FilterCriteria"), where=f"{logical_id}.{event_name}"
+            ),
+            report_batch_item_failures="ReportBatchItemFailures"
+            in props.get("FunctionResponseTypes", []),
+            bisect_on_error=str(props.get("BisectBatchOnFunctionError", False)).lower() == "true",
+            maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+            on_failure_queue_url=failure_queue,
+            ttl_deletions=self.ttl_sweeper.claim,
+        )
 
     def _async_source(self, logical_id: str, queue_url: str, unwrap: Any) -> AsyncEventSource:
         spec = self.runtime.spec(logical_id)

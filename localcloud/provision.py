@@ -363,6 +363,9 @@ class Provisioner:
         params, _ = to_boto("dynamodb", "CreateTable", props)
         params["TableName"] = name
         params.pop("SSESpecification", None)  # CloudFormation's SSEEnabled is not the API's shape
+        if "StreamSpecification" in params:
+            # CloudFormation's StreamSpecification is the view type alone; the API's also says on.
+            params["StreamSpecification"]["StreamEnabled"] = True
         dynamodb = self.client("dynamodb")
         description = dynamodb.create_table(**params)["TableDescription"]
         ttl = props.get("TimeToLiveSpecification")
