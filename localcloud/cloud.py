@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -844,7 +845,10 @@ class LocalCloud:
             self.gateway.add_static_site(
                 site,
                 port=self._port("static", "WebConsole"),
-                config={env_key(k): v for k, v in self.outputs.items()},
+                config=_console_config(
+                    self.root / "web" / "config_from_env.py",
+                    {env_key(k): v for k, v in self.outputs.items()},
+                ),
             )
 
     # -- outputs --------------------------------------------------------------------------------
@@ -968,6 +972,21 @@ def _forward_target(actions: list[dict[str, Any]]) -> str | None:
                 or action["ForwardConfig"]["TargetGroups"][0]["TargetGroupArn"]
             )
     return None
+
+
+def _console_config(rule: Path, outputs: dict[str, str]) -> dict[str, str]:
+    """The console's ``config.json``: the project's own rule (``web/config_from_env.py``) picks
+    the keys the page may see, so the local page gets exactly what a deployed one gets (no
+    bucket, queue or table names). Without the rule file every output is served."""
+    if not rule.is_file():
+        return outputs
+    spec = importlib.util.spec_from_file_location("console_config_rule", rule)
+    if spec is None or spec.loader is None:
+        raise TemplateError(f"{rule}: cannot be loaded as the console's config rule")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config: dict[str, str] = module.console_config(outputs)
+    return config
 
 
 def _unwrap_s3(body: str) -> Any:

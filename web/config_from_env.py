@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 KEYS = (
@@ -37,18 +38,27 @@ def read_env(path: Path) -> dict[str, str]:
     return values
 
 
+def console_config(values: Mapping[str, str]) -> dict[str, str]:
+    """The page's config from stack outputs (env-file keys): the allowed keys, nothing else.
+
+    The local cloud serves its console with this too, so both paths publish the same keys.
+    """
+    values = dict(values)
+    if values.get("AWS_ENDPOINT_URL") and not values.get("COGNITO_ENDPOINT_URL"):
+        values["COGNITO_ENDPOINT_URL"] = values["AWS_ENDPOINT_URL"]
+    return {key: values[key] for key in KEYS if values.get(key)}
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print(__doc__, file=sys.stderr)
         return 2
-    values = read_env(Path(argv[0]))
-    if values.get("AWS_ENDPOINT_URL") and not values.get("COGNITO_ENDPOINT_URL"):
-        values["COGNITO_ENDPOINT_URL"] = values["AWS_ENDPOINT_URL"]
+    values = console_config(read_env(Path(argv[0])))
     missing = [key for key in REQUIRED if not values.get(key)]
     if missing:
         print(f"{argv[0]} lacks {', '.join(missing)}", file=sys.stderr)
         return 1
-    print(json.dumps({key: values[key] for key in KEYS if values.get(key)}, indent=2))
+    print(json.dumps(values, indent=2))
     return 0
 
 

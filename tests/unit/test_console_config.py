@@ -70,3 +70,28 @@ def test_a_missing_endpoint_is_an_error_naming_it(tmp_path, capsys):
     assert (
         "WEBSOCKET_URL, PACS_API_URL, USER_POOL_ID, USER_POOL_CLIENT_ID" in capsys.readouterr().err
     )
+
+
+def test_the_local_cloud_serves_the_same_keys_as_a_deployed_console():
+    # Given every output a local cloud has, bucket and table names included
+    from localcloud.cloud import _console_config
+
+    outputs = {
+        "REST_API_URL": "http://127.0.0.1:1/prod",
+        "WEBSOCKET_URL": "ws://127.0.0.1:2/prod",
+        "PACS_API_URL": "http://127.0.0.1:3/pacs",
+        "USER_POOL_ID": "us-east-1_AbCd",
+        "USER_POOL_CLIENT_ID": "app123",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:5000",
+        "PACS_BUCKET_NAME": "e2e-pacsbucket",
+        "JOBS_TABLE_NAME": "e2e-jobs",
+    }
+
+    # When the local cloud builds the page's config with the project's rule
+    config = _console_config(SCRIPT, outputs)
+
+    # Then only the page's keys are served, with moto as the Cognito endpoint
+    assert config == config_from_env.console_config(outputs)
+    assert "PACS_BUCKET_NAME" not in config
+    assert "JOBS_TABLE_NAME" not in config
+    assert config["COGNITO_ENDPOINT_URL"] == "http://127.0.0.1:5000"
