@@ -5,6 +5,10 @@ Brings template.yaml up locally, seeds the PACS, then submits ``--jobs`` jobs ro
 ``POST /process`` to its WebSocket push: median and p95, plus the burst's total time and the
 single-job latency measured first on an idle system (so queueing under the burst is visible as
 the ratio between the two).
+
+Every request is made as one user of the stack's pool (created and logged in here, the way
+``tools.users`` and the CLIs do), with the per-user limits raised so that they, not the pipeline,
+would be what a large ``--jobs`` or ``--clients`` measures.
 """
 
 from __future__ import annotations
@@ -23,6 +27,28 @@ from clients.env import Endpoints  # noqa: E402
 from clients.load import run_load  # noqa: E402
 from localcloud.cloud import LocalCloud  # noqa: E402
 from pacs_api.seed import seed_pacs  # noqa: E402
+from tools.users import create_user  # noqa: E402
+
+# Far above any burst this bench sends: the limits are measured by tests/e2e/test_limits.py.
+UNLIMITED = {
+    "MaxClientsPerUser": "10000",
+    "MaxClientCreationsPerMinute": "10000",
+    "MaxJobsPerUserPerMinute": "100000",
+}
+
+
+def log_in_bench_user(cloud: LocalCloud) -> str:
+    """A fresh user of the stack's pool; its ID token (valid an hour: longer than any run)."""
+    cognito = cloud.client("cognito-idp")
+    client_id = cloud.outputs["UserPoolClientId"]
+    user = create_user(cognito, cloud.outputs["UserPoolId"], "bench", reset_password=True)
+    answer = cognito.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": user.username, "PASSWORD": user.password or ""},
+    )
+    token: str = answer["AuthenticationResult"]["IdToken"]
+    return token
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         template_path=ROOT / "template.yaml",
         state_dir=ROOT / ".localcloud" / "bench",
         stack_name="bench",
+        parameter_overrides=UNLIMITED,
     )
     cloud.up()
     try:
@@ -42,16 +69,26 @@ def main(argv: list[str] | None = None) -> int:
         ct = next(o for o in seeded if o.source == "CT_small.dcm")
         pacs = {"study_id": ct.study_id, "series_id": ct.series_id, "image_id": ct.instance_id}
         endpoints = Endpoints(
-            cloud.outputs["RestApiUrl"], cloud.outputs["WebsocketUrl"], cloud.outputs["RestApiKey"]
+            rest_api_url=cloud.outputs["RestApiUrl"],
+            websocket_url=cloud.outputs["WebsocketUrl"],
+            user_pool_id=cloud.outputs["UserPoolId"],
+            user_pool_client_id=cloud.outputs["UserPoolClientId"],
+            aws_endpoint_url=cloud.endpoint,
         )
+        token = log_in_bench_user(cloud)
         algorithms = ["processing_1", "processing_2", "processing_3"]
         # Warm every function and worker once, then one job alone: the idle latency.
-        asyncio.run(run_load(endpoints, jobs=3, clients=1, pacs=pacs, algorithms=algorithms))
-        idle = asyncio.run(run_load(endpoints, jobs=1, clients=1, pacs=pacs, algorithms=algorithms))
+        asyncio.run(
+            run_load(endpoints, auth=token, jobs=3, clients=1, pacs=pacs, algorithms=algorithms)
+        )
+        idle = asyncio.run(
+            run_load(endpoints, auth=token, jobs=1, clients=1, pacs=pacs, algorithms=algorithms)
+        )
         started = time.monotonic()
         burst = asyncio.run(
             run_load(
                 endpoints,
+                auth=token,
                 jobs=args.jobs,
                 clients=args.clients,
                 pacs=pacs,

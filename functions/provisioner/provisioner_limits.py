@@ -1,13 +1,13 @@
 """The per-user limits on clients, checked before anything is created (so a 429 leaves nothing).
 
 Both are counted on ClientsTable's ``owner-index`` (HASH ``owner``, RANGE ``created_at``):
-- ``MAX_CLIENTS_PER_USER``: the caller's clients whose ``ttl`` is still ahead;
+- ``MAX_CLIENTS_PER_USER``: the caller's clients whose ``ttl`` is still ahead and not deleted;
 - ``MAX_CLIENT_CREATIONS_PER_MINUTE``: the caller's clients created in the last 60 s.
 
 The index is eventually consistent and the check is not a lock, so a burst of simultaneous
 requests from one user can pass it together and overshoot by at most that burst (which the
-API's own throttling bounds). A client deleted within the minute no longer counts toward the
-rate: deleting costs a request too, and the cap still holds.
+API's own throttling bounds). A client deleted within the minute still counts toward the rate:
+DELETE leaves its row as a tombstone (``deleted_at``) until the window has passed.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def _count(
         query["KeyConditionExpression"] += " AND created_at >= :since"
         query["ExpressionAttributeValues"][":since"] = {"S": created_at_stamp(created_since)}
     if live_at is not None:
-        query["FilterExpression"] = "#ttl > :now"
+        query["FilterExpression"] = "#ttl > :now AND attribute_not_exists(deleted_at)"
         query["ExpressionAttributeNames"]["#ttl"] = "ttl"
         query["ExpressionAttributeValues"][":now"] = {"N": str(int(live_at.timestamp()))}
     counted = 0

@@ -4,8 +4,11 @@ Order matters, and every step is idempotent, so a failed request is finished by 
 1. close every live WebSocket connection of the client (``DeleteConnection`` on the stage's
    @connections API; ``GoneException`` means it was already closed) and delete its row;
 2. a poll client: remove its subscription, then its queue (already gone counts as done);
-3. delete the client row, last, so that until everything above succeeded a retry still finds
-   the client (and its owner) instead of answering 404 with a queue left behind;
+3. retire the client row, last, so that until everything above succeeded a retry still finds
+   the client (and its owner) instead of answering 404 with a queue left behind. The row stays
+   as a tombstone (``deleted_at``, no longer live to any reader) until the creation-rate window
+   has passed, then expires: a deleted client still counts toward
+   ``MAX_CLIENT_CREATIONS_PER_MINUTE``, so create-and-delete in a loop cannot bypass the rate;
 4. close connections again: a ticket minted before the delete may have opened one while steps
    1-3 ran. After step 3 the authorizer and ``$connect`` refuse the client, so none can follow.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
+from provisioner_limits import RATE_WINDOW
 from provisioner_settings import ProvisionerSettings
 
 from pipeline_common import aws, client_teardown
@@ -44,13 +48,7 @@ def delete_client(
     try:
         closed = close_connections(client_id, settings=settings)
         remove_delivery(record)
-        aws.client("dynamodb").delete_item(
-            TableName=settings.clients_table,
-            Key={"client_id": {"S": client_id}},
-            ConditionExpression="#owner = :owner",
-            ExpressionAttributeNames={"#owner": "owner"},
-            ExpressionAttributeValues={":owner": {"S": owner}},
-        )
+        _retire(record.client_id, owner=owner, now=now, settings=settings)
     except (ClientError, BotoCoreError, ConnectionsNotClosed) as exc:
         if error_code(exc) == "ConditionalCheckFailedException":
             # A concurrent DELETE of the same client finished first: the outcome is the same.
@@ -76,4 +74,21 @@ def close_connections(client_id: str, *, settings: ProvisionerSettings) -> int:
         client_id,
         connections_table=settings.connections_table,
         api=management_client(settings.management_endpoint),
+    )
+
+
+def _retire(client_id: str, *, owner: str, now: datetime, settings: ProvisionerSettings) -> None:
+    """Turn the client row into a tombstone that TTL removes once the rate window is over."""
+    expires = int((now + RATE_WINDOW).timestamp()) + 1
+    aws.client("dynamodb").update_item(
+        TableName=settings.clients_table,
+        Key={"client_id": {"S": client_id}},
+        UpdateExpression="SET deleted_at = :now, #ttl = :expires",
+        ConditionExpression="#owner = :owner AND attribute_not_exists(deleted_at)",
+        ExpressionAttributeNames={"#owner": "owner", "#ttl": "ttl"},
+        ExpressionAttributeValues={
+            ":owner": {"S": owner},
+            ":now": {"S": now.isoformat(timespec="microseconds")},
+            ":expires": {"N": str(expires)},
+        },
     )

@@ -6,15 +6,19 @@ available); otherwise every test here is skipped. The stack's endpoints come fro
 
     AWS_SAM_STACK_NAME=image-video-pipeline AWS_REGION=eu-west-1 pytest -m cloud tests/cloud
 
-``AWS_SAM_PROFILE`` picks an AWS CLI profile. The services must be running (deployed with a pushed
-``ImageTag``); the first task of a scenario may wait for a Fargate cold start, hence long timeouts.
+``AWS_SAM_PROFILE`` picks an AWS CLI profile. The suite logs in to the stack's user pool like the
+CLIs: as ``PIPELINE_USERNAME``/``PIPELINE_PASSWORD`` when both are set, otherwise as a user it
+creates for the session and deletes afterwards (that needs ``cognito-idp:Admin*`` on the pool).
+The services must be running (deployed with a pushed ``ImageTag``); the first task of a scenario
+may wait for a Fargate cold start, hence long timeouts.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -47,10 +51,39 @@ def session() -> Any:
 
 @pytest.fixture(scope="session")
 def outputs(session: Any) -> dict[str, str]:
-    """The stack's env-file values (``REST_API_URL``, ``REST_API_KEY``, bucket names, ...)."""
+    """The stack's env-file values (``REST_API_URL``, ``USER_POOL_ID``, bucket names, ...)."""
     from tools.gen_env import read_stack_env
 
     return read_stack_env(STACK_NAME, session).values
+
+
+@pytest.fixture(scope="session")
+def user(session: Any, outputs: dict[str, str]) -> Iterator[Any]:
+    """A logged-in user of the stack (``tests.support.users.StackUser``)."""
+    from tests.support.users import StackUser, create_and_log_in, log_in
+
+    cognito = session.client("cognito-idp")
+    pool_id, app_client_id = outputs["USER_POOL_ID"], outputs["USER_POOL_CLIENT_ID"]
+    username, password = os.environ.get("PIPELINE_USERNAME"), os.environ.get("PIPELINE_PASSWORD")
+    if username and password:
+        tokens = log_in(cognito, app_client_id, username, password)
+        sub = cognito.get_user(AccessToken=tokens["AccessToken"])["UserAttributes"]
+        yield StackUser(
+            username,
+            password,
+            next(a["Value"] for a in sub if a["Name"] == "sub"),
+            tokens["IdToken"],
+        )
+        return
+    from tools.users import delete_user
+
+    created = create_and_log_in(
+        cognito, pool_id, app_client_id, f"cloud-tests-{uuid.uuid4().hex[:8]}"
+    )
+    try:
+        yield created
+    finally:
+        delete_user(cognito, pool_id, created.username)
 
 
 class QueueWatcher:

@@ -1,6 +1,7 @@
 """The local cloud's e2e scenarios against a deployed stack (skipped without AWS_SAM_STACK_NAME):
 an image upload ends in one metrics message and a gray output, a job over REST is pushed over the
-WebSocket, and a video upload ends in per-frame detections and a summary."""
+WebSocket (as a logged-in user, with a one-time ticket), the APIs refuse anonymous callers, and a
+video upload ends in per-frame detections and a summary."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def test_image_upload_ends_in_one_metrics_message_and_a_gray_output(
     assert gray.size == Image.open(io.BytesIO(data)).size
 
 
-def test_job_over_rest_is_pushed_over_the_websocket(session, outputs):
+def test_job_over_rest_is_pushed_over_the_websocket(session, outputs, user):
     from clients.env import Endpoints
     from clients.load import run_load
     from pacs_api.seed import seed_pacs
@@ -60,7 +61,9 @@ def test_job_over_rest_is_pushed_over_the_websocket(session, outputs):
     endpoints = Endpoints(
         rest_api_url=outputs["REST_API_URL"],
         websocket_url=outputs["WEBSOCKET_URL"],
-        rest_api_key=outputs.get("REST_API_KEY"),
+        user_pool_id=outputs["USER_POOL_ID"],
+        user_pool_client_id=outputs["USER_POOL_CLIENT_ID"],
+        pacs_api_url=outputs.get("PACS_API_URL"),
     )
     pacs = {"study_id": ct.study_id, "series_id": ct.series_id, "image_id": ct.instance_id}
 
@@ -68,6 +71,7 @@ def test_job_over_rest_is_pushed_over_the_websocket(session, outputs):
     report = asyncio.run(
         run_load(
             endpoints,
+            auth=user.id_token,
             jobs=1,
             clients=1,
             pacs=pacs,
@@ -82,6 +86,27 @@ def test_job_over_rest_is_pushed_over_the_websocket(session, outputs):
     result = next(iter(report.pushed.values()))[0][1]
     assert result["status"] == "DONE", result
     assert result["measurements"]["component_count"] > 0
+
+
+def test_apis_refuse_anonymous_callers_and_serve_signed_in_ones(outputs, user):
+    import requests
+
+    # Given the REST API and the PACS behind the HTTP API (its JWT authorizer, VPC link, ALB)
+    rest, pacs = outputs["REST_API_URL"], outputs["PACS_API_URL"]
+
+    # When they are called without a token, then with the user's ID token
+    anonymous = [
+        requests.get(f"{rest}/algorithms", timeout=30),
+        requests.get(f"{pacs}/studies", timeout=30),
+    ]
+    algorithms = requests.get(f"{rest}/algorithms", headers=user.rest_headers, timeout=30)
+    studies = requests.get(f"{pacs}/studies", headers=user.bearer_headers, timeout=30)
+
+    # Then the anonymous calls are 401 and the signed-in ones answer
+    assert [r.status_code for r in anonymous] == [401, 401]
+    assert algorithms.status_code == 200, algorithms.text
+    assert studies.status_code == 200, studies.text
+    assert "studies" in studies.json()
 
 
 def test_video_upload_ends_in_detections_and_a_summary(

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from localcloud.cloud import LocalCloud
 from tests.support.browser import build_console
+from tests.support.users import StackUser, Users, create_and_log_in, stack_users
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]
+# The authorization matrix (test_authorization.py), printed in the terminal summary.
+MATRIX_KEY = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    table = config.stash.get(MATRIX_KEY, None)
+    if table:
+        terminalreporter.write_sep(
+            "=", "authorization matrix (test-artifacts/authorization-matrix.md)"
+        )
+        terminalreporter.write(table)
 
 
 class QueueRecorder:
@@ -44,6 +58,19 @@ class QueueRecorder:
     def matching(self, **fields: Any) -> list[dict[str, Any]]:
         self.drain()
         return [i for i in self.items if all(i.get(k) == v for k, v in fields.items())]
+
+
+class RestApi:
+    """The stack's REST API as one user calls it (``Authorization: <IdToken>``), or as nobody."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+
+    def __call__(
+        self, method: str, path: str, *, user: StackUser | None, **kwargs: Any
+    ) -> requests.Response:
+        headers = {**(user.rest_headers if user else {}), **kwargs.pop("headers", {})}
+        return requests.request(method, self.base_url + path, headers=headers, timeout=40, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -99,11 +126,47 @@ def pacs(stack: LocalCloud) -> list[Any]:
 
 
 @pytest.fixture(scope="session")
+def users(stack: LocalCloud) -> Users:
+    """Alice and Bob (ordinary users) and an admin (group ``admins``), logged in to the stack's
+    user pool; each has ``username``, ``password``, ``sub`` and ``id_token``."""
+    return stack_users(stack.client, stack.outputs, suffix="")
+
+
+@pytest.fixture(scope="session")
+def new_user(stack: LocalCloud) -> Callable[..., StackUser]:
+    """Makes a further logged-in user (``new_user("carol", admin=False)``): a module whose
+    clients and jobs must not count against another module's per-user limits takes its own."""
+    cognito = stack.client("cognito-idp")
+    made = itertools.count(1)
+
+    def make(name: str, *, admin: bool = False) -> StackUser:
+        return create_and_log_in(
+            cognito,
+            stack.outputs["UserPoolId"],
+            stack.outputs["UserPoolClientId"],
+            f"{name}-{next(made)}",
+            admin=admin,
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def rest(stack: LocalCloud) -> RestApi:
+    return RestApi(stack.outputs["RestApiUrl"])
+
+
+@pytest.fixture(scope="session")
 def endpoints(stack: LocalCloud) -> Any:
+    """What a CLI reads from ``.env.local``: no credential (callers log in)."""
     from clients.env import Endpoints
 
     return Endpoints(
         rest_api_url=stack.outputs["RestApiUrl"],
         websocket_url=stack.outputs["WebsocketUrl"],
-        rest_api_key=stack.outputs["RestApiKey"],
+        user_pool_id=stack.outputs["UserPoolId"],
+        user_pool_client_id=stack.outputs["UserPoolClientId"],
+        services_api_url=stack.outputs.get("ServicesApiUrl"),
+        pacs_api_url=stack.outputs.get("PacsApiUrl"),
+        aws_endpoint_url=stack.endpoint,
     )

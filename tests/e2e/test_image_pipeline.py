@@ -9,14 +9,20 @@ from typing import Any
 
 import numpy as np
 import pytest
+import requests
 from PIL import Image
 
 from localcloud.cloud import LocalCloud
-from tests.e2e.conftest import QueueRecorder
+from tests.e2e.conftest import QueueRecorder, RestApi
 from tests.support.image_samples import UNICODE_KEY, bad_inputs, photo_jpeg, photo_png
+from tests.support.users import StackUser
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
+
+
+def _status(rest: RestApi, user: StackUser, key: str) -> requests.Response:
+    return rest("GET", f"/images/{key}", user=user)
 
 
 def _results_for(recorder: QueueRecorder, key: str) -> list[dict[str, Any]]:
@@ -127,3 +133,34 @@ def test_same_object_version_is_processed_once(stack, image_results):
     time.sleep(2)
     assert len(_executions(stack)) == executions_before
     assert len(_results_for(image_results, key)) == 1
+
+
+def test_an_upload_through_the_api_is_its_owners_alone(rest, users):
+    # Given Alice's upload form (POST /uploads: a presigned POST for a key under her prefix)
+    alice = users.alice
+    form = rest("POST", "/uploads", user=alice, json={"kind": "image", "filename": "bus.jpg"})
+    assert form.status_code == 201, form.text
+    upload = form.json()
+    assert upload["key"].startswith(alice.uploads)
+    assert upload["expires_in"] <= 300
+
+    # When the photo is posted with it, straight to S3
+    posted = requests.post(
+        upload["url"],
+        data=upload["fields"],
+        files={"file": ("bus.jpg", photo_jpeg(), upload["content_type"])},
+        timeout=30,
+    )
+    assert posted.status_code in (200, 201, 204), posted.text
+
+    # Then GET /images/{key} follows it to "done" for Alice, and for an admin
+    def done() -> dict[str, Any]:
+        body: dict[str, Any] = _status(rest, alice, upload["key"]).json()
+        return body if body.get("status") == "done" else {}
+
+    status = wait_for(done, timeout=90, what=f"{upload['key']} done")
+    assert status["output_url"]
+    assert _status(rest, users.admin, upload["key"]).status_code == 200
+
+    # And to anyone else it does not exist
+    assert _status(rest, users.bob, upload["key"]).status_code == 404

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,25 @@ import pytest
 import requests
 
 from clients.load import run_load
-from localcloud.cloud import LocalCloud
+from tests.e2e.conftest import RestApi
+from tests.support.users import StackUser
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def user(new_user: Callable[..., StackUser]) -> StackUser:
+    """This module's own user: its clients and jobs count against nobody else's limits."""
+    return new_user("jobs")
+
+
+@pytest.fixture(scope="module")
+def push_client(rest: RestApi, user: StackUser) -> dict[str, Any]:
+    """One push client for the tests that need a client but not a fresh one (the per-user
+    client-creation rate is 10 a minute)."""
+    return _client(rest, user)
 
 
 def _instance(pacs: list[Any], source: str) -> dict[str, str]:
@@ -25,34 +40,35 @@ def _instance(pacs: list[Any], source: str) -> dict[str, str]:
     return {"study_id": item.study_id, "series_id": item.series_id, "image_id": item.instance_id}
 
 
-def _api(stack: LocalCloud, method: str, path: str, **kwargs: Any) -> requests.Response:
-    headers = {"x-api-key": stack.outputs["RestApiKey"], **kwargs.pop("headers", {})}
-    return requests.request(
-        method, stack.outputs["RestApiUrl"] + path, headers=headers, timeout=40, **kwargs
-    )
-
-
-def _client(stack: LocalCloud, delivery: str = "push") -> dict[str, Any]:
-    response = _api(stack, "POST", "/clients", json={"delivery": delivery})
+def _client(rest: RestApi, user: StackUser, delivery: str = "push") -> dict[str, Any]:
+    response = rest("POST", "/clients", user=user, json={"delivery": delivery})
     assert response.status_code == 201, response.text
     return response.json()
 
 
-def _final_job(stack: LocalCloud, job_id: str) -> dict[str, Any]:
-    def final() -> dict[str, Any] | None:
-        body = _api(stack, "GET", f"/jobs/{job_id}").json()
-        return body if body.get("status") in ("DONE", "FAILED") else None
+def _final_job(rest: RestApi, user: StackUser, job_id: str) -> dict[str, Any]:
+    def final() -> dict[str, Any]:
+        body: dict[str, Any] = rest("GET", f"/jobs/{job_id}", user=user).json()
+        return body if body.get("status") in ("DONE", "FAILED") else {}
 
     return wait_for(final, timeout=90, what=f"job {job_id}")
 
 
-def test_result_is_pushed_to_its_own_client_only(stack, pacs, endpoints):
-    # Given two push clients connected at once
+def test_result_is_pushed_to_its_own_client_only(pacs, endpoints, user):
+    # Given two push clients of one user, connected at once (each with its one-time ticket)
     ct = _instance(pacs, "CT_small.dcm")
 
     # When each submits jobs
     report = asyncio.run(
-        run_load(endpoints, jobs=6, clients=2, pacs=ct, algorithms=["processing_1"], timeout=90)
+        run_load(
+            endpoints,
+            auth=user.id_token,
+            jobs=6,
+            clients=2,
+            pacs=ct,
+            algorithms=["processing_1"],
+            timeout=90,
+        )
     )
 
     # Then every job is pushed once, to the client that submitted it
@@ -66,9 +82,9 @@ def test_result_is_pushed_to_its_own_client_only(stack, pacs, endpoints):
     assert overlay.content[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_poll_mode_client_gets_its_results_from_get_results(stack, pacs):
+def test_poll_mode_client_gets_its_results_from_get_results(rest, pacs, user):
     # Given a poll-mode client (its own FIFO queue subscribed to the results topic)
-    client = _client(stack, "poll")
+    client = _client(rest, user, "poll")
     assert client["queue_url"]
 
     # When it submits a series job
@@ -77,13 +93,16 @@ def test_poll_mode_client_gets_its_results_from_get_results(stack, pacs):
         "client_id": client["client_id"],
         "pacs": {"study_id": mr.study_id, "series_id": mr.series_id, "scope": "series"},
     }
-    job = _api(stack, "POST", "/process/processing_2", json=body)
+    job = rest("POST", "/process/processing_2", user=user, json=body)
     assert job.status_code == 202, job.text
 
     # Then GET /results returns it (with presigned links) and deletes what it returned
-    def polled() -> list[dict[str, Any]]:
-        response = _api(stack, "GET", "/results", params={"client_id": client["client_id"]})
-        return response.json()["results"]
+    def polled(wait_seconds: int = 20) -> list[dict[str, Any]]:
+        query = {"client_id": client["client_id"], "wait_seconds": wait_seconds}
+        response = rest("GET", "/results", user=user, params=query)
+        assert response.status_code == 200, response.text
+        results: list[dict[str, Any]] = response.json()["results"]
+        return results
 
     [result] = wait_for(polled, timeout=90, what="the polled result")
     assert result["job_id"] == job.json()["job_id"]
@@ -91,7 +110,7 @@ def test_poll_mode_client_gets_its_results_from_get_results(stack, pacs):
     assert result["measurements"]["instances"] == 7
     stored = requests.get(result["result_url"], timeout=30).json()
     assert stored["result"]["job_id"] == result["job_id"]
-    assert polled() == []
+    assert polled(wait_seconds=0) == []
 
 
 @pytest.mark.parametrize(
@@ -105,9 +124,11 @@ def test_poll_mode_client_gets_its_results_from_get_results(stack, pacs):
     ],
     ids=["malformed-json", "missing-field", "unknown-algorithm", "traversal", "too-large"],
 )
-def test_bad_requests_get_a_clear_4xx(stack, pacs, path, body, status, code_or_field):
+def test_bad_requests_get_a_clear_4xx(
+    rest, pacs, user, push_client, path, body, status, code_or_field
+):
     # Given a client and a request that is wrong in one way
-    client = _client(stack)
+    client = push_client
     good = {"client_id": client["client_id"], "pacs": _instance(pacs, "CT_small.dcm")}
     if body is None:
         body = good
@@ -118,7 +139,9 @@ def test_bad_requests_get_a_clear_4xx(stack, pacs, path, body, status, code_or_f
 
     # When it is submitted
     data = body if isinstance(body, str) else json.dumps(body)
-    response = _api(stack, "POST", path, data=data, headers={"content-type": "application/json"})
+    response = rest(
+        "POST", path, user=user, data=data, headers={"content-type": "application/json"}
+    )
 
     # Then the API says what is wrong, with the field at fault where there is one
     assert response.status_code == status, response.text
@@ -147,21 +170,23 @@ def test_bad_requests_get_a_clear_4xx(stack, pacs, path, body, status, code_or_f
     ],
     ids=["unknown-study", "not-dicom", "truncated-dicom"],
 )
-def test_bad_pacs_data_ends_failed_with_a_reason(stack, pacs, pacs_ref, reason):
+def test_bad_pacs_data_ends_failed_with_a_reason(
+    stack, rest, pacs, user, push_client, pacs_ref, reason
+):
     # Given a job on data the PACS does not have, or cannot decode
-    client = _client(stack)
+    client = push_client
 
     # When it is submitted
-    job = _api(
-        stack,
+    job = rest(
         "POST",
         "/process/processing_1",
+        user=user,
         json={"client_id": client["client_id"], "pacs": pacs_ref},
     )
     assert job.status_code == 202, job.text
 
     # Then the job ends FAILED, saying why, and the PACS object is kept
-    final = _final_job(stack, job.json()["job_id"])
+    final = _final_job(rest, user, job.json()["job_id"])
     assert final["status"] == "FAILED"
     assert reason in final["reason"].lower(), final["reason"]
     if pacs_ref["study_id"] == "broken-samples":
@@ -172,9 +197,11 @@ def test_bad_pacs_data_ends_failed_with_a_reason(stack, pacs, pacs_ref, reason):
         assert stack.client("s3").head_object(Bucket=stack.outputs["PacsBucketName"], Key=key)
 
 
-def test_push_to_a_closed_connection_removes_it_and_the_result_stays_available(stack, pacs):
+def test_push_to_a_closed_connection_removes_it_and_the_result_stays_available(
+    stack, rest, pacs, user
+):
     # Given a client whose only connection went away without a $disconnect (a stale record)
-    client = _client(stack)
+    client = _client(rest, user)
     table = stack.outputs["ConnectionsTableName"]
     dynamodb = stack.client("dynamodb")
     dynamodb.put_item(
@@ -182,19 +209,20 @@ def test_push_to_a_closed_connection_removes_it_and_the_result_stays_available(s
         Item={
             "connection_id": {"S": "stale-connection-id="},
             "client_id": {"S": client["client_id"]},
+            "owner": {"S": user.sub},
             "connected_at": {"S": "2026-01-01T00:00:00Z"},
             "ttl": {"N": str(int(time.time()) + 3600)},
         },
     )
 
     # When a result for it is pushed
-    job = _api(
-        stack,
+    job = rest(
         "POST",
         "/process/processing_3",
+        user=user,
         json={"client_id": client["client_id"], "pacs": _instance(pacs, "MR_small.dcm")},
     )
-    final = _final_job(stack, job.json()["job_id"])
+    final = _final_job(rest, user, job.json()["job_id"])
 
     # Then the push got GoneException and removed the connection, and GET /jobs has the result
     assert final["status"] == "DONE"
@@ -212,7 +240,9 @@ def test_push_to_a_closed_connection_removes_it_and_the_result_stays_available(s
 
 
 @pytest.mark.slow
-def test_200_jobs_from_4_clients_each_done_once_and_delivered_to_its_client(stack, pacs, endpoints):
+def test_200_jobs_from_4_clients_each_done_once_and_delivered_to_its_client(
+    stack, pacs, endpoints, user
+):
     # Given four connected clients
     ct = _instance(pacs, "CT_small.dcm")
 
@@ -220,6 +250,7 @@ def test_200_jobs_from_4_clients_each_done_once_and_delivered_to_its_client(stac
     report = asyncio.run(
         run_load(
             endpoints,
+            auth=user.id_token,
             jobs=200,
             clients=4,
             pacs=ct,

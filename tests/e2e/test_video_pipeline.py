@@ -42,13 +42,15 @@ def _upload(stack: LocalCloud, key: str, data: bytes) -> None:
 
 
 def test_video_becomes_detections_annotated_frames_and_a_summary(
-    stack, video_results, tmp_path: Path
+    stack, video_results, rest, users, tmp_path: Path
 ):
     # Given a short real video: a pan and zoom over a street photo with people in it
     video = make_video(tmp_path / "street.mp4", frames=20, fps=10.0)
 
-    # When it is uploaded to the video input bucket
-    _upload(stack, "videos/street.mp4", video.read_bytes())
+    # When Alice uploads it to the video input bucket (under her prefix, as POST /uploads does)
+    alice = users.alice
+    key = f"{alice.uploads}street.mp4"
+    _upload(stack, key, video.read_bytes())
 
     # Then an end-of-video summary arrives after the sampled frames (every 5th frame: 4)
     def summary() -> list[dict[str, Any]]:
@@ -85,6 +87,14 @@ def test_video_becomes_detections_annotated_frames_and_a_summary(
         stored = frame["outputs"]["detections"]
         saved = json.loads(s3.get_object(Bucket=stored["bucket"], Key=stored["key"])["Body"].read())
         assert len(saved["detections"]) == len(frame["detections"])
+
+    # And the API pages the frames to Alice, and to no other user
+    [ref] = rest("GET", "/videos", user=alice, params={"key": key}).json()["videos"]
+    assert ref["video_id"] == video_id
+    page = rest("GET", f"/videos/{video_id}/frames", user=alice).json()
+    assert [f["frame"]["frame_index"] for f in page["frames"]] == [0, 5, 10, 15]
+    assert rest("GET", f"/videos/{video_id}/frames", user=users.bob).status_code == 404
+    assert rest("GET", "/videos", user=users.bob, params={"key": key}).status_code == 404
 
 
 @pytest.mark.parametrize(

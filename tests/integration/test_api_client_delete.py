@@ -92,7 +92,16 @@ def connection_rows() -> set[str]:
 
 
 def client_ids() -> set[str]:
-    return {item["client_id"]["S"] for item in table_items("ClientsTable")}
+    """The clients still standing (a deleted one stays as a tombstone, ``deleted_at`` set)."""
+    return {
+        item["client_id"]["S"] for item in table_items("ClientsTable") if "deleted_at" not in item
+    }
+
+
+def tombstones() -> dict[str, dict]:
+    return {
+        item["client_id"]["S"]: item for item in table_items("ClientsTable") if "deleted_at" in item
+    }
 
 
 @pytest.fixture
@@ -273,3 +282,19 @@ def test_the_stage_url_becomes_the_management_endpoint(provisioner):
     # Then sockets are closed over https on the same host and stage, and clients connect over wss
     assert settings.management_endpoint == MANAGEMENT_ENDPOINT
     assert settings.websocket_url == WEBSOCKET_ENDPOINT
+
+
+def test_a_deleted_client_stays_a_tombstone_for_the_rate_window(provisioner):
+    # Given Alice's live client
+    put_client("ClientsTable", SAMPLE_CLIENT_ID)
+
+    # When she deletes it, twice
+    first = delete(provisioner)
+    second = delete(provisioner)
+
+    # Then the row is retired, not removed: it expires just after the creation-rate window, so
+    # creating and deleting in a loop still counts toward MAX_CLIENT_CREATIONS_PER_MINUTE
+    assert first["statusCode"] == 204
+    assert second["statusCode"] == 404
+    tombstone = tombstones()[SAMPLE_CLIENT_ID]
+    assert 0 < int(tombstone["ttl"]["N"]) - NOW.timestamp() <= 120

@@ -31,6 +31,8 @@ class ClientRecord:
     expires_at: int
     queue_url: str | None = None
     subscription_arn: str | None = None
+    # Set by DELETE /clients: the row stays (counting toward the creation rate) but is dead.
+    deleted_at: str | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> ClientRecord:
@@ -46,10 +48,11 @@ class ClientRecord:
             expires_at=int(item.get("ttl", {}).get("N", "0")),
             queue_url=text("queue_url"),
             subscription_arn=text("subscription_arn"),
+            deleted_at=text("deleted_at"),
         )
 
     def is_live(self, now: datetime) -> bool:
-        return self.expires_at > now.timestamp()
+        return self.deleted_at is None and self.expires_at > now.timestamp()
 
 
 def is_client_id(value: object) -> bool:
