@@ -32,7 +32,7 @@ from localcloud.gateway.models import (
 from localcloud.gateway.rest_api import RestApi
 from localcloud.gateway.rest_routing import RestRouter
 from localcloud.gateway.static_site import StaticSite, require_directory
-from localcloud.gateway.websocket_api import WebSocketApi
+from localcloud.gateway.websocket_api import ManagementAuthorizer, WebSocketApi
 
 _STATIC_SITE = "__static_site__"
 _INVOKE_THREADS = 64  # concurrent integrations across all APIs; more wait, none is refused
@@ -71,8 +71,10 @@ class Gateway:
         host: str = "127.0.0.1",
         region: str = "us-east-1",
         account_id: str = "123456789012",
+        management_authorizer: ManagementAuthorizer | None = None,
     ) -> None:
         self._invoke = invoke
+        self._management_authorizer = management_authorizer
         self._host = host
         self._region = region
         self._account_id = account_id
@@ -235,7 +237,13 @@ class Gateway:
         for api_id, spec in self._rest.items():
             apps.append((api_id, RestApi(spec, invoker, account_id=self._account_id).app()))
         for api_id, ws_spec in self._websocket.items():
-            api = WebSocketApi(ws_spec, invoker, region=self._region, account_id=self._account_id)
+            api = WebSocketApi(
+                ws_spec,
+                invoker,
+                region=self._region,
+                account_id=self._account_id,
+                management_authorizer=self._management_authorizer,
+            )
             self._websocket_apis.append(api)
             apps.append((api_id, api.app()))
         if self._static is not None:
