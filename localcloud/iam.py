@@ -10,9 +10,10 @@ and task, and moto's policy evaluation switched on.
 - ``patch_moto``: what moto's enforcement lacks for this template. moto checks the resource of a
   call only for S3, SQS and IAM/STS ("*" for every other service, which a statement scoped to an
   ARN never matches); the patch gives DynamoDB, Kinesis, SNS, Step Functions, Secrets Manager and
-  ECS calls their resource ARN. S3 presigned URLs and POST policies carry their credentials in the
-  query or form (moto expects an Authorization header); assumed-role credentials expire; Step
-  Functions' service integrations call with the state machine's role (moto used fixed keys).
+  ECS calls their resource ARN, and SQS's CreateQueue/GetQueueUrl theirs. S3 presigned URLs and
+  POST policies carry their credentials in the query or form (moto expects an Authorization
+  header); assumed-role credentials expire; Step Functions' service integrations call with the
+  state machine's role (moto used fixed keys).
 - ``authorize``: evaluates one call against the caller's policies with moto's own classes (the
   local ``@connections`` API's ``execute-api:ManageConnections``).
 """
@@ -506,12 +507,26 @@ def _ecs_resource(self: Any) -> str:
     return "*"
 
 
+def _patch_sqs_resource(cls: Any) -> None:
+    """moto finds an SQS call's queue by its URL; CreateQueue and GetQueueUrl name it."""
+    original = cls._determine_resource
+
+    def determine(self: Any) -> str:
+        name = self._get_param("QueueName")
+        if name and self._get_action() in ("CreateQueue", "GetQueueUrl"):
+            return _arn(self, "sqs", str(name))
+        return str(original(self))
+
+    cls._determine_resource = determine
+
+
 def _patch_resources() -> None:
     from moto.dynamodb.responses import DynamoHandler
     from moto.ecs.responses import EC2ContainerServiceResponse
     from moto.kinesis.responses import KinesisResponse
     from moto.secretsmanager.responses import SecretsManagerResponse
     from moto.sns.responses import SNSResponse
+    from moto.sqs.responses import SQSResponse
     from moto.stepfunctions.responses import StepFunctionResponse
 
     DynamoHandler._determine_resource = _dynamodb_resource
@@ -520,6 +535,7 @@ def _patch_resources() -> None:
     StepFunctionResponse._determine_resource = _stepfunctions_resource
     SecretsManagerResponse._determine_resource = _secretsmanager_resource
     EC2ContainerServiceResponse._determine_resource = _ecs_resource
+    _patch_sqs_resource(SQSResponse)
 
 
 def _check_not_expired(account_id: str, headers: Any) -> None:
