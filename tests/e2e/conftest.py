@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,8 @@ from tests.support.browser import build_console
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]
+# IAM is enforced in the e2e suite; LOCALCLOUD_IAM=off runs it permissive (to compare timings).
+IAM = os.environ.get("LOCALCLOUD_IAM", "on") != "off"
 
 
 class QueueRecorder:
@@ -52,6 +55,7 @@ def fixture_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClo
         template_path=FIXTURES / "localcloud" / "template.yaml",
         state_dir=tmp_path_factory.mktemp("fixture-cloud"),
         stack_name="fixture",
+        iam=IAM,
     )
     cloud.up()
     try:
@@ -75,6 +79,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
         template_path=ROOT / "template.yaml",
         state_dir=tmp_path_factory.mktemp("stack"),
         stack_name="e2e",
+        iam=IAM,
     )
     cloud.up()
     try:
