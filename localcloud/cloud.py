@@ -91,6 +91,7 @@ class LocalCloud:
             self.local_iam.assume_role, duration=self.credential_seconds
         )
         self.credentials_server = CredentialsServer(self.role_sessions, host=self.host)
+        self._enforcing = False
 
     # -- environment ----------------------------------------------------------------------------
     @property
@@ -222,8 +223,9 @@ class LocalCloud:
         self.runtime.close()
         self.credentials_server.stop()
         iam.forget_roles(self._role_credentials)
-        if self.iam:
+        if self._enforcing:
             iam.release_enforcement(self.moto.set_initial_no_auth_action_count)
+            self._enforcing = False
         self.moto.stop()
 
     def __enter__(self) -> LocalCloud:
@@ -241,6 +243,7 @@ class LocalCloud:
         iam.register_roles(self._role_credentials)
         if self.iam:
             iam.acquire_enforcement(self.moto.set_initial_no_auth_action_count)
+            self._enforcing = True
             log.info("IAM enforced: functions, state machines and tasks run as their roles")
         else:
             banner = "!" * 78

@@ -395,11 +395,20 @@ def release_enforcement(set_count: Callable[[float], None]) -> None:
             set_count(float("inf"))
 
 
+# Operations IAM authorizes as another action (moto names the action after the operation).
+IAM_ACTION_OF_OPERATION = {
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
+
+
 def patch_moto() -> None:
     global _patched
     with _patch_lock:
         if _patched:
             return
+        _patch_action_names()
         _patch_resources()
         _patch_authentication()
         _patch_stepfunctions_credentials()
@@ -555,6 +564,18 @@ def _check_not_expired(account_id: str, headers: Any) -> None:
                     "ExpiredTokenException", "The security token included in the request is expired"
                 )
             return
+
+
+def _patch_action_names() -> None:
+    from moto.iam.access_control import IAMRequestBase
+
+    original = IAMRequestBase.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self._action = IAM_ACTION_OF_OPERATION.get(self._action, self._action)
+
+    IAMRequestBase.__init__ = init
 
 
 def _patch_authentication() -> None:
