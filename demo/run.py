@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         cloud.write_env_file(args.env_file)
         line("up in", f"{cloud.started_in:.1f} s from template.yaml")
         line("AWS endpoint (moto)", cloud.endpoint)
+        line("IAM", "enforced: each function, state machine and task runs as its own role")
         line("REST API", cloud.outputs["RestApiUrl"])
         line("WebSocket API", cloud.outputs["WebsocketUrl"])
         line("load balancer", cloud.outputs["LoadBalancerUrl"])
