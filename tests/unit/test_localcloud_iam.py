@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from localcloud.credentials import CredentialsServer, FunctionCredentials
 from localcloud.iam import AccessDenied, AccessKey, LocalIam, RoleSessions, authorize
+from localcloud.runtime import FunctionRuntime, FunctionSpec
 
 ACCOUNT = "123456789012"
 RESOURCE = f"arn:aws:execute-api:us-east-1:{ACCOUNT}:abc123/prod/POST/@connections/conn1"
@@ -169,3 +170,39 @@ def test_manage_connections_refuses_a_tampered_request():
             action="execute-api:ManageConnections",
         )
     assert denied.value.code == "InvalidSignatureException"
+
+
+def test_a_lambda_environment_is_replaced_when_its_keys_are_due(tmp_path):
+    # Given a function whose first environment's keys are already due for renewal
+    (tmp_path / "app.py").write_text(
+        "import os\ndef handler(event, context):\n    return os.environ['AWS_ACCESS_KEY_ID']\n"
+    )
+    issued = []
+
+    def credentials() -> tuple[dict[str, str], float]:
+        issued.append(f"ASIA{len(issued)}")
+        retire_at = 0.0 if len(issued) == 1 else float("inf")
+        return {"AWS_ACCESS_KEY_ID": issued[-1], "AWS_SECRET_ACCESS_KEY": "s"}, retire_at
+
+    runtime = FunctionRuntime(None)
+    runtime.register(
+        FunctionSpec(
+            logical_id="Fn",
+            function_name="fn",
+            handler="app.handler",
+            code_dir=tmp_path,
+            layer_dirs=(),
+            environment={"PATH": "/usr/bin:/bin"},
+            timeout_seconds=30,
+            credentials=credentials,
+        )
+    )
+    try:
+        # When it is invoked twice
+        first = runtime.invoke("Fn", {})
+        second = runtime.invoke("Fn", {})
+    finally:
+        runtime.close()
+
+    # Then the second invocation ran in a new environment with fresh keys
+    assert (first, second) == ("ASIA0", "ASIA1")
