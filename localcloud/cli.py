@@ -46,6 +46,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         state_dir=args.state_dir,
         stack_name=args.stack_name,
         parameter_overrides=_parameter_overrides(args.parameter_overrides),
+        iam=not args.no_iam,
     )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -60,6 +61,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     pid_file = args.state_dir / "localcloud.pid"
     pid_file.write_text(str(os.getpid()))
     print(f"local cloud up in {cloud.started_in:.1f} s ({args.template})")
+    if args.no_iam:
+        print("!! --no-iam: IAM IS NOT ENFORCED; every function and task runs as the administrator")
+    else:
+        print("IAM enforced: each function, state machine and task runs as its own role")
     for name, value in sorted(cloud.outputs.items()):
         print(f"  {name:32} {value}")
     print(f"endpoints written to {args.env_file}; logs in {args.state_dir / 'logs'}; Ctrl-C stops")
@@ -100,6 +105,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         parameter_overrides=_parameter_overrides(args.parameter_overrides),
         drive_events=False,
         function_logs_to_files=False,
+        iam=not args.no_iam,
     )
     try:
         cloud.up()
@@ -128,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     common.add_argument("--stack-name", default="pipeline-local")
     common.add_argument("--parameter-overrides", nargs="*", default=[], metavar="NAME=VALUE")
     common.add_argument("-v", "--verbose", action="store_true")
+    common.add_argument(
+        "--no-iam",
+        action="store_true",
+        help="debugging only: do not enforce IAM (every process runs as the administrator)",
+    )
     parser = argparse.ArgumentParser(prog="localcloud", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", parents=[common], help="bring the template up until Ctrl-C")

@@ -21,9 +21,10 @@ import boto3
 from botocore.config import Config
 
 from localcloud import gateway as gw
-from localcloud import moto_patches
+from localcloud import iam, moto_patches
 from localcloud.alb import LoadBalancer, Rule
 from localcloud.containers import ContainerCatalog, ServiceManager, TaskLauncher
+from localcloud.credentials import CredentialsServer, FunctionCredentials
 from localcloud.errors import LocalCloudError, TemplateError, UnsupportedError
 from localcloud.event_filter import EventFilter
 from localcloud.event_sources import (
@@ -34,6 +35,7 @@ from localcloud.event_sources import (
     unwrap_s3_notification,
     unwrap_sns_notification,
 )
+from localcloud.iam import LocalIam, RoleSessions
 from localcloud.intrinsics import Resolver
 from localcloud.moto_server import MotoServer, free_port
 from localcloud.provision import Provisioned, Provisioner
@@ -63,6 +65,10 @@ class LocalCloud:
     # False for one-shot invocations: resources exist, but no poller, service or API runs.
     drive_events: bool = True
     function_logs_to_files: bool = True
+    # IAM enforced: each function, state machine and task calls AWS as its own role, and moto
+    # evaluates their policies. False: everything runs as the administrator, nothing is checked.
+    iam: bool = True
+    credential_seconds: int = 3600
 
     def __post_init__(self) -> None:
         self.template: Template = load_template(self.template_path)
@@ -81,6 +87,7 @@ class LocalCloud:
                 gw.JwksCache(gw.jwks_url_resolver(self.moto.url)),
                 app_clients=self._app_clients,
             ),
+            management_authorizer=iam.management_authorizer(ACCOUNT_ID),
         )
         self._app_client_cache: dict[str, tuple[float, frozenset[str]]] = {}
         self._app_client_lock = threading.Lock()  # the gateway verifies tokens on many threads
@@ -94,6 +101,13 @@ class LocalCloud:
         self.tasks: TaskLauncher | None = None
         self.services: ServiceManager | None = None
         self.started_in: float | None = None
+        self.credentials: dict[str, str] = dict(CREDENTIALS)
+        self.local_iam = LocalIam(account_id=ACCOUNT_ID, region=REGION, stack_name=self.stack_name)
+        self.role_sessions = RoleSessions(
+            self.local_iam.assume_role, duration=self.credential_seconds
+        )
+        self.credentials_server = CredentialsServer(self.role_sessions, host=self.host)
+        self._enforcing = False
 
     # -- environment ----------------------------------------------------------------------------
     @property
@@ -101,12 +115,13 @@ class LocalCloud:
         return self.moto.url
 
     def aws_env(self) -> dict[str, str]:
-        """What every function and container process gets to reach the local AWS."""
+        """What every function and container process gets to reach the local AWS (and, with
+        IAM off, the administrator's keys; with IAM on each gets its role's)."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
-            **CREDENTIALS,
+            **({} if self.iam else self.credentials),
             # X-Ray has no local daemon; Powertools' tracer becomes a no-op.
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
@@ -116,8 +131,8 @@ class LocalCloud:
             service,
             endpoint_url=self.endpoint,
             region_name=REGION,
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_access_key_id=self.credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.credentials["AWS_SECRET_ACCESS_KEY"],
             config=Config(retries={"mode": "standard", "max_attempts": 3}),
         )
 
@@ -162,6 +177,7 @@ class LocalCloud:
         started = time.monotonic()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.moto.start()
+        self._start_iam()
         parameters = self._parameters()
         resolver = Resolver(
             region=REGION,
@@ -183,6 +199,7 @@ class LocalCloud:
         )
         self._check_events()
         self.provisioned = provisioner.provision()
+        self.local_iam.create_roles(self.template, resolver, self.client)
         self._register_functions()
         self._wire_event_sources()
         self._wire_apis()
@@ -244,6 +261,11 @@ class LocalCloud:
         for balancer in self.load_balancers:
             balancer.stop()
         self.runtime.close()
+        self.credentials_server.stop()
+        iam.forget_roles(self._role_credentials)
+        if self._enforcing:
+            iam.release_enforcement(self.moto.set_initial_no_auth_action_count)
+            self._enforcing = False
         self.moto.stop()
 
     def __enter__(self) -> LocalCloud:
@@ -252,6 +274,30 @@ class LocalCloud:
 
     def __exit__(self, *exc: object) -> None:
         self.down()
+
+    def _start_iam(self) -> None:
+        """The administrator first (moto's backend, as an account's root would), then moto's
+        enforcement: from here on every call is signed by a user or role and checked."""
+        iam.patch_moto()
+        self.credentials = self.local_iam.create_admin().env()
+        iam.register_roles(self._role_credentials)
+        if self.iam:
+            iam.acquire_enforcement(self.moto.set_initial_no_auth_action_count)
+            self._enforcing = True
+            log.info("IAM enforced: functions, state machines and tasks run as their roles")
+        else:
+            banner = "!" * 78
+            log.warning(
+                "\n%s\n!! --no-iam: IAM IS NOT ENFORCED. Every function and task runs as the "
+                "administrator;\n!! a missing permission will only show on AWS.\n%s",
+                banner,
+                banner,
+            )
+
+    def _role_credentials(self, role_arn: str) -> Any:
+        if role_arn not in self.local_iam.role_arns.values():
+            return None
+        return self.role_sessions.get(role_arn, "localcloud")
 
     # -- template -------------------------------------------------------------------------------
     def _parameters(self) -> dict[str, str]:
@@ -315,6 +361,11 @@ class LocalCloud:
                 k: str(v) for k, v in (props.get("Environment") or {}).get("Variables", {}).items()
             }
             name = self.resolver.refs[logical_id]
+            credentials = None
+            if self.iam:
+                credentials = FunctionCredentials(
+                    self.role_sessions, self.local_iam.role_arns[logical_id], name
+                )
             environment = {
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 "LANG": "C.UTF-8",
@@ -340,6 +391,7 @@ class LocalCloud:
                     max_concurrency=int(props.get("ReservedConcurrentExecutions") or 4),
                     arn=self.resolver.get_att(logical_id, "Arn"),
                     event_invoke=props.get("EventInvokeConfig") or {},
+                    credentials=credentials,
                 )
             )
 
@@ -790,8 +842,14 @@ class LocalCloud:
         assert self.provisioned is not None
         common = [path for path in self.provisioned.layers.values()]
         catalog = ContainerCatalog(self.root, common, self.aws_env())
-        for arn, definitions in self.provisioned.task_definitions.values():
-            catalog.register(arn, definitions)
+        for logical_id, (arn, definitions) in self.provisioned.task_definitions.items():
+            task_role = self.resolver.resolve(
+                self.template.resources[logical_id].properties.get("TaskRoleArn")
+            )
+            role_env = None
+            if self.iam and task_role:
+                role_env = self.credentials_server.environment(str(task_role))
+            catalog.register(arn, definitions, role_env)
         log_dir = self.state_dir / "logs" / "containers"
         self.tasks = TaskLauncher(catalog, log_dir)
         moto_patches.on_run_task(self.tasks.on_run_task)
@@ -888,8 +946,9 @@ class LocalCloud:
         ]
         lines += [f"{env_key(k)}={v}" for k, v in sorted(self.outputs.items())]
         lines += [
-            f"AWS_ACCESS_KEY_ID={CREDENTIALS['AWS_ACCESS_KEY_ID']}",
-            f"AWS_SECRET_ACCESS_KEY={CREDENTIALS['AWS_SECRET_ACCESS_KEY']}",
+            # The administrator: tests and CLIs act as the operator who deployed the stack.
+            f"AWS_ACCESS_KEY_ID={self.credentials['AWS_ACCESS_KEY_ID']}",
+            f"AWS_SECRET_ACCESS_KEY={self.credentials['AWS_SECRET_ACCESS_KEY']}",
         ]
         path.write_text("\n".join(lines) + "\n")
 

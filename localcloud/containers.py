@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localcloud.credentials import CREDENTIAL_VARIABLES
 from localcloud.errors import TemplateError
 from localcloud.moto_server import free_port
 
@@ -159,11 +160,22 @@ class ContainerCatalog:
             essential=definition.get("Essential", True),
         )
 
-    def register(self, task_definition_arn: str, definitions: list[dict[str, Any]]) -> None:
-        self.task_definitions[task_definition_arn] = [self.container(d) for d in definitions]
+    def register(
+        self,
+        task_definition_arn: str,
+        definitions: list[dict[str, Any]],
+        role_environment: dict[str, str] | None = None,
+    ) -> None:
+        """``role_environment``: how the task reaches its task role's credentials."""
+        specs = [self.container(d) for d in definitions]
+        for spec in specs:
+            spec.environment = {**(role_environment or {}), **spec.environment}
+        self.task_definitions[task_definition_arn] = specs
 
     def process_env(self, spec: ContainerSpec, extra: dict[str, str]) -> dict[str, str]:
         env = dict(os.environ)
+        for name in CREDENTIAL_VARIABLES:  # a task has its role's credentials, not ours
+            env.pop(name, None)
         env.update(self.base_env)
         env.update(spec.environment)
         env.update(extra)

@@ -51,11 +51,19 @@ class MotoServer:
             else:
                 os.environ["MOTO_PORT"] = self._previous_port
 
+    def set_initial_no_auth_action_count(self, count: float) -> None:
+        """moto's IAM enforcement (server mode): the next ``count`` calls go unchecked, every
+        later one is authenticated and authorized; ``inf`` switches it off."""
+        self._post("/moto-api/reset-auth", str(count).encode(), "text/plain")
+
     def _post_config(self, config: dict[str, object]) -> None:
+        self._post("/moto-api/config", json.dumps(config).encode(), "application/json")
+
+    def _post(self, path: str, data: bytes, content_type: str) -> None:
         request = urllib.request.Request(  # noqa: S310 (our own loopback server)
-            f"{self.url}/moto-api/config",
-            data=json.dumps(config).encode(),
-            headers={"Content-Type": "application/json"},
+            f"{self.url}{path}",
+            data=data,
+            headers={"Content-Type": content_type},
             method="POST",
         )
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310

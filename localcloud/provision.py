@@ -3,7 +3,7 @@
 Resources are created in dependency order (``Ref``/``GetAtt``/``Sub``/``DependsOn``), each
 registering the ``Ref`` value and attributes CloudFormation would give it, so later properties
 resolve to real local names, URLs and ARNs. Types that have no effect on one machine (routes, NAT,
-alarms, IAM policies...) are listed in ``NO_LOCAL_EFFECT`` with the reason; any other type is
+alarms, resource policies...) are listed in ``NO_LOCAL_EFFECT`` with the reason; any other type is
 refused at start-up, by name.
 """
 
@@ -37,9 +37,9 @@ NO_LOCAL_EFFECT: dict[str, str] = {
     "AWS::EC2::VPCEndpoint": "networking",
     "AWS::EC2::SecurityGroupIngress": "networking: not enforced locally",
     "AWS::EC2::SecurityGroupEgress": "networking: not enforced locally",
-    "AWS::IAM::Policy": "IAM is not enforced locally",
-    "AWS::IAM::ManagedPolicy": "IAM is not enforced locally",
-    "AWS::Lambda::Permission": "IAM is not enforced locally",
+    "AWS::IAM::Policy": "not attached locally: a permission granted only this way is denied",
+    "AWS::IAM::ManagedPolicy": "not attached locally: a permission granted only this way is denied",
+    "AWS::Lambda::Permission": "resource policy: the local gateway and pollers invoke directly",
     "AWS::S3::BucketPolicy": "bucket policies are not enforced locally",
     "AWS::SQS::QueuePolicy": "queue policies are not enforced locally",
     "AWS::SNS::TopicPolicy": "topic policies are not enforced locally",

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -59,6 +59,9 @@ class FunctionSpec:
     max_concurrency: int = 4
     arn: str = ""
     event_invoke: dict[str, Any] = field(default_factory=dict)
+    # The execution role's keys for a new environment, and when to retire it (before they
+    # expire, as Lambda does); None: the environment above carries the credentials.
+    credentials: Callable[[], tuple[dict[str, str], float]] | None = None
 
 
 class _Worker:
@@ -75,6 +78,10 @@ class _Worker:
             "layer_dirs": [str(p) for p in spec.layer_dirs],
         }
         env = dict(spec.environment)
+        self.retire_at = float("inf")
+        if spec.credentials is not None:
+            keys, self.retire_at = spec.credentials()
+            env.update(keys)
         env["PYTHONPATH"] = str(_PACKAGE_ROOT)  # only to import the worker; removed at start
         log_file = open(log_path, "ab") if log_path else None  # noqa: SIM115
         try:
@@ -140,8 +147,14 @@ class FunctionPool:
             if self._closed:
                 raise LocalCloudError(f"{self.spec.logical_id}: the local cloud is stopping")
             worker = self._idle.pop() if self._idle else None
-            if worker is None:
+            retired = None
+            if worker is not None and time.time() >= worker.retire_at:
+                # Its role's keys are about to expire: a new environment takes its place.
+                retired, worker = worker, None
+            elif worker is None:
                 self._count += 1
+        if retired is not None:
+            retired.stop()
         try:
             if worker is None:
                 try:

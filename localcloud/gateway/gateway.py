@@ -44,7 +44,7 @@ from localcloud.gateway.models import (
 from localcloud.gateway.rest_api import RestApi
 from localcloud.gateway.rest_routing import RestRouter
 from localcloud.gateway.static_site import StaticSite, require_directory
-from localcloud.gateway.websocket_api import WebSocketApi
+from localcloud.gateway.websocket_api import ManagementAuthorizer, WebSocketApi
 
 _STATIC_SITE = "__static_site__"
 _INVOKE_THREADS = 64  # concurrent integrations across all APIs; more wait, none is refused
@@ -84,11 +84,13 @@ class Gateway:
         region: str = "us-east-1",
         account_id: str = "123456789012",
         token_verifier: TokenVerifier | None = None,
+        management_authorizer: ManagementAuthorizer | None = None,
     ) -> None:
         """``token_verifier`` checks tokens for Cognito and JWT authorizers; by default issuers'
         key sets are fetched from ``{issuer}/.well-known/jwks.json``."""
         self._invoke = invoke
         self._verifier = token_verifier or TokenVerifier(JwksCache(jwks_url_resolver(None)))
+        self._management_authorizer = management_authorizer
         self._host = host
         self._region = region
         self._account_id = account_id
@@ -284,7 +286,13 @@ class Gateway:
         for api_id, http_spec in self._http.items():
             apps.append((api_id, HttpApi(http_spec, verifier=self._verifier).app()))
         for api_id, ws_spec in self._websocket.items():
-            api = WebSocketApi(ws_spec, invoker, region=self._region, account_id=self._account_id)
+            api = WebSocketApi(
+                ws_spec,
+                invoker,
+                region=self._region,
+                account_id=self._account_id,
+                management_authorizer=self._management_authorizer,
+            )
             self._websocket_apis.append(api)
             apps.append((api_id, api.app()))
         if self._static is not None:

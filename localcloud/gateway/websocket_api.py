@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -65,11 +66,27 @@ class _Rejected(Exception):
         self.function = function
 
 
+# (method, raw path, headers, body, resource ARN) -> None, or (error type, message) when the
+# caller's credentials do not allow execute-api:ManageConnections on the resource.
+ManagementAuthorizer = Callable[[str, str, dict[str, str], bytes, str], "tuple[str, str] | None"]
+
+
 class WebSocketApi:
     def __init__(
-        self, spec: WebSocketApiSpec, invoker: Invoker, *, region: str, account_id: str
+        self,
+        spec: WebSocketApiSpec,
+        invoker: Invoker,
+        *,
+        region: str,
+        account_id: str,
+        management_authorizer: ManagementAuthorizer | None = None,
     ) -> None:
         self.spec = spec
+        self._management_authorizer = management_authorizer
+        self._management_arn = (
+            f"arn:aws:execute-api:{region}:{account_id}:{spec.api_id}/{spec.stage}"
+        )
+
         self._invoker = invoker
         self._arn = method_arn(region, account_id, spec.api_id, spec.stage)
         self._routes = {route.route_key: route for route in spec.routes}
@@ -412,9 +429,27 @@ class WebSocketApi:
     async def _manage(
         self, request: web.Request, connection_id: str, request_id: str
     ) -> web.Response:
-        connection = self.registry.get(connection_id)
         if request.method not in ("POST", "GET", "DELETE"):
             return self._error(403, "Missing Authentication Token", request_id)
+        data: bytes | None = b""
+        if request.method == "POST":
+            data = await read_limited(request, WEBSOCKET_MESSAGE_LIMIT_BYTES)
+            if data is None:
+                return gateway_response(
+                    413,
+                    "Message too long",
+                    request_id=request_id,
+                    error_type="PayloadTooLargeException",
+                )
+        if self._management_authorizer is not None:
+            resource = f"{self._management_arn}/{request.method}/@connections/{connection_id}"
+            denied = self._management_authorizer(
+                request.method, request.raw_path, dict(request.headers), data or b"", resource
+            )
+            if denied is not None:
+                error_type, message = denied
+                return gateway_response(403, message, request_id=request_id, error_type=error_type)
+        connection = self.registry.get(connection_id)
         if connection is None:
             return self._gone(request_id)
         if request.method == "GET":
@@ -431,14 +466,7 @@ class WebSocketApi:
             self.registry.remove(connection)
             self._spawn_close(connection, code=1000, reason="Connection deleted")
             return web.Response(status=204)
-        data = await read_limited(request, WEBSOCKET_MESSAGE_LIMIT_BYTES)
-        if data is None:
-            return gateway_response(
-                413,
-                "Message too long",
-                request_id=request_id,
-                error_type="PayloadTooLargeException",
-            )
+        assert data is not None
         try:
             try:
                 text = data.decode("utf-8")

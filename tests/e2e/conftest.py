@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +30,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             "=", "authorization matrix (test-artifacts/authorization-matrix.md)"
         )
         terminalreporter.write(table)
+# IAM is enforced in the e2e suite; LOCALCLOUD_IAM=off runs it permissive (to compare timings).
+IAM = os.environ.get("LOCALCLOUD_IAM", "on") != "off"
 
 
 class QueueRecorder:
@@ -79,6 +82,7 @@ def fixture_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClo
         template_path=FIXTURES / "localcloud" / "template.yaml",
         state_dir=tmp_path_factory.mktemp("fixture-cloud"),
         stack_name="fixture",
+        iam=IAM,
     )
     cloud.up()
     try:
@@ -102,6 +106,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
         template_path=ROOT / "template.yaml",
         state_dir=tmp_path_factory.mktemp("stack"),
         stack_name="e2e",
+        iam=IAM,
     )
     cloud.up()
     try:
