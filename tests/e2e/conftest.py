@@ -30,6 +30,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             "=", "authorization matrix (test-artifacts/authorization-matrix.md)"
         )
         terminalreporter.write(table)
+
+
 # IAM is enforced in the e2e suite; LOCALCLOUD_IAM=off runs it permissive (to compare timings).
 IAM = os.environ.get("LOCALCLOUD_IAM", "on") != "off"
 
