@@ -747,6 +747,7 @@ class LocalCloud:
                     base_url,
                     props.get("IntegrationMethod", "ANY"),
                     int(timeout_ms) / 1000 if timeout_ms else None,
+                    removed_headers=_removed_headers(resource.logical_id, props),
                 )
         raise UnsupportedError(
             f"{resource.logical_id}: IntegrationUri {listener_arn!r} is no listener of the template"
@@ -1031,6 +1032,20 @@ def _forward_target(actions: list[dict[str, Any]]) -> str | None:
                 or action["ForwardConfig"]["TargetGroups"][0]["TargetGroupArn"]
             )
     return None
+
+
+def _removed_headers(logical_id: str, props: dict[str, Any]) -> tuple[str, ...]:
+    """An HTTP integration's ``remove:header.NAME`` parameter mappings (the only kind the local
+    gateway applies; any other mapping stops ``up`` rather than being silently skipped)."""
+    removed = []
+    for key in props.get("RequestParameters") or {}:
+        kind, _, name = str(key).partition(":header.")
+        if kind != "remove" or not name:
+            raise UnsupportedError(
+                f"{logical_id}: RequestParameters {key!r}: only remove:header.NAME is emulated"
+            )
+        removed.append(name.lower())
+    return tuple(removed)
 
 
 def _console_config(rule: Path, outputs: dict[str, str]) -> dict[str, str]:

@@ -411,6 +411,7 @@ def patch_moto() -> None:
         _patch_action_names()
         _patch_resources()
         _patch_authentication()
+        _patch_public_cognito_operations()
         _patch_stepfunctions_credentials()
         _patched = True
 
@@ -564,6 +565,30 @@ def _check_not_expired(account_id: str, headers: Any) -> None:
                     "ExpiredTokenException", "The security token included in the request is expired"
                 )
             return
+
+
+# Cognito user-pool operations that AWS answers without SigV4 (a password, a session or a token
+# is the credential): moto lists only some of them, so a browser's first sign-in with a new
+# password (RespondToAuthChallenge) or a sign-out (RevokeToken) would be refused locally.
+_PUBLIC_COGNITO_OPERATIONS = (
+    "RespondToAuthChallenge",
+    "RevokeToken",
+    "GlobalSignOut",
+    "ChangePassword",
+    "ConfirmForgotPassword",
+    "AssociateSoftwareToken",
+    "VerifySoftwareToken",
+    "SetUserMFAPreference",
+)
+
+
+def _patch_public_cognito_operations() -> None:
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    for operation in _PUBLIC_COGNITO_OPERATIONS:
+        target = f"AWSCognitoIdentityProviderService.{operation}"
+        if target not in ActionAuthenticatorMixin.PUBLIC_OPERATIONS:
+            ActionAuthenticatorMixin.PUBLIC_OPERATIONS.append(target)
 
 
 def _patch_action_names() -> None:

@@ -234,7 +234,7 @@ class HttpApi:
         forwarded = [
             (name, value)
             for name, value in with_forwarding_headers(request, headers)
-            if name.lower() not in _HOP_BY_HOP
+            if name.lower() not in _HOP_BY_HOP and name.lower() not in integration.removed_headers
         ]
         # The path reaches the backend unchanged, stage prefix and all (HTTP_PROXY, VPC link).
         url = integration.base_url.rstrip("/") + request.raw_path

@@ -82,6 +82,8 @@ class HttpProxyIntegration:
     base_url: str
     method: str = "ANY"  # IntegrationMethod; ANY keeps the client's method
     timeout_seconds: float | None = None  # TimeoutInMillis; None: the API's (30 s)
+    # RequestParameters ``remove:header.NAME``: headers a client must never get to the backend.
+    removed_headers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -291,7 +291,7 @@ def http(cognito: Cognito) -> Iterator[Gateway]:
     jwt_authorizer = JwtAuthorizer(
         "ServicesApiAuthorizer", cognito.main.issuer, (cognito.main.client_id,)
     )
-    via_vpc_link = HttpProxyIntegration(alb.url)
+    via_vpc_link = HttpProxyIntegration(alb.url, removed_headers=("x-pacs-patient-access",))
     down = HttpProxyIntegration(f"http://127.0.0.1:{free_port()}")
     gw = Gateway(FakeFunctions(), token_verifier=cognito.verifier())
     gw.add_http_api(
@@ -323,6 +323,7 @@ def test_http_route_proxies_through_the_vpc_link_unchanged(http, alice):
             "Authorization": f"Bearer {alice['IdToken']}",
             "Origin": ORIGIN,
             "X-Custom": "kept",
+            "X-Pacs-Patient-Access": "allowed",
             "Connection": "keep-alive",
         },
         timeout=10,
@@ -336,6 +337,8 @@ def test_http_route_proxies_through_the_vpc_link_unchanged(http, alice):
     assert echoed["body"] == '{"a": 1}'
     assert echoed["headers"]["authorization"] == f"Bearer {alice['IdToken']}"
     assert echoed["headers"]["x-custom"] == "kept"
+    # ... except what the integration's RequestParameters remove (remove:header.NAME)
+    assert "x-pacs-patient-access" not in echoed["headers"]
     assert echoed["headers"]["x-forwarded-for"].startswith("127.0.0.1")
     # ... and the CORS header is the API's, for the console, not the backend's "*"
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
