@@ -185,6 +185,11 @@ def create_job_stack(algo_id: str = "processing_1") -> JobStack:
         BillingMode=table["BillingMode"],
         AttributeDefinitions=table["AttributeDefinitions"],
         KeySchema=table["KeySchema"],
+        **(
+            {"GlobalSecondaryIndexes": table["GlobalSecondaryIndexes"]}
+            if "GlobalSecondaryIndexes" in table
+            else {}
+        ),
     )
     queue = template_properties("Processing1RequestQueue")
     dlq_url = sqs.create_queue(QueueName=f"{algo_id}-dlq.fifo", Attributes={"FifoQueue": "true"})[

@@ -3,54 +3,14 @@ WADO-RS responses, and reading what a client's ``Accept`` header asks for."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 from pacs_api.errors import InvalidQuery, NotAcceptable, UnsupportedMediaType
+from pipeline_common import multipart as shared
+from pipeline_common.multipart import MediaRange, Part, parse_media_ranges
 
-_TOKEN_PARAM = re.compile(r';\s*([A-Za-z0-9_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;,\s]*)')
-
-
-@dataclass(frozen=True)
-class MediaRange:
-    media_type: str
-    params: dict[str, str]
-
-
-def parse_media_ranges(header: str | None) -> list[MediaRange]:
-    """The media ranges of an Accept (or the one of a Content-Type) header, in order."""
-    if not header:
-        return []
-    ranges = []
-    for item in _split_outside_quotes(header, ","):
-        item = item.strip()
-        if not item:
-            continue
-        media_type = item.split(";", 1)[0].strip().lower()
-        params = {
-            name.lower(): value.strip('"')
-            for name, value in _TOKEN_PARAM.findall(item[len(media_type) :])
-        }
-        ranges.append(MediaRange(media_type, params))
-    return ranges
-
-
-def _split_outside_quotes(text: str, separator: str) -> list[str]:
-    parts: list[str] = []
-    current: list[str] = []
-    quoted = False
-    for char in text:
-        if char == '"':
-            quoted = not quoted
-        if char == separator and not quoted:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current))
-    return parts
+__all__ = ["MediaRange", "Part", "parse_media_ranges"]
 
 
 def negotiate_multipart(accept: str | None, part_types: Iterable[str]) -> tuple[str, str | None]:
@@ -123,16 +83,6 @@ def encode_parts(boundary: str, parts: Iterable[tuple[str, bytes]]) -> Iterator[
     yield closing(boundary)
 
 
-@dataclass(frozen=True)
-class Part:
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "")
-
-
 def request_boundary(content_type: str | None, expected_part_type: str) -> str:
     """The boundary of a ``multipart/related`` request body whose root type is the expected one."""
     ranges = parse_media_ranges(content_type)
@@ -154,36 +104,7 @@ def request_boundary(content_type: str | None, expected_part_type: str) -> str:
 
 
 def split_parts(body: bytes, boundary: str) -> list[Part]:
-    """The parts of a multipart body (preamble and epilogue ignored)."""
-    delimiter = b"--" + boundary.encode()
-    start = body.find(delimiter)
-    if start < 0 or (start > 0 and body[start - 2 : start] != b"\r\n"):
-        raise InvalidQuery("the multipart body does not start with its boundary")
-    parts: list[Part] = []
-    position = start + len(delimiter)
-    while True:
-        if body[position : position + 2] == b"--":
-            return parts  # the close delimiter
-        line_end = body.find(b"\r\n", position)
-        if line_end < 0:
-            raise InvalidQuery("the multipart body ends inside a boundary line")
-        content_start = line_end + 2
-        next_delimiter = body.find(b"\r\n" + delimiter, content_start)
-        if next_delimiter < 0:
-            raise InvalidQuery("the multipart body is cut short (no closing boundary)")
-        parts.append(_part(body[content_start:next_delimiter]))
-        position = next_delimiter + 2 + len(delimiter)
-
-
-def _part(raw: bytes) -> Part:
-    if raw.startswith(b"\r\n"):
-        return Part({}, raw[2:])
-    head, separator, content = raw.partition(b"\r\n\r\n")
-    if not separator:
-        raise InvalidQuery("a multipart part has no header/body separator")
-    headers: dict[str, str] = {}
-    for line in head.decode("latin-1").split("\r\n"):
-        name, colon, value = line.partition(":")
-        if colon:
-            headers[name.strip().lower()] = value.strip()
-    return Part(headers, content)
+    try:
+        return shared.split_parts(body, boundary)
+    except ValueError as exc:
+        raise InvalidQuery(str(exc)) from exc
