@@ -180,7 +180,8 @@ def test_a_done_job_never_published_is_published_on_redelivery(
     [
         (
             "MR_truncated",
-            "instance MR_truncated pixel data cannot be decoded: The number of "
+            "instance MR_truncated pixel data cannot be decoded (Explicit VR Little Endian): "
+            "The number of "
             "bytes of pixel data is less than expected (8130 vs 8192 bytes)",
         ),
         ("not-dicom", "instance not-dicom is not a DICOM file"),

@@ -162,11 +162,6 @@ def _store_part(
     meta = getattr(ds, "file_meta", None)
     if meta is None or not meta.get("TransferSyntaxUID"):
         return Failed(sop_class, sop, CANNOT_UNDERSTAND, "no Transfer Syntax UID in the file meta")
-    media_sop = str(meta.get("MediaStorageSOPInstanceUID", "") or "")
-    if media_sop and media_sop != uids["SOPInstanceUID"]:
-        return Failed(
-            sop_class, sop, CANNOT_UNDERSTAND, "file meta and dataset name different instances"
-        )
     if study is not None and uids["StudyInstanceUID"] != study:
         return Failed(
             sop_class,
