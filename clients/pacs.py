@@ -22,6 +22,7 @@ unreachable PACS. ``--json`` prints one JSON document instead of the text summar
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -37,10 +38,11 @@ from pydicom.errors import InvalidDicomError
 
 from clients.env import DEFAULT_ENV_FILE, parse_env
 
+_auth: Any
 try:  # the project's login helper; without it only --token / PACS_TOKEN authenticate
-    from clients import auth as _auth
+    _auth = importlib.import_module("clients.auth")
 except ImportError:  # pragma: no cover - depends on what is installed next to this file
-    _auth = None  # type: ignore[assignment]
+    _auth = None
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DICOM_JSON = "application/dicom+json"

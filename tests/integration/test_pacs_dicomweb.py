@@ -384,3 +384,30 @@ def test_stow_refuses_bodies_it_cannot_take(pacs_url: str, content_type: str) ->
     )
     # Then
     assert response.status_code == 415
+
+
+def test_a_compressed_instance_is_sent_as_stored_or_decompressed_on_request(
+    clinician: DICOMwebClient,
+) -> None:
+    # Given: a JPEG 2000 instance stored through STOW-RS
+    stored = dcmread(sample_path("JPEG2000.dcm"))
+    clinician.store_instances([stored])
+    ids = (stored.StudyInstanceUID, stored.SeriesInstanceUID, stored.SOPInstanceUID)
+    # When
+    as_stored = clinician.retrieve_instance(*ids)
+    explicit = clinician.retrieve_instance(
+        *ids, media_types=(("application/dicom", "1.2.840.10008.1.2.1"),)
+    )
+    compressed_frame = clinician.retrieve_instance_frames(
+        *ids, [1], media_types=(("application/octet-stream", "*"),)
+    )
+    native_frame = clinician.retrieve_instance_frames(*ids, [1])
+    # Then
+    assert as_stored.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.91"
+    assert explicit.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    assert np.array_equal(explicit.pixel_array, stored.pixel_array)
+    assert compressed_frame[0].startswith(b"\xff\x4f")  # a JPEG 2000 codestream
+    assert (
+        native_frame[0] == stored.pixel_array.astype("<i2").tobytes()
+        or native_frame[0] == stored.pixel_array.tobytes()
+    )
