@@ -2,17 +2,24 @@
 
     python -m clients.ws_client --algo processing_1 --study STUDY --series SERIES --image IMAGE
         [--scope image|series] [--out DIR] [--env-file .env.local] [--new-client]
+        [--delete-client] [--user NAME] [--password ...]
 
-It provisions a push client (or reuses the one cached for this API while its token is valid),
-opens the WebSocket with ``?client_id=&token=``, submits the job over REST once connected (so the
-push cannot arrive before anyone listens), waits for the result of that job, prints it and
-downloads its overlay and result JSON. The connection is kept alive with pings and re-opened with
-exponential backoff when it drops; after every reconnect ``GET /jobs/{id}`` is asked, because a
-result pushed while the socket was down is not pushed again.
+It logs in (``clients.auth``: ``--user``/``--password``, ``PIPELINE_USERNAME``/``PIPELINE_PASSWORD``
+or the env file's ``DEMO_USERNAME``/``DEMO_PASSWORD``) and sends the ID token on every REST call.
+It reuses the push client cached for this API and user (``POST /clients`` when there is none, or
+when the cached one answers 404: deleted, expired or another user's), asks for a fresh one-time
+ticket (``POST /clients/{id}/tickets``, valid 60 s) before every connection and opens
+``<WebsocketUrl>?ticket=<ticket>``. It submits the job over REST once connected (so the push
+cannot arrive before anyone listens), waits for the result of that job, prints it and downloads
+its overlay and result JSON. The connection is kept alive and re-opened with exponential backoff
+when it drops; after every reconnect ``GET /jobs/{id}`` is asked, because a result pushed while
+the socket was down is not pushed again. ``--delete-client`` deletes the client at the end
+(``DELETE /clients/{id}``), so it no longer counts against the per-user cap.
 
 The job id is chosen here, so resubmitting after a lost answer is idempotent on the server.
 
-Exit status: 0 DONE, 1 FAILED, 2 bad usage or configuration, 3 no result before ``--timeout``.
+Exit status: 0 DONE, 1 FAILED, 2 bad usage, configuration or login, 3 no result within
+``--timeout``.
 """
 
 from __future__ import annotations
@@ -23,11 +30,9 @@ import json
 import random
 import re
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlencode, urlparse
@@ -36,24 +41,41 @@ import requests
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from clients.env import DEFAULT_ENV_FILE, Endpoints, EnvFileError, load_endpoints
+from clients.auth import (
+    PROJECT,
+    LoginError,
+    TokenSource,
+    add_login_arguments,
+    login_from_args,
+    token_source,
+)
+from clients.env import DEFAULT_ENV_FILE, Endpoints, EnvFileError, load_env
 
-DEFAULT_CACHE = Path.home() / ".cache" / "image-video-pipeline" / "ws-clients.json"
-# A cached token is reused only if it outlives a long wait comfortably.
-TOKEN_MARGIN_SECONDS = 15 * 60
+DEFAULT_CACHE = Path.home() / ".cache" / PROJECT / "ws-clients.json"
 FINAL_STATUSES = ("DONE", "FAILED")
 EXIT_DONE, EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT = 0, 1, 2, 3
+# Each attempt uses a fresh ticket, so a refusal is not a stale credential: after this many in a
+# row the client (or the login) is the problem, not the network.
+MAX_REFUSED_HANDSHAKES = 3
 
 
 class UserFacingError(RuntimeError):
     """An error the user must act on (bad request, unknown algorithm, refused connection)."""
 
 
+class NotFound(UserFacingError):
+    """404: absent, expired, or someone else's (the API does not say which, on purpose)."""
+
+
+class RateLimited(UserFacingError):
+    """429: a per-user limit; the message says which."""
+
+
 # ---- pure parts ------------------------------------------------------------------------------
 
 
-def websocket_url(base: str, client_id: str, token: str) -> str:
-    return f"{base}?{urlencode({'client_id': client_id, 'token': token})}"
+def websocket_url(base: str, ticket: str) -> str:
+    return f"{base}?{urlencode({'ticket': ticket})}"
 
 
 def backoff_delays(
@@ -90,21 +112,38 @@ def output_file_name(url: str, fallback: str) -> str:
     return name or fallback
 
 
+def error_detail(response: requests.Response) -> str:
+    """The API's own words: ``{"error": {code, message}}`` from functions, ``{"message": ..}``
+    from the gateway (401 Unauthorized, 403 Forbidden)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and "message" in error:
+            return f"{error.get('code', 'error')}: {error['message']}"
+        if isinstance(body.get("message"), str):
+            return str(body["message"])
+    return response.text[:300]
+
+
 @dataclass(frozen=True)
 class CachedClient:
     client_id: str
-    token: str
-    token_expires_at: float
-
-    def usable(self, now: float, margin: float = TOKEN_MARGIN_SECONDS) -> bool:
-        return self.token_expires_at - margin > now
 
 
 class ClientCache:
-    """Provisioned clients per REST API URL, in one JSON file (only the owner may read it)."""
+    """Provisioned push clients per REST API and user, in one JSON file only the owner may read.
+
+    Only the client id is kept: it grants nothing by itself (tickets need the user's login)."""
 
     def __init__(self, path: Path = DEFAULT_CACHE):
         self.path = path
+
+    @staticmethod
+    def key(api_url: str, username: str) -> str:
+        return f"{api_url} {username}"
 
     def _all(self) -> dict[str, Any]:
         try:
@@ -113,16 +152,24 @@ class ClientCache:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def get(self, api_url: str) -> CachedClient | None:
-        entry = self._all().get(api_url)
+    def get(self, key: str) -> CachedClient | None:
+        entry = self._all().get(key)
         try:
-            return CachedClient(**entry) if entry else None
+            return CachedClient(**entry) if isinstance(entry, dict) else None
         except TypeError:
             return None
 
-    def put(self, api_url: str, client: CachedClient) -> None:
+    def put(self, key: str, client: CachedClient) -> None:
         data = self._all()
-        data[api_url] = client.__dict__
+        data[key] = client.__dict__
+        self._write(data)
+
+    def drop(self, key: str) -> None:
+        data = self._all()
+        if data.pop(key, None) is not None:
+            self._write(data)
+
+    def _write(self, data: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.touch(mode=0o600, exist_ok=True)
         self.path.write_text(json.dumps(data, indent=2))
@@ -145,38 +192,74 @@ class JobApi(Protocol):
 
 
 class RestApi:
-    def __init__(self, endpoints: Endpoints, timeout: float = 30.0):
+    """The job API as the logged-in user: ``Authorization: <IdToken>`` on every call."""
+
+    def __init__(self, endpoints: Endpoints, auth: TokenSource | str, timeout: float = 30.0):
         self.base = endpoints.rest_api_url
+        self.auth = token_source(auth)
         self.timeout = timeout
         self.session = requests.Session()
-        if endpoints.rest_api_key:
-            self.session.headers["x-api-key"] = endpoints.rest_api_key
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        response = self.session.request(method, self.base + path, timeout=self.timeout, **kwargs)
+        response = self._send(method, path, **kwargs)
+        if response.status_code == 401:
+            # The token may have expired on the way or been revoked: renew it once.
+            self.auth.invalidate()
+            response = self._send(method, path, **kwargs)
         if response.status_code >= 500:
             response.raise_for_status()  # Retryable: the caller backs off and tries again.
         if response.status_code >= 400:
-            try:
-                error = response.json()["error"]
-                detail = f"{error['code']}: {error['message']}"
-            except (ValueError, KeyError, TypeError):
-                detail = response.text[:300]
-            raise UserFacingError(f"{method} {path} -> {response.status_code} {detail}")
+            detail = f"{method} {path} -> {response.status_code} {error_detail(response)}"
+            if response.status_code == 401:
+                raise UserFacingError(f"{detail}: the API refused the login; log in again")
+            if response.status_code == 404:
+                raise NotFound(detail)
+            if response.status_code == 429:
+                raise RateLimited(detail)
+            raise UserFacingError(detail)
+        if response.status_code == 204 or not response.content:
+            return {}
         body: dict[str, Any] = response.json()
         return body
 
-    def provision(self) -> dict[str, Any]:
-        return self._call("POST", "/clients", json={"delivery": "push"})
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": self.auth.id_token()}
+        return self.session.request(
+            method, self.base + path, headers=headers, timeout=self.timeout, **kwargs
+        )
+
+    def provision(self, delivery: str = "push") -> dict[str, Any]:
+        return self._call("POST", "/clients", json={"delivery": delivery})
+
+    def ticket(self, client_id: str) -> dict[str, Any]:
+        """A one-time WebSocket ticket; ``NotFound`` when the client is gone (or not ours)."""
+        return self._call("POST", f"/clients/{client_id}/tickets", json={})
+
+    def delete_client(self, client_id: str) -> bool:
+        """Delete a client (its queue, its live sockets); False when it was already gone."""
+        try:
+            self._call("DELETE", f"/clients/{client_id}")
+        except NotFound:
+            return False
+        return True
 
     def submit(self, algo_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", f"/process/{algo_id}", json=body)
 
+    def create_upload(self, kind: str, filename: str, content_type: str) -> dict[str, Any]:
+        """A presigned POST for one file under the caller's own prefix (``POST /uploads``)."""
+        body = {"kind": kind, "filename": filename, "content_type": content_type}
+        return self._call("POST", "/uploads", json=body)
+
     def job(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"/jobs/{job_id}")
 
+    def results(self, client_id: str) -> list[dict[str, Any]]:
+        """A poll client's waiting results (``GET /results``: long-polls, then deletes them)."""
+        return list(self._call("GET", "/results", params={"client_id": client_id})["results"])
+
     def download(self, url: str, target: Path) -> None:
-        # Presigned URLs carry their own authorization: no API key header may be sent with them.
+        # Presigned URLs carry their own authorization: the ID token is never sent with them.
         with requests.get(url, timeout=self.timeout, stream=True) as response:
             response.raise_for_status()
             with target.open("wb") as out:
@@ -184,19 +267,43 @@ class RestApi:
                     out.write(chunk)
 
 
-def client_for(api: RestApi, cache: ClientCache, *, fresh: bool, now: float) -> CachedClient:
-    cached = None if fresh else cache.get(api.base)
-    if cached and cached.usable(now):
-        return cached
+class PushClient:
+    """The push client this run listens as: a fresh one-time ticket for every connection."""
+
+    def __init__(self, api: RestApi, client_id: str, first_ticket: str | None = None):
+        self.api = api
+        self.client_id = client_id
+        self._ticket = first_ticket
+
+    def next_ticket(self) -> str:
+        ticket, self._ticket = self._ticket, None
+        if ticket:
+            return ticket
+        try:
+            return str(self.api.ticket(self.client_id)["ticket"])
+        except NotFound as exc:
+            raise UserFacingError(
+                f"client {self.client_id} was deleted or has expired: run again "
+                "(a new client is provisioned)"
+            ) from exc
+
+    def connect_url(self, websocket_base: str) -> Callable[[], str]:
+        return lambda: websocket_url(websocket_base, self.next_ticket())
+
+
+def client_for(api: RestApi, cache: ClientCache, key: str, *, fresh: bool) -> PushClient:
+    """The cached client if the API still knows it as ours (minting its first ticket proves
+    it), else a new one (``POST /clients`` answers a first ticket too)."""
+    cached = None if fresh else cache.get(key)
+    if cached:
+        try:
+            ticket = api.ticket(cached.client_id)
+            return PushClient(api, cached.client_id, str(ticket["ticket"]))
+        except NotFound:
+            cache.drop(key)
     created = api.provision()
-    expires = _epoch(created["token_expires_at"])
-    client = CachedClient(created["client_id"], created["token"], expires)
-    cache.put(api.base, client)
-    return client
-
-
-def _epoch(stamp: str) -> float:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    cache.put(key, CachedClient(created["client_id"]))
+    return PushClient(api, created["client_id"], created.get("ticket"))
 
 
 # ---- the WebSocket side ----------------------------------------------------------------------
@@ -204,7 +311,7 @@ def _epoch(stamp: str) -> float:
 
 async def wait_for_result(
     *,
-    url: str,
+    connect_url: Callable[[], str],
     job_id: str,
     algo_id: str,
     body: dict[str, Any],
@@ -216,15 +323,20 @@ async def wait_for_result(
 ) -> dict[str, Any]:
     """Connect, submit once connected, and return the first result for ``job_id``.
 
-    Reconnects with backoff; after each reconnect the job is read over REST in case its result
-    was pushed while no socket was open.
+    ``connect_url`` is called for every connection (it mints a fresh one-time ticket: a ticket
+    is consumed by the handshake, so a reconnect cannot reuse it). Reconnects with backoff;
+    after each reconnect the job is read over REST in case its result was pushed while no
+    socket was open.
     """
     submitted = False
+    refused = 0
     backoff = delays()
     while True:
         try:
+            url = await asyncio.to_thread(connect_url)
             async with connect(url, ping_interval=ping_interval, open_timeout=15) as socket:
                 backoff = delays()  # A connection that opened resets the backoff.
+                refused = 0
                 if not submitted:
                     accepted = await asyncio.to_thread(api.submit, algo_id, body)
                     submitted = True
@@ -237,11 +349,14 @@ async def wait_for_result(
                 result = await _receive_until(socket, job_id, keepalive_seconds)
                 return result
         except InvalidStatus as exc:
-            if exc.response.status_code in (401, 403):
-                raise UserFacingError(
-                    "the WebSocket refused this client (token expired or revoked); "
-                    "run again with --new-client"
-                ) from exc
+            status = exc.response.status_code
+            if status in (401, 403):
+                refused += 1
+                if refused >= MAX_REFUSED_HANDSHAKES:
+                    raise UserFacingError(
+                        f"the WebSocket refused {refused} fresh tickets in a row (HTTP {status}): "
+                        "the client may have been deleted; run again with --new-client"
+                    ) from exc
             delay = next(backoff)
             log(f"WebSocket handshake failed ({exc}); retrying in {delay:.1f}s")
         except (
@@ -286,8 +401,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--env-file", type=Path, default=DEFAULT_ENV_FILE)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="client cache file")
     parser.add_argument("--new-client", action="store_true", help="provision a fresh client")
+    parser.add_argument("--delete-client", action="store_true", help="delete the client when done")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait")
     parser.add_argument("--no-download", action="store_true")
+    add_login_arguments(parser)
     args = parser.parse_args(argv)
     if args.scope == "image" and not args.image:
         parser.error("--image is required with --scope image")
@@ -315,28 +432,37 @@ def _last_look(api: RestApi, job_id: str) -> dict[str, Any] | None:
     """Before giving up, ask REST once: the push may have been missed."""
     try:
         view = api.job(job_id)
-    except (UserFacingError, requests.RequestException):
+    except (UserFacingError, LoginError, requests.RequestException):
         return None
     if view.get("status") in FINAL_STATUSES and view.get("result"):
         return dict(view["result"])
     return None
 
 
+def _error(message: object) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        endpoints = load_endpoints(args.env_file)
-    except EnvFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    api = RestApi(endpoints)
+        values = load_env(args.env_file)
+        endpoints = Endpoints.from_values(values, source=str(args.env_file))
+        login = login_from_args(args, values)
+    except (EnvFileError, LoginError) as exc:
+        return _error(exc)
+    api = RestApi(endpoints, login)
+    cache = ClientCache(args.cache)
+    cache_key = ClientCache.key(api.base, login.username)
     job_id = uuid.uuid4().hex
+    client: PushClient | None = None
     try:
-        client = client_for(api, ClientCache(args.cache), fresh=args.new_client, now=time.time())
+        client = client_for(api, cache, cache_key, fresh=args.new_client)
         result = asyncio.run(
             asyncio.wait_for(
                 wait_for_result(
-                    url=websocket_url(endpoints.websocket_url, client.client_id, client.token),
+                    connect_url=client.connect_url(endpoints.websocket_url),
                     job_id=job_id,
                     algo_id=args.algo,
                     body=job_request(args, client.client_id, job_id),
@@ -345,23 +471,35 @@ def main(argv: list[str] | None = None) -> int:
                 timeout=args.timeout,
             )
         )
-    except UserFacingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except (UserFacingError, LoginError) as exc:
+        return _error(exc)
     except requests.RequestException as exc:
-        print(f"error: the REST API at {api.base} failed: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _error(f"the REST API at {api.base} failed: {exc}")
     except TimeoutError:
         missed = _last_look(api, job_id)
         if missed is None:
             print(f"error: no result within {args.timeout:.0f}s", file=sys.stderr)
             return EXIT_TIMEOUT
         result = missed
+    finally:
+        if args.delete_client and client is not None:
+            _delete(api, cache, cache_key, client.client_id)
     print(json.dumps(result, indent=2))
     if not args.no_download:
         for path in download_outputs(api, result, args.out):
             print(f"saved {path}", file=sys.stderr)
     return EXIT_DONE if result.get("status") == "DONE" else EXIT_FAILED
+
+
+def _delete(api: RestApi, cache: ClientCache, cache_key: str, client_id: str) -> None:
+    cache.drop(cache_key)
+    try:
+        gone = api.delete_client(client_id)
+    except (UserFacingError, LoginError, requests.RequestException) as exc:
+        print(f"warning: client {client_id} not deleted: {exc}", file=sys.stderr)
+        return
+    said = f"deleted client {client_id}" if gone else f"client {client_id} was already gone"
+    print(said, file=sys.stderr)
 
 
 if __name__ == "__main__":

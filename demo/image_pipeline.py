@@ -1,4 +1,5 @@
-"""Drive the image pipeline: upload real photos, wait for their metrics messages."""
+"""Drive the image pipeline: upload real photos as the demo user (``POST /uploads`` and a
+presigned POST), wait for their metrics messages."""
 
 from __future__ import annotations
 
@@ -6,20 +7,29 @@ import json
 import time
 from typing import Any
 
+from clients.auth import TokenSource
+from clients.env import Endpoints
+from clients.ws_client import RestApi
 from demo.report import block, line, section
 from demo.samples import photos
+from demo.uploads import upload
 from localcloud.cloud import LocalCloud
 
+CONTENT_TYPES = {".jpg": "image/jpeg", ".png": "image/png"}
 
-def run(cloud: LocalCloud, timeout: float = 120.0) -> list[dict[str, Any]]:
+
+def run(cloud: LocalCloud, login: TokenSource, timeout: float = 120.0) -> list[dict[str, Any]]:
     section("Image pipeline: S3 -> dispatcher -> Step Functions -> grayscale task (C/OpenMP)")
-    s3, sqs = cloud.client("s3"), cloud.client("sqs")
+    sqs = cloud.client("sqs")
     bucket = cloud.outputs["ImageInputBucketName"]
+    api = RestApi(Endpoints(cloud.outputs["RestApiUrl"], cloud.outputs["WebsocketUrl"]), login)
     pending = {}
-    for key, data in photos():
-        s3.put_object(Bucket=bucket, Key=key, Body=data)
+    for name, data in photos():
+        filename = name.rsplit("/", 1)[-1]
+        content_type = CONTENT_TYPES[filename[filename.rindex(".") :]]
+        key = upload(api, "image", filename, data, content_type)
         pending[key] = len(data)
-        line("uploaded", f"s3://{bucket}/{key} ({len(data):,} bytes)")
+        line("uploaded", f"s3://{bucket}/{key} ({len(data):,} bytes, POST /uploads)")
     results: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:

@@ -1,5 +1,6 @@
 """Drive the medical job pipeline: seed the PACS, then a push-mode job over the WebSocket (the
-shipped CLI) and a poll-mode job over ``GET /results``."""
+shipped CLI, logged in as the demo user from the env file) and a poll-mode job over
+``GET /results`` (the same user)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from clients import ws_client
+from clients.auth import TokenSource
+from clients.env import Endpoints
 from demo.report import block, line, section
 from localcloud.cloud import LocalCloud
 from pacs_api.seed import seed_pacs
 
 
-def run(cloud: LocalCloud, env_file: Path, out_dir: Path) -> None:
+def run(cloud: LocalCloud, env_file: Path, out_dir: Path, login: TokenSource) -> None:
     section("Job API: REST -> FIFO queue -> DICOM worker -> SNS/SQS -> WebSocket push and polling")
     outcomes = seed_pacs(cloud.outputs["PacsBucketName"], s3=cloud.client("s3"))
     line("PACS seeded", f"{len(outcomes)} real DICOM instances (pydicom's test files)")
@@ -27,7 +28,7 @@ def run(cloud: LocalCloud, env_file: Path, out_dir: Path) -> None:
         return
     line("instance", f"{first.source}: study {first.study_id}")
     line(
-        "PACS preview",
+        "PACS preview (Bearer token)",
         f"{cloud.outputs['PacsApiUrl']}/studies/{first.study_id}/series/"
         f"{first.series_id}/instances/{first.instance_id}/rendered",
     )
@@ -51,6 +52,9 @@ def run(cloud: LocalCloud, env_file: Path, out_dir: Path) -> None:
                 str(out_dir),
                 "--cache",
                 str(out_dir / "ws-clients.json"),
+                "--token-cache",
+                str(out_dir / "tokens.json"),
+                "--delete-client",
                 "--timeout",
                 "120",
             ]
@@ -59,40 +63,34 @@ def run(cloud: LocalCloud, env_file: Path, out_dir: Path) -> None:
     block(captured.getvalue().strip())
     line("outputs downloaded to", out_dir)
 
-    _poll_mode(cloud, first)
+    _poll_mode(cloud, first, login)
 
 
-def _poll_mode(cloud: LocalCloud, instance: Any) -> None:
-    api, key = cloud.outputs["RestApiUrl"], cloud.outputs["RestApiKey"]
-    headers = {"x-api-key": key}
-    client = requests.post(f"{api}/clients", json={"delivery": "poll"}, headers=headers, timeout=30)
-    client.raise_for_status()
-    client_id = client.json()["client_id"]
-    job = requests.post(
-        f"{api}/process/processing_3",
-        json={
-            "client_id": client_id,
-            "pacs": {
-                "study_id": instance.study_id,
-                "series_id": instance.series_id,
-                "image_id": instance.instance_id,
+def _poll_mode(cloud: LocalCloud, instance: Any, login: TokenSource) -> None:
+    endpoints = Endpoints(cloud.outputs["RestApiUrl"], cloud.outputs["WebsocketUrl"])
+    api = ws_client.RestApi(endpoints, login, timeout=40)
+    client_id = api.provision("poll")["client_id"]
+    try:
+        job = api.submit(
+            "processing_3",
+            {
+                "client_id": client_id,
+                "pacs": {
+                    "study_id": instance.study_id,
+                    "series_id": instance.series_id,
+                    "image_id": instance.instance_id,
+                },
             },
-        },
-        headers=headers,
-        timeout=30,
-    )
-    job.raise_for_status()
-    line("poll mode", f"client {client_id}, job {job.json()['job_id']} (processing_3)")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        polled = requests.get(
-            f"{api}/results", params={"client_id": client_id}, headers=headers, timeout=40
         )
-        polled.raise_for_status()
-        results = polled.json().get("results", [])
-        if results:
-            line("polled result", f"GET /results?client_id={client_id}")
-            block({k: v for k, v in results[0].items() if not k.endswith("_url")})
-            line("overlay (presigned)", results[0].get("overlay_url"))
-            return
-    line("poll mode", "no result in time")
+        line("poll mode", f"client {client_id}, job {job['job_id']} (processing_3)")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            results = api.results(client_id)
+            if results:
+                line("polled result", f"GET /results?client_id={client_id}")
+                block({k: v for k, v in results[0].items() if not k.endswith("_url")})
+                line("overlay (presigned)", results[0].get("overlay_url"))
+                return
+        line("poll mode", "no result in time")
+    finally:
+        api.delete_client(client_id)  # its queue too: nothing of the demo's lingers

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from demo import image_pipeline, job_pipeline, video_pipeline
 from demo.report import line, section
+from demo.users import demo_login
 from localcloud.cloud import LocalCloud
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,22 +32,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cloud.wait_until_healthy()
         cloud.write_env_file(args.env_file)
+        login = demo_login(args.env_file, cloud.client("cognito-idp"), args.out / "tokens.json")
+        login.id_token()  # fail here, clearly, if the user cannot log in
         line("up in", f"{cloud.started_in:.1f} s from template.yaml")
         line("AWS endpoint (moto)", cloud.endpoint)
         line("REST API", cloud.outputs["RestApiUrl"])
         line("WebSocket API", cloud.outputs["WebsocketUrl"])
-        line("load balancer", cloud.outputs["LoadBalancerUrl"])
+        line("services API (PACS)", cloud.outputs.get("ServicesApiUrl", "-"))
         line("endpoints file", args.env_file)
+        line("demo user", f"{login.username} (password: DEMO_PASSWORD in {args.env_file})")
         line("logs", ROOT / ".localcloud" / "logs")
 
-        image_pipeline.run(cloud)
-        job_pipeline.run(cloud, args.env_file, args.out)
-        video_pipeline.run(cloud)
+        image_pipeline.run(cloud, login)
+        job_pipeline.run(cloud, args.env_file, args.out, login)
+        video_pipeline.run(cloud, login)
 
         section("Where to look")
         if "WebConsoleUrl" in cloud.outputs:
             line("web console", cloud.outputs["WebConsoleUrl"])
-        line("CLIs", f"read {args.env_file.name}: python -m clients.ws_client --help")
+        line("sign in as", f"{login.username}; the password is DEMO_PASSWORD in {args.env_file}")
+        line("CLIs", f"log in as the user in {args.env_file.name}: python -m clients.ws_client -h")
         if args.exit:
             return 0
         print("\nThe local cloud keeps running; Ctrl-C stops it.", flush=True)

@@ -1,5 +1,6 @@
 """Drive the video pipeline: build a short real video (a pan and zoom over Ultralytics' street
-photo), upload it, and print each frame's detections and the end-of-video summary."""
+photo), upload it as the demo user (``POST /uploads``), and print each frame's detections and the
+end-of-video summary."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ from typing import Any
 import cv2
 import numpy as np
 
+from clients.auth import TokenSource
+from clients.env import Endpoints
+from clients.ws_client import RestApi
 from demo.report import block, line, section
 from demo.samples import ultralytics_photo
+from demo.uploads import upload
 from localcloud.cloud import LocalCloud
 from pipeline_common.contracts.video import (
     FrameResult,
@@ -40,13 +45,15 @@ def street_video(path: Path, frames: int = 30, size: tuple[int, int] = (640, 360
     return path
 
 
-def run(cloud: LocalCloud, timeout: float = 240.0) -> dict[str, Any] | None:
+def run(cloud: LocalCloud, login: TokenSource, timeout: float = 240.0) -> dict[str, Any] | None:
     section("Video pipeline: S3 -> frame extractor -> Kinesis -> YOLO service -> S3 + FIFO queue")
     s3, sqs = cloud.client("s3"), cloud.client("sqs")
-    bucket, key = cloud.outputs["VideoInputBucketName"], "demo/street.mp4"
+    bucket = cloud.outputs["VideoInputBucketName"]
+    api = RestApi(Endpoints(cloud.outputs["RestApiUrl"], cloud.outputs["WebsocketUrl"]), login)
     with tempfile.TemporaryDirectory() as folder:
         data = street_video(Path(folder) / "street.mp4").read_bytes()
-    version = s3.put_object(Bucket=bucket, Key=key, Body=data).get("VersionId")
+    key = upload(api, "video", "street.mp4", data, "video/mp4")
+    version = s3.head_object(Bucket=bucket, Key=key).get("VersionId")
     video_id = video_id_for(bucket, key, version)
     line("uploaded", f"s3://{bucket}/{key} ({len(data):,} bytes), video id {video_id}")
     queue = cloud.outputs["VideoProcessingQueueUrl"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 log = logging.getLogger("localcloud.alb")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length"}
@@ -79,7 +80,8 @@ class LoadBalancer:
                 aiohttp.ClientSession(auto_decompress=False) as session,
                 session.request(
                     request.method,
-                    f"http://{target}{request.rel_url}",
+                    # The request line as the client encoded it (yarl would re-quote it).
+                    URL(f"http://{target}{request.raw_path}", encoded=True),
                     headers=headers,
                     data=body,
                     allow_redirects=False,

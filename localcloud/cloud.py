@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
 import re
 import secrets
 import shlex
+import threading
 import time
 import tomllib
 import urllib.request
@@ -23,8 +25,10 @@ from localcloud import moto_patches
 from localcloud.alb import LoadBalancer, Rule
 from localcloud.containers import ContainerCatalog, ServiceManager, TaskLauncher
 from localcloud.errors import LocalCloudError, TemplateError, UnsupportedError
+from localcloud.event_filter import EventFilter
 from localcloud.event_sources import (
     AsyncEventSource,
+    DynamoDBStreamEventSource,
     KinesisEventSource,
     SqsEventSource,
     unwrap_s3_notification,
@@ -35,6 +39,7 @@ from localcloud.moto_server import MotoServer, free_port
 from localcloud.provision import Provisioned, Provisioner
 from localcloud.runtime import FunctionError, FunctionRuntime, FunctionSpec
 from localcloud.template import Template, load_template
+from localcloud.ttl_sweeper import TtlSweeper
 from tools.env_file import env_key
 
 log = logging.getLogger("localcloud")
@@ -42,7 +47,10 @@ log = logging.getLogger("localcloud")
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "localcloud", "AWS_SECRET_ACCESS_KEY": "localcloud"}
-_SUPPORTED_EVENTS = {"S3", "SQS", "Kinesis", "Api", "SNS"}
+_SUPPORTED_EVENTS = {"S3", "SQS", "Kinesis", "DynamoDB", "Api", "SNS"}
+#: The web console's origin (CORS), when the template asks for it and no override names one.
+CONSOLE_ORIGIN_PARAMETER = "ConsoleOrigin"
+_APP_CLIENTS_MAX_AGE_SECONDS = 2.0
 
 
 @dataclass
@@ -64,8 +72,19 @@ class LocalCloud:
             self.state_dir / "logs" / "functions" if self.function_logs_to_files else None
         )
         self.gateway = gw.Gateway(
-            self._gateway_invoke, host=self.host, region=REGION, account_id=ACCOUNT_ID
+            self._gateway_invoke,
+            host=self.host,
+            region=REGION,
+            account_id=ACCOUNT_ID,
+            # Tokens of the template's user pools are signed by moto: its server has their JWKS.
+            token_verifier=gw.TokenVerifier(
+                gw.JwksCache(gw.jwks_url_resolver(self.moto.url)),
+                app_clients=self._app_clients,
+            ),
         )
+        self._app_client_cache: dict[str, tuple[float, frozenset[str]]] = {}
+        self._app_client_lock = threading.Lock()  # the gateway verifies tokens on many threads
+        self._cognito: Any = None
         self.pollers: list[Any] = []
         self.load_balancers: list[LoadBalancer] = []
         self._ports: dict[tuple[str, str], int] = {}
@@ -112,7 +131,31 @@ class LocalCloud:
         port = self._port(kind, logical_id)
         if kind == "websocket":
             return f"ws://{self.host}:{port}"
+        if kind == "http":
+            return f"http://{self.host}:{port}"  # an HTTP API's ApiEndpoint
         return f"{self.host}:{port}"  # an ALB's DNSName: used as http://${DNSName}/...
+
+    @property
+    def console_origin(self) -> str:
+        """``http://127.0.0.1:PORT``: where the local cloud serves the web console."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host  # noqa: S104
+        return f"http://{host}:{self._port('static', 'WebConsole')}"
+
+    def _app_clients(self, pool_id: str) -> frozenset[str]:
+        """A user pool's app client ids (for the Cognito authorizer's ``aud`` check), cached
+        briefly: a client created at run time is seen within seconds."""
+        with self._app_client_lock:
+            cached = self._app_client_cache.get(pool_id)
+            if cached is not None and time.monotonic() - cached[0] < _APP_CLIENTS_MAX_AGE_SECONDS:
+                return cached[1]
+            if self._cognito is None:
+                self._cognito = self.client("cognito-idp")
+            pages = self._cognito.get_paginator("list_user_pool_clients").paginate(
+                UserPoolId=pool_id, MaxResults=60
+            )
+            ids = frozenset(c["ClientId"] for page in pages for c in page["UserPoolClients"])
+            self._app_client_cache[pool_id] = (time.monotonic(), ids)
+            return ids
 
     # -- lifecycle ------------------------------------------------------------------------------
     def up(self) -> None:
@@ -212,11 +255,21 @@ class LocalCloud:
 
     # -- template -------------------------------------------------------------------------------
     def _parameters(self) -> dict[str, str]:
-        """Template defaults, then samconfig.toml's ``local`` environment, then explicit ones."""
+        """Template defaults, then samconfig.toml's ``local`` environment, then explicit ones.
+
+        ``ConsoleOrigin`` (the web console's CORS origin) is the local console's own origin
+        unless ``--parameter-overrides`` names one: the console is served here, on a port chosen
+        at start-up, so no default or samconfig value could name it.
+        """
         overrides = {
             **samconfig_overrides(self.root / "samconfig.toml"),
             **self.parameter_overrides,
         }
+        if (
+            CONSOLE_ORIGIN_PARAMETER in self.template.parameters
+            and CONSOLE_ORIGIN_PARAMETER not in self.parameter_overrides
+        ):
+            overrides[CONSOLE_ORIGIN_PARAMETER] = self.console_origin
         values: dict[str, str] = {}
         for name, spec in self.template.parameters.items():
             if name in overrides:
@@ -315,6 +368,11 @@ class LocalCloud:
     def _wire_event_sources(self) -> None:
         assert self.provisioned is not None
         notifications: dict[str, list[dict[str, Any]]] = {}
+        # DynamoDB's TTL process: expired items go (and their streams see the REMOVE) in seconds.
+        self.ttl_sweeper = TtlSweeper(
+            dynamodb=self.client("dynamodb"), tables=list(self.provisioned.tables.values())
+        )
+        self.pollers.append(self.ttl_sweeper)
         for logical_id, resource in self.provisioned.functions.items():
             spec = self.runtime.spec(logical_id)
             for event_name, event in (resource.properties.get("Events") or {}).items():
@@ -370,6 +428,8 @@ class LocalCloud:
                             on_failure_queue_url=failure_queue,
                         )
                     )
+                elif kind == "DynamoDB":
+                    self.pollers.append(self._dynamodb_source(logical_id, event_name, props))
                 elif kind == "S3":
                     url, arn = self._internal_queue(f"s3-{logical_id}-{event_name}")
                     events = (
@@ -409,6 +469,44 @@ class LocalCloud:
                 Bucket=bucket,
                 NotificationConfiguration={"QueueConfigurations": queue_configs},
             )
+
+    def _dynamodb_source(
+        self, logical_id: str, event_name: str, props: dict[str, Any]
+    ) -> DynamoDBStreamEventSource:
+        """A SAM ``DynamoDB`` event: the table's stream polled like Lambda's mapping does."""
+        assert self.provisioned is not None
+        stream_arn = str(props["Stream"])
+        if stream_arn.endswith("/stream/local"):  # provision's StreamArn of a streamless table
+            raise TemplateError(
+                f"{logical_id}.{event_name}: Stream {stream_arn} is the StreamArn of a table "
+                "without a StreamSpecification"
+            )
+        on_failure = (props.get("DestinationConfig") or {}).get("OnFailure", {})
+        failure_queue = (
+            self._queue_by_arn(on_failure["Destination"])["url"]
+            if on_failure.get("Destination")
+            else None
+        )
+        return DynamoDBStreamEventSource(
+            streams=self.client("dynamodbstreams"),
+            sqs=self.client("sqs"),
+            invoke=self.runtime.invoke,
+            function=logical_id,
+            function_arn=self.runtime.spec(logical_id).arn,
+            stream_arn=stream_arn,
+            region=REGION,
+            starting_position=str(props.get("StartingPosition", "LATEST")),
+            batch_size=int(props.get("BatchSize", 100)),
+            event_filter=EventFilter.from_criteria(
+                props.get("FilterCriteria"), where=f"{logical_id}.{event_name}"
+            ),
+            report_batch_item_failures="ReportBatchItemFailures"
+            in props.get("FunctionResponseTypes", []),
+            bisect_on_error=str(props.get("BisectBatchOnFunctionError", False)).lower() == "true",
+            maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+            on_failure_queue_url=failure_queue,
+            ttl_deletions=self.ttl_sweeper.claim,
+        )
 
     def _async_source(self, logical_id: str, queue_url: str, unwrap: Any) -> AsyncEventSource:
         spec = self.runtime.spec(logical_id)
@@ -481,33 +579,148 @@ class LocalCloud:
                 key_required = bool(
                     event_auth.get("ApiKeyRequired", api_auth.get("ApiKeyRequired", False))
                 )
+                authorizer_name = event_auth.get("Authorizer", api_auth.get("DefaultAuthorizer"))
                 routes.setdefault(api_id, []).append(
                     gw.RestRoute(
                         method=str(props["Method"]).upper(),
                         path=props["Path"],
                         function=logical_id,
                         api_key_required=key_required,
+                        authorizer=_rest_authorizer(
+                            f"{logical_id} ({api_id})", api_auth, authorizer_name
+                        ),
                     )
                 )
         for api_logical_id, api in self.provisioned.rest_apis.items():
             props = api["props"]
-            key = secrets.token_urlsafe(30)
-            self.api_keys[api_logical_id] = key
+            api_routes = routes.get(api_logical_id, [])
+            keys = []
+            if any(route.api_key_required for route in api_routes):
+                key = secrets.token_urlsafe(30)
+                self.api_keys[api_logical_id] = key
+                keys.append(key)
             cors = props.get("Cors")
             allow_origin = cors.get("AllowOrigin") if isinstance(cors, dict) else cors
             # SAM quotes CORS values for API Gateway ("'*'"); the header value is inside.
             origin = str(allow_origin).strip("'") if allow_origin else None
+            auth = props.get("Auth") or {}
+            default = auth.get("DefaultAuthorizer")
+            preflight_authorizer = (
+                _rest_authorizer(api_logical_id, auth, default)
+                if default and auth.get("AddDefaultAuthorizerToCorsPreflight", True)
+                else None
+            )
             self.gateway.add_rest_api(
                 api["id"],
                 stage=props.get("StageName", "Prod"),
-                routes=routes.get(api_logical_id, []),
-                api_keys=[key],
+                routes=api_routes,
+                api_keys=keys,
                 cors_allow_origin=origin,
                 port=self._port("rest", api_logical_id),
                 binary_media_types=props.get("BinaryMediaTypes", []),
+                preflight_authorizer=preflight_authorizer,
+                gateway_responses=_gateway_responses(props.get("GatewayResponses") or {}),
             )
         for api_logical_id, api in self.provisioned.websocket_apis.items():
             self._wire_websocket(api_logical_id, api)
+        for api_logical_id, api in self.provisioned.http_apis.items():
+            self._wire_http_api(api_logical_id, api)
+
+    def _v2_children(self, resource_type: str, api_logical_id: str) -> list[Any]:
+        return [
+            r
+            for r in self.template.of_type(resource_type)
+            if r.properties.get("ApiId") == {"Ref": api_logical_id}
+            and (not r.condition or self.resolver.condition(r.condition))
+        ]
+
+    def _wire_http_api(self, api_logical_id: str, api: dict[str, Any]) -> None:
+        """An HTTP API: its routes, JWT authorizers, HTTP_PROXY integrations and CORS."""
+        integrations = {
+            str(self.resolver.refs[r.logical_id]): r
+            for r in self._v2_children("AWS::ApiGatewayV2::Integration", api_logical_id)
+        }
+        authorizers = {
+            str(self.resolver.refs[r.logical_id]): r
+            for r in self._v2_children("AWS::ApiGatewayV2::Authorizer", api_logical_id)
+        }
+        routes = []
+        for route in self._v2_children("AWS::ApiGatewayV2::Route", api_logical_id):
+            props = self.resolver.resolve(route.properties)
+            target = str(props.get("Target", ""))
+            integration_id = target.removeprefix("integrations/")
+            if not target.startswith("integrations/") or integration_id not in integrations:
+                raise UnsupportedError(
+                    f"{route.logical_id}: Target must be integrations/${{Integration}}"
+                )
+            integration = self._http_integration(integrations[integration_id])
+            kind = props.get("AuthorizationType", "NONE")
+            authorizer = None
+            if kind == "JWT":
+                authorizer = self._jwt_authorizer(authorizers, str(props.get("AuthorizerId")))
+            elif kind != "NONE":
+                raise UnsupportedError(
+                    f"{route.logical_id}: AuthorizationType {kind} (local HTTP APIs: JWT, NONE)"
+                )
+            routes.append(gw.HttpRoute(props["RouteKey"], integration, authorizer))
+        stages = [
+            self.resolver.resolve(r.properties)
+            for r in self._v2_children("AWS::ApiGatewayV2::Stage", api_logical_id)
+        ]
+        cors = api["props"].get("CorsConfiguration")
+        self.gateway.add_http_api(
+            api["id"],
+            stage=stages[0]["StageName"] if stages else "$default",
+            routes=routes,
+            cors=_http_cors(cors) if cors else None,
+            port=self._port("http", api_logical_id),
+        )
+
+    def _http_integration(self, resource: Any) -> gw.HttpProxyIntegration:
+        props = self.resolver.resolve(resource.properties)
+        if props.get("IntegrationType") != "HTTP_PROXY" or props.get("ConnectionType") != (
+            "VPC_LINK"
+        ):
+            raise UnsupportedError(
+                f"{resource.logical_id}: local HTTP APIs integrate HTTP_PROXY through a VPC_LINK "
+                "to a load balancer listener"
+            )
+        listener_arn = props.get("IntegrationUri")
+        for listener in self.template.of_type("AWS::ElasticLoadBalancingV2::Listener"):
+            if self.resolver.refs.get(listener.logical_id) == listener_arn:
+                balancer = listener.properties.get("LoadBalancerArn", {}).get("Ref")
+                base_url = f"http://{self.host}:{self._port('alb', balancer)}"
+                timeout_ms = props.get("TimeoutInMillis")
+                return gw.HttpProxyIntegration(
+                    base_url,
+                    props.get("IntegrationMethod", "ANY"),
+                    int(timeout_ms) / 1000 if timeout_ms else None,
+                )
+        raise UnsupportedError(
+            f"{resource.logical_id}: IntegrationUri {listener_arn!r} is no listener of the template"
+        )
+
+    def _jwt_authorizer(self, authorizers: dict[str, Any], authorizer_id: str) -> gw.JwtAuthorizer:
+        if authorizer_id not in authorizers:
+            raise TemplateError(
+                f"JWT route: AuthorizerId {authorizer_id} is no authorizer of its API"
+            )
+        resource = authorizers[authorizer_id]
+        props = self.resolver.resolve(resource.properties)
+        if props.get("AuthorizerType") != "JWT":
+            raise UnsupportedError(f"{resource.logical_id}: local HTTP APIs run JWT authorizers")
+        config = props.get("JwtConfiguration") or {}
+        sources = props.get("IdentitySource") or ["$request.header.Authorization"]
+        if len(sources) != 1:
+            raise UnsupportedError(
+                f"{resource.logical_id}: a JWT authorizer has one identity source"
+            )
+        return gw.JwtAuthorizer(
+            name=resource.logical_id,
+            issuer=str(config["Issuer"]),
+            audiences=tuple(str(a) for a in config.get("Audience", [])),
+            identity_source=str(sources[0]),
+        )
 
     def _function_of_uri(self, uri: str) -> str:
         for logical_id in self.runtime.functions:
@@ -632,30 +845,40 @@ class LocalCloud:
             self.gateway.add_static_site(
                 site,
                 port=self._port("static", "WebConsole"),
-                config={env_key(k): v for k, v in self.outputs.items()},
+                config=_console_config(
+                    self.root / "web" / "config_from_env.py",
+                    {env_key(k): v for k, v in self.outputs.items()},
+                ),
             )
 
     # -- outputs --------------------------------------------------------------------------------
     def _outputs(self) -> dict[str, str]:
         assert self.provisioned is not None
-        rest_urls = {
-            api["id"]: f"http://{self.host}:{self._port('rest', logical_id)}/"
-            + str(api["props"].get("StageName", "Prod"))
+        # execute-api host -> local base URL; the path after the host is kept (a REST API's
+        # stage is part of it and of the local URL alike; HTTP APIs' $default stage has none).
+        api_urls = {
+            api["id"]: f"http://{self.host}:{self._port('rest', logical_id)}"
             for logical_id, api in self.provisioned.rest_apis.items()
         }
+        api_urls.update(
+            {
+                api["id"]: f"http://{self.host}:{self._port('http', logical_id)}"
+                for logical_id, api in self.provisioned.http_apis.items()
+            }
+        )
         outputs: dict[str, str] = {}
         for name, output in self.template.outputs.items():
             value = str(self.resolver.resolve(output["Value"]))
-            # A REST API's public URL becomes its local port (the same rule for every output).
+            # An API's public URL becomes its local port (the same rule for every output).
             match = re.match(r"https://(\w+)\.execute-api\.[^/]+(/.*)?$", value)
-            if match and match.group(1) in rest_urls:
-                value = rest_urls[match.group(1)]
+            if match and match.group(1) in api_urls:
+                value = api_urls[match.group(1)] + (match.group(2) or "")
             outputs[name] = value
         for api_logical_id, key in self.api_keys.items():
             outputs[f"{api_logical_id}Key"] = key
         outputs["AwsEndpointUrl"] = self.endpoint
         outputs["AwsRegion"] = REGION
-        if ("static", "WebConsole") in self._ports:
+        if self.gateway.has_static_site:
             outputs["WebConsoleUrl"] = f"http://{self.host}:{self._ports[('static', 'WebConsole')]}"
         return outputs
 
@@ -691,6 +914,56 @@ def samconfig_overrides(path: Path, environment: str = "local") -> dict[str, str
     return overrides
 
 
+def _rest_authorizer(
+    where: str, api_auth: dict[str, Any], name: str | None
+) -> gw.CognitoAuthorizer | None:
+    """The SAM authorizer ``name`` of an API's ``Auth`` (``None`` or ``NONE``: an open route)."""
+    if name is None or name == "NONE":
+        return None
+    config = (api_auth.get("Authorizers") or {}).get(name)
+    if config is None:
+        raise TemplateError(f"{where}: authorizer {name!r} is not in the API's Auth.Authorizers")
+    if "UserPoolArn" not in config:
+        raise UnsupportedError(
+            f"{where}: authorizer {name}: only Cognito (UserPoolArn) runs locally"
+        )
+    arns = config["UserPoolArn"]
+    header = (config.get("Identity") or {}).get("Header", "Authorization")
+    return gw.CognitoAuthorizer(
+        name=name,
+        user_pool_arns=tuple(arns if isinstance(arns, list) else [arns]),
+        identity_header=str(header),
+    )
+
+
+def _gateway_responses(config: dict[str, Any]) -> dict[str, gw.GatewayResponse]:
+    """SAM ``GatewayResponses``: ``{TYPE: {StatusCode, ResponseParameters: {Headers}}}``; SAM
+    quotes header values for API Gateway (``"'https://console'"``)."""
+    responses = {}
+    for response_type, entry in config.items():
+        parameters = (entry or {}).get("ResponseParameters") or {}
+        headers = {
+            str(name): str(value).strip("'")
+            for name, value in (parameters.get("Headers") or {}).items()
+        }
+        status = entry.get("StatusCode") if entry else None
+        responses[str(response_type)] = gw.GatewayResponse(
+            status_code=int(status) if status is not None else None, headers=headers
+        )
+    return responses
+
+
+def _http_cors(config: dict[str, Any]) -> gw.HttpCors:
+    return gw.HttpCors(
+        allow_origins=tuple(str(v) for v in config.get("AllowOrigins", [])),
+        allow_headers=tuple(str(v) for v in config.get("AllowHeaders", [])),
+        allow_methods=tuple(str(v) for v in config.get("AllowMethods", [])),
+        expose_headers=tuple(str(v) for v in config.get("ExposeHeaders", [])),
+        max_age=int(config["MaxAge"]) if "MaxAge" in config else None,
+        allow_credentials=str(config.get("AllowCredentials", False)).lower() == "true",
+    )
+
+
 def _forward_target(actions: list[dict[str, Any]]) -> str | None:
     for action in actions:
         if action.get("Type") == "forward":
@@ -699,6 +972,21 @@ def _forward_target(actions: list[dict[str, Any]]) -> str | None:
                 or action["ForwardConfig"]["TargetGroups"][0]["TargetGroupArn"]
             )
     return None
+
+
+def _console_config(rule: Path, outputs: dict[str, str]) -> dict[str, str]:
+    """The console's ``config.json``: the project's own rule (``web/config_from_env.py``) picks
+    the keys the page may see, so the local page gets exactly what a deployed one gets (no
+    bucket, queue or table names). Without the rule file every output is served."""
+    if not rule.is_file():
+        return outputs
+    spec = importlib.util.spec_from_file_location("console_config_rule", rule)
+    if spec is None or spec.loader is None:
+        raise TemplateError(f"{rule}: cannot be loaded as the console's config rule")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config: dict[str, str] = module.console_config(outputs)
+    return config
 
 
 def _unwrap_s3(body: str) -> Any:

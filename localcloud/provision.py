@@ -53,6 +53,7 @@ NO_LOCAL_EFFECT: dict[str, str] = {
     "AWS::ApiGatewayV2::Integration": "read through the routes that target it",
     "AWS::ApiGatewayV2::Route": "served by the local gateway",
     "AWS::ApiGatewayV2::Authorizer": "served by the local gateway",
+    "AWS::ApiGatewayV2::VpcLink": "the local gateway reaches the local load balancer directly",
     "AWS::ApiGateway::UsagePlan": "the local gateway checks API keys, not quotas",
     "AWS::ApiGateway::ApiKey": "the local gateway generates its own key",
     "AWS::ApiGateway::UsagePlanKey": "the local gateway checks API keys, not quotas",
@@ -82,6 +83,8 @@ class Provisioned:
     services: dict[str, tuple[str, str, list[str]]] = field(default_factory=dict)
     rest_apis: dict[str, dict[str, Any]] = field(default_factory=dict)
     websocket_apis: dict[str, dict[str, Any]] = field(default_factory=dict)
+    http_apis: dict[str, dict[str, Any]] = field(default_factory=dict)
+    user_pools: dict[str, str] = field(default_factory=dict)  # logical id -> pool id
     load_balancers: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -138,7 +141,10 @@ class Provisioner:
             "AWS::Serverless::StateMachine": self._state_machine,
             "AWS::StepFunctions::StateMachine": self._state_machine,
             "AWS::Serverless::Api": self._rest_api,
-            "AWS::ApiGatewayV2::Api": self._websocket_api,
+            "AWS::ApiGatewayV2::Api": self._v2_api,
+            "AWS::Cognito::UserPool": self._user_pool,
+            "AWS::Cognito::UserPoolClient": self._user_pool_client,
+            "AWS::Cognito::UserPoolGroup": self._user_pool_group,
             "AWS::ElasticLoadBalancingV2::LoadBalancer": self._load_balancer,
         }
 
@@ -357,6 +363,9 @@ class Provisioner:
         params, _ = to_boto("dynamodb", "CreateTable", props)
         params["TableName"] = name
         params.pop("SSESpecification", None)  # CloudFormation's SSEEnabled is not the API's shape
+        if "StreamSpecification" in params:
+            # CloudFormation's StreamSpecification is the view type alone; the API's also says on.
+            params["StreamSpecification"]["StreamEnabled"] = True
         dynamodb = self.client("dynamodb")
         description = dynamodb.create_table(**params)["TableDescription"]
         ttl = props.get("TimeToLiveSpecification")
@@ -511,19 +520,69 @@ class Provisioner:
             f"{resource.logical_id}{props.get('StageName', 'Prod')}Stage", "stage"
         )
 
-    def _websocket_api(self, resource: Resource) -> None:
+    def _v2_api(self, resource: Resource) -> None:
         props = self._props(resource)
-        if props.get("ProtocolType") != "WEBSOCKET":
-            raise UnsupportedError(
-                f"{resource.logical_id}: only WEBSOCKET ApiGatewayV2 APIs run locally"
-            )
+        protocol = props.get("ProtocolType")
+        if protocol == "WEBSOCKET":
+            apis, kind = self.out.websocket_apis, "websocket"
+        elif protocol == "HTTP":
+            if "Body" in props or "BodyS3Location" in props or "Target" in props:
+                raise UnsupportedError(
+                    f"{resource.logical_id}: declare the HTTP API's routes as resources "
+                    "(OpenAPI bodies and quick create do not run locally)"
+                )
+            apis, kind = self.out.http_apis, "http"
+        else:
+            raise UnsupportedError(f"{resource.logical_id}: ProtocolType {protocol!r}")
         api_id = secrets.token_hex(5)
-        self.out.websocket_apis[resource.logical_id] = {"id": api_id, "props": props}
+        apis[resource.logical_id] = {"id": api_id, "props": props}
         self.resolver.register(
             resource.logical_id,
             api_id,
-            ApiEndpoint=self.local_urls("websocket", resource.logical_id),
+            ApiId=api_id,
+            ApiEndpoint=self.local_urls(kind, resource.logical_id),
         )
+
+    # -- Cognito ---------------------------------------------------------------------------------
+    def _user_pool(self, resource: Resource) -> None:
+        props = self._props(resource)
+        name = props.get("UserPoolName") or _aws_name(self.stack, resource.logical_id, limit=128)
+        params, dropped = to_boto("cognito-idp", "CreateUserPool", props)
+        params["PoolName"] = name
+        if dropped:
+            log.debug("%s: not passed to CreateUserPool: %s", resource.logical_id, dropped)
+        pool = self.client("cognito-idp").create_user_pool(**params)["UserPool"]
+        pool_id = pool["Id"]
+        provider = f"cognito-idp.{self.region}.amazonaws.com/{pool_id}"
+        self.out.user_pools[resource.logical_id] = pool_id
+        self.resolver.register(
+            resource.logical_id,
+            pool_id,
+            Arn=pool["Arn"],
+            UserPoolId=pool_id,
+            ProviderName=provider,
+            ProviderURL=f"https://{provider}",
+        )
+
+    def _user_pool_client(self, resource: Resource) -> None:
+        props = self._props(resource)
+        params, _ = to_boto("cognito-idp", "CreateUserPoolClient", props)
+        params.setdefault("ClientName", _aws_name(self.stack, resource.logical_id, limit=128))
+        client = self.client("cognito-idp").create_user_pool_client(**params)["UserPoolClient"]
+        self.resolver.register(
+            resource.logical_id,
+            client["ClientId"],
+            ClientId=client["ClientId"],
+            ClientSecret=client.get("ClientSecret", ""),
+            Name=client["ClientName"],
+        )
+
+    def _user_pool_group(self, resource: Resource) -> None:
+        props = self._props(resource)
+        params, _ = to_boto("cognito-idp", "CreateGroup", props)
+        params.setdefault("GroupName", _aws_name(self.stack, resource.logical_id, limit=128))
+        group = self.client("cognito-idp").create_group(**params)["Group"]
+        self.resolver.register(resource.logical_id, group["GroupName"])
 
     def _load_balancer(self, resource: Resource) -> None:
         arn = (

@@ -3,10 +3,13 @@
     python -m tools.gen_env --stack-name pipeline [--region eu-west-1] [--output .env.cloud]
                             [--web-config web/dist/config.json]
 
-Every stack output becomes ``env_key(OutputKey)=OutputValue`` (``RestApiUrl`` -> ``REST_API_URL``),
-the same keys the local cloud writes to ``.env.local``; the REST API key's *value* (looked up from
-the ``RestApiKeyId`` output) becomes ``REST_API_KEY``, and the stack's region ``AWS_REGION``. No
-``AWS_ENDPOINT_URL`` is written: against AWS, boto3 uses its own endpoints.
+Every stack output becomes ``env_key(OutputKey)=OutputValue`` (``RestApiUrl`` -> ``REST_API_URL``,
+``UserPoolId`` -> ``USER_POOL_ID``, ``UserPoolClientId`` -> ``USER_POOL_CLIENT_ID``,
+``ServicesApiUrl`` -> ``SERVICES_API_URL``, ...), the same keys the local cloud writes to
+``.env.local``, and the stack's region ``AWS_REGION``. No credential is written: the CLIs log in
+as a user of the stack's pool (``clients.auth``). No ``AWS_ENDPOINT_URL`` either: against AWS,
+boto3 uses its own endpoints. A user's credentials that ``tools.users create --write-credentials``
+put in the file (``DEMO_USERNAME``/``DEMO_PASSWORD``) are kept when the file is rewritten.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from tools.env_file import env_key, write_env_file, write_web_config
 
-API_KEY_ID_OUTPUT = "RestApiKeyId"
+# Written by tools.users, not by the stack: a refresh of the outputs must not drop them.
+KEPT_KEYS = ("DEMO_USERNAME", "DEMO_PASSWORD")
 # A stack in any other state has no outputs worth writing (rolled back, still creating, deleted).
 USABLE_STATUSES = {
     "CREATE_COMPLETE",
@@ -79,25 +83,19 @@ def read_stack_env(stack_name: str, session: Any | None = None) -> StackEnv:
     if not outputs:
         raise StackOutputsError(f"stack {stack_name!r} has no outputs")
     values = {env_key(name): value for name, value in outputs.items()}
-    if API_KEY_ID_OUTPUT in outputs:
-        values["REST_API_KEY"] = _api_key_value(session, outputs[API_KEY_ID_OUTPUT])
     values["AWS_REGION"] = region
     return StackEnv(stack_name, region, values)
 
 
-def _api_key_value(session: Any, key_id: str) -> str:
+def kept_values(path: Path) -> dict[str, str]:
+    """The keys of an existing env file that the stack does not provide (a user's login)."""
+    from clients.env import EnvFileError, parse_env
+
     try:
-        key = session.client("apigateway").get_api_key(apiKey=key_id, includeValue=True)
-    except ClientError as exc:
-        raise StackOutputsError(
-            f"cannot read the value of API key {key_id} ({API_KEY_ID_OUTPUT}): "
-            f"{exc.response.get('Error', {}).get('Message', exc)}; "
-            "the caller needs apigateway:GET on /apikeys/*"
-        ) from exc
-    value = key.get("value")
-    if not value:
-        raise StackOutputsError(f"API key {key_id} returned no value")
-    return str(value)
+        existing = parse_env(path.read_text(), source=str(path))
+    except (FileNotFoundError, EnvFileError):
+        return {}
+    return {key: existing[key] for key in KEPT_KEYS if existing.get(key)}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -120,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     except (StackOutputsError, BotoCoreError) as exc:
         print(f"gen_env: {exc}", file=sys.stderr)
         return 1
-    write_env_file(args.output, env.values, env.header())
+    values = {**env.values, **kept_values(args.output)}
+    write_env_file(args.output, values, env.header())
     print(f"wrote {len(env.values)} values to {args.output}")
     if args.web_config:
         write_web_config(args.web_config, env.values)

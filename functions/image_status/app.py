@@ -9,6 +9,7 @@ from image_status_logic import describe_image
 from image_status_settings import ImageStatusSettings
 
 from pipeline_common.http import json_response, rest_resolver
+from pipeline_common.identity import caller_from_event
 from pipeline_common.observability import logger, metrics, tracer
 
 settings = ImageStatusSettings()  # type: ignore[call-arg]  # values come from the environment
@@ -18,8 +19,9 @@ app = rest_resolver()
 # A greedy route: the key keeps its slashes. API Gateway hands it over already decoded.
 @app.get("/images/.+")
 def get_image() -> Response:
+    caller = caller_from_event(app.current_event.raw_event)
     key = (app.current_event.path_parameters or {}).get("key", "")
-    return json_response(describe_image(key=key, settings=settings))
+    return json_response(describe_image(key=key, caller=caller, settings=settings))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -6,6 +6,10 @@
 3. else the input exists: pending (inputs the dispatcher refused never get further: the console
    says so after a while);
 4. else 404.
+
+An image belongs to the user whose prefix it was uploaded under (``uploads/<sub>/``, see
+UploadUrlFunction). Anyone else gets the same 404 as for a key that does not exist, before any
+S3 call, so keys cannot be probed; admins may read any key.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from pipeline_common import aws
 from pipeline_common.contracts.common import Contract
 from pipeline_common.contracts.image import ImageProcessingResult, ImageStatus
 from pipeline_common.http import InvalidRequest, NotFound
+from pipeline_common.identity import Caller
 from pipeline_common.observability import logger
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+UPLOAD_PREFIX = "uploads/"
 
 
 class ImageStatusView(Contract):
@@ -58,8 +64,20 @@ def check_key(key: str) -> str:
     return key
 
 
-def describe_image(*, key: str, settings: ImageStatusSettings) -> ImageStatusView:
+def may_read(caller: Caller, key: str) -> bool:
+    """Whether ``caller`` may see the image at ``key`` (a key already through ``check_key``, so
+    no ``..`` segment can walk out of the prefix)."""
+    return caller.is_admin or key.startswith(f"{UPLOAD_PREFIX}{caller.owner_id}/")
+
+
+def _unknown(key: str) -> NotFound:
+    return NotFound(f"no image {key!r} in the input bucket", field="key", code="unknown_image")
+
+
+def describe_image(*, key: str, caller: Caller, settings: ImageStatusSettings) -> ImageStatusView:
     check_key(key)
+    if not may_read(caller, key):
+        raise _unknown(key)
     input_url = _presign(settings.image_input_bucket, key, settings)
     sidecar = _sidecar(key, settings)
     if sidecar is not None:
@@ -75,7 +93,7 @@ def describe_image(*, key: str, settings: ImageStatusSettings) -> ImageStatusVie
         )
     head = _head(settings.image_input_bucket, key)
     if head is None:
-        raise NotFound(f"no image {key!r} in the input bucket", field="key", code="unknown_image")
+        raise _unknown(key)
     return ImageStatusView(
         key=key,
         status="pending",

@@ -14,4 +14,5 @@ class ImageStatusSettings(BaseSettings):
     # Both must match the grayscale task's OUTPUT_PREFIX and RESULT_SIDECAR_PREFIX.
     output_prefix: str = "gray/"
     result_sidecar_prefix: str = Field(default="results/", min_length=1)
-    presign_expiry_seconds: int = Field(default=900, gt=0, le=7 * 24 * 3600)
+    # Links to patient data live at most 5 minutes; a longer setting fails the cold start.
+    presign_expiry_seconds: int = Field(default=300, gt=0, le=300)

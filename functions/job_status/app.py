@@ -10,6 +10,7 @@ from job_status_settings import JobStatusSettings
 
 from pipeline_common.contracts.common import utc_now
 from pipeline_common.http import json_response, rest_resolver
+from pipeline_common.identity import caller_from_event
 from pipeline_common.observability import logger, metrics, tracer
 
 settings = JobStatusSettings()  # type: ignore[call-arg]  # values come from the environment
@@ -18,7 +19,10 @@ app = rest_resolver()
 
 @app.get("/jobs/<job_id>")
 def get_job(job_id: str) -> Response:
-    return json_response(describe_job(job_id=job_id, now=utc_now(), settings=settings))
+    caller = caller_from_event(app.current_event.raw_event)
+    return json_response(
+        describe_job(job_id=job_id, caller=caller, now=utc_now(), settings=settings)
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -4,6 +4,9 @@ The router writes ``status``, ``client_id``, ``algo_id``, ``created_at``, ``upda
 worker adds ``started_at``, ``completed_at``, ``reason`` and ``result`` (the JSON of the
 ``JobResult`` it published). Timings come from the result, or from a ``timings_ms`` map the worker
 may write while the job runs.
+
+A job is shown to the user who submitted it (the row's ``owner``) and to admins; to anyone else it
+is the same 404 as a job that does not exist, so job ids cannot be probed.
 """
 
 from __future__ import annotations
@@ -20,12 +23,15 @@ from pipeline_common import aws
 from pipeline_common.contracts.clients import JobView
 from pipeline_common.contracts.jobs import JOB_ID_PATTERN, JobResult
 from pipeline_common.http import InvalidRequest, NotFound, deliverable
+from pipeline_common.identity import Caller
 from pipeline_common.observability import logger
 
 _deserializer = TypeDeserializer()
 
 
-def describe_job(*, job_id: str, now: datetime, settings: JobStatusSettings) -> JobView:
+def describe_job(
+    *, job_id: str, caller: Caller, now: datetime, settings: JobStatusSettings
+) -> JobView:
     if not re.fullmatch(JOB_ID_PATTERN, job_id):
         raise InvalidRequest(
             "job_id must be 8-64 letters, digits, '_' or '-'", field="job_id", code="invalid_job_id"
@@ -33,9 +39,9 @@ def describe_job(*, job_id: str, now: datetime, settings: JobStatusSettings) -> 
     found = aws.client("dynamodb").get_item(
         TableName=settings.jobs_table, Key={"job_id": {"S": job_id}}
     )
-    if "Item" not in found:
+    item = {key: _deserializer.deserialize(value) for key, value in found.get("Item", {}).items()}
+    if not item or not caller.may_see(item.get("owner")):
         raise NotFound(f"no job {job_id}", field="job_id", code="unknown_job")
-    item = {key: _deserializer.deserialize(value) for key, value in found["Item"].items()}
 
     result = _stored_result(item)
     timings = {key: float(value) for key, value in (item.get("timings_ms") or {}).items()}

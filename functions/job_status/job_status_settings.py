@@ -12,4 +12,5 @@ class JobStatusSettings(BaseSettings):
     jobs_table: str = Field(min_length=3)
     output_bucket: str = Field(min_length=3)
     # Links are signed per request, so they can be short-lived: a client asks again for fresh ones.
-    presign_expiry_seconds: int = Field(default=900, gt=0, le=7 * 24 * 3600)
+    # They reach patient data, so at most 5 minutes; a longer setting fails the cold start.
+    presign_expiry_seconds: int = Field(default=300, gt=0, le=300)

@@ -5,6 +5,9 @@ A message that is not a ``JobResult`` for this client can never be returned; it 
 message id and deleted so it does not block its FIFO group forever (the job itself is still in
 JobsTable). Its count is reported as ``discarded``. A message whose delete fails comes back later:
 clients de-duplicate on ``job_id``.
+
+Only the client's owner may poll: reading deletes, so not even an admin drains another user's
+results. A missing, expired or foreign client is the same 404 (no probing of client ids).
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from pydantic import Field, ValidationError
 from results_proxy_settings import ResultsProxySettings
 
 from pipeline_common import aws
+from pipeline_common.client_records import live_client_of
 from pipeline_common.contracts.clients import DeliveredResult, PolledResults
 from pipeline_common.contracts.common import Contract
 from pipeline_common.contracts.jobs import JOB_ID_PATTERN, JobResult
 from pipeline_common.http import InvalidRequest, NotFound, deliverable, describe, field_of
+from pipeline_common.identity import Caller
 from pipeline_common.observability import logger
 
 
@@ -45,9 +50,9 @@ class PollParameters(Contract):
 
 
 def poll_results(
-    *, parameters: PollParameters, now: datetime, settings: ResultsProxySettings
+    *, parameters: PollParameters, caller: Caller, now: datetime, settings: ResultsProxySettings
 ) -> PolledResults:
-    queue_url = _queue_of(parameters.client_id, settings=settings)
+    queue_url = _queue_of(parameters.client_id, caller=caller, now=now, settings=settings)
     received = aws.client("sqs").receive_message(
         QueueUrl=queue_url,
         MaxNumberOfMessages=parameters.max_results,
@@ -77,22 +82,20 @@ def poll_results(
     return PolledResults(results=results, discarded=discarded)
 
 
-def _queue_of(client_id: str, *, settings: ResultsProxySettings) -> str:
-    found = aws.client("dynamodb").get_item(
-        TableName=settings.clients_table, Key={"client_id": {"S": client_id}}
-    )
-    item = found.get("Item")
-    if item is None:
+def _queue_of(
+    client_id: str, *, caller: Caller, now: datetime, settings: ResultsProxySettings
+) -> str:
+    client = live_client_of(settings.clients_table, client_id, owner=caller.owner_id, now=now)
+    if client is None:
         raise NotFound("unknown client_id", field="client_id", code="unknown_client")
-    if item.get("delivery", {}).get("S") != "poll" or "queue_url" not in item:
+    if client.delivery != "poll" or not client.queue_url:
         raise InvalidRequest(
             "this client receives results over the WebSocket, not by polling; "
             "GET /jobs/{job_id} has every result",
             field="client_id",
             code="not_a_polling_client",
         )
-    url: str = item["queue_url"]["S"]
-    return url
+    return client.queue_url
 
 
 def _as_result(message: dict[str, Any], *, client_id: str) -> JobResult | None:

@@ -13,4 +13,5 @@ class ResultsProxySettings(BaseSettings):
     output_bucket: str = Field(min_length=3)
     # API Gateway gives up after 29 s; SQS long polls at most 20 s.
     wait_time_seconds: int = Field(default=20, ge=0, le=20)
-    presign_expiry_seconds: int = Field(default=900, gt=0, le=7 * 24 * 3600)
+    # Links to patient data live at most 5 minutes; a longer setting fails the cold start.
+    presign_expiry_seconds: int = Field(default=300, gt=0, le=300)

@@ -1,12 +1,25 @@
-"""Accept a job: check it against the algorithm registry and the client, record it in JobsTable
-and put it on the algorithm's FIFO request queue, exactly once per ``job_id``.
+"""Accept a job: check it against the algorithm registry, the caller's clients and the caller's
+submission rate, record it in JobsTable and put it on the algorithm's FIFO request queue, exactly
+once per ``job_id``.
+
+Tenancy: the body's ``client_id`` must name a live client of the caller (the token's user, never
+the body); a missing, expired or foreign client is the same 404, so ids cannot be probed. Admins
+get no exception here: submitting to someone's client would send them results they never asked
+for. The job row records ``owner``; ``GET /jobs/{id}`` shows it to that user (and admins) only.
+
+Rate: at most ``MAX_JOBS_PER_MINUTE`` jobs per user in any 60 s, counted on JobsTable's
+``owner-index``; over it, 429 and nothing is written or queued. Check-then-write is not atomic,
+so concurrent requests can overshoot by about their number: a throttle, not a billing quota.
 
 Idempotency: the job is written with a conditional put on ``job_id``. A retry with the same
-``job_id`` and the same request (same ``request_hash``) gets the existing job back and, if it is
-still QUEUED, its stored message is sent again: FIFO de-duplication (dedup id = job id) drops it
-within five minutes and workers ignore jobs that are no longer QUEUED after that, so a retry
-after a crash between the write and the send is how a stuck job gets moving. The same ``job_id``
-with a different request is a 409.
+``job_id`` and the same request (same ``request_hash``) by the same user gets the existing job back
+and, if it is still QUEUED, its stored message is sent again: FIFO de-duplication (dedup id = job
+id) drops it within five minutes and workers ignore jobs that are no longer QUEUED after that, so
+a retry after a crash between the write and the send is how a stuck job gets moving. A taken
+``job_id`` is otherwise a 409 whose body is the same whether the job is the caller's (with another
+request) or someone else's: it says the id is taken, never whose job it is or what it does. (A
+404 would be wrong on a POST whose URL exists; job ids are unguessable, so "taken" tells nothing.)
+A retry while over the rate is refused with 429 like any submission; it succeeds after the window.
 """
 
 from __future__ import annotations
@@ -15,16 +28,20 @@ import hashlib
 import json
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from router_jobs import JobRecord, JobsTable, iso_utc
 from router_settings import RouterSettings
 
 from pipeline_common import aws
+from pipeline_common.client_records import live_client_of
 from pipeline_common.contracts.clients import AlgorithmsResponse, SubmitJobResponse
 from pipeline_common.contracts.jobs import JobMessage, JobStatus, ProcessRequest
-from pipeline_common.http import Conflict, InvalidRequest, NotFound, ServiceUnavailable
+from pipeline_common.http import Conflict, NotFound, ServiceUnavailable, TooManyRequests
+from pipeline_common.identity import Caller
 from pipeline_common.observability import logger
+
+RATE_WINDOW = timedelta(seconds=60)
 
 
 def list_algorithms(*, settings: RouterSettings) -> AlgorithmsResponse:
@@ -46,6 +63,7 @@ def submit_job(
     *,
     algo_id: str,
     request: ProcessRequest,
+    caller: Caller,
     correlation_id: str | None,
     now: datetime,
     settings: RouterSettings,
@@ -57,7 +75,9 @@ def submit_job(
             field="algo_id",
             code="unknown_algorithm",
         )
-    _require_client(request.client_id, settings=settings)
+    _require_own_client(request.client_id, caller=caller, now=now, settings=settings)
+    jobs = JobsTable(settings.jobs_table)
+    _enforce_rate(jobs, caller=caller, now=now, settings=settings)
 
     job_id = request.job_id or uuid.uuid4().hex
     message = JobMessage(
@@ -68,113 +88,92 @@ def submit_job(
         submitted_at=now,
         correlation_id=correlation_id,
     )
-    digest = request_hash(algo_id=algo_id, request=request)
-    body = message.model_dump_json(exclude_none=True)
+    record = JobRecord(
+        job_id=job_id,
+        owner=caller.owner_id,
+        status=JobStatus.QUEUED,
+        client_id=request.client_id,
+        algo_id=algo_id,
+        request=message.model_dump_json(exclude_none=True),
+        request_hash=request_hash(algo_id=algo_id, request=request),
+        created_at=iso_utc(now),
+        ttl=int((now + timedelta(days=settings.job_ttl_days)).timestamp()),
+    )
 
-    existing = _put_job(message=message, body=body, digest=digest, now=now, settings=settings)
+    existing = _record_new(jobs, record)
     if existing is not None:
-        return _replay(existing, digest=digest, queue_url=queue_url)
+        return _replay(existing, attempt=record, queue_url=queue_url)
 
     try:
-        _send(queue_url=queue_url, body=body, job_id=job_id, group=request.client_id)
+        _send(queue_url=queue_url, body=record.request, job_id=job_id, group=record.client_id)
     except (ClientError, BotoCoreError) as exc:
         # Undo the record so nothing half-accepted stays behind; the client retries as is.
-        _forget_job(job_id=job_id, digest=digest, settings=settings)
+        _forget(jobs, record)
         raise ServiceUnavailable("the job could not be queued; retry the request") from exc
     logger.info("job queued", extra={"job_id": job_id, "algo_id": algo_id})
     return SubmitJobResponse(job_id=job_id, algo_id=algo_id, status=JobStatus.QUEUED)
 
 
-def _require_client(client_id: str, *, settings: RouterSettings) -> None:
-    item = aws.client("dynamodb").get_item(
-        TableName=settings.clients_table,
-        Key={"client_id": {"S": client_id}},
-        ProjectionExpression="client_id",
-    )
-    if "Item" not in item:
-        # 400, not 404: the URL names a resource that exists; the body names one that does not.
-        raise InvalidRequest(
+def _require_own_client(
+    client_id: str, *, caller: Caller, now: datetime, settings: RouterSettings
+) -> None:
+    if live_client_of(settings.clients_table, client_id, owner=caller.owner_id, now=now) is None:
+        # One answer for missing, expired and someone else's: a client id cannot be probed.
+        raise NotFound(
             "unknown client_id; provision one with POST /clients",
             field="client_id",
             code="unknown_client",
         )
 
 
-def _put_job(
-    *,
-    message: JobMessage,
-    body: str,
-    digest: str,
-    now: datetime,
-    settings: RouterSettings,
-    attempts: int = 2,
-) -> dict[str, Any] | None:
-    """Write the job if ``job_id`` is new; otherwise return the item already there."""
-    stamp = now.isoformat()
-    item = {
-        "job_id": {"S": message.job_id},
-        "status": {"S": JobStatus.QUEUED.value},
-        "client_id": {"S": message.client_id},
-        "algo_id": {"S": message.algo_id},
-        "request": {"S": body},
-        "request_hash": {"S": digest},
-        "created_at": {"S": stamp},
-        "updated_at": {"S": stamp},
-        "ttl": {"N": str(int((now + timedelta(days=settings.job_ttl_days)).timestamp()))},
-    }
-    try:
-        aws.client("dynamodb").put_item(
-            TableName=settings.jobs_table,
-            Item=item,
-            ConditionExpression="attribute_not_exists(job_id)",
+def _enforce_rate(
+    jobs: JobsTable, *, caller: Caller, now: datetime, settings: RouterSettings
+) -> None:
+    limit = settings.max_jobs_per_minute
+    recent = jobs.count_created_since(owner=caller.owner_id, since=now - RATE_WINDOW, limit=limit)
+    if recent >= limit:
+        logger.info("job rate reached", extra={"owner": caller.owner_id, "limit": limit})
+        raise TooManyRequests(
+            f"job rate limit reached: at most {limit} jobs per user in any 60 s; "
+            "nothing was submitted, retry in a minute",
+            code="job_rate_limited",
         )
-        return None
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-    found = aws.client("dynamodb").get_item(
-        TableName=settings.jobs_table,
-        Key={"job_id": {"S": message.job_id}},
-        ConsistentRead=True,
-    )
-    if "Item" not in found:
+
+
+def _record_new(jobs: JobsTable, record: JobRecord, attempts: int = 2) -> JobRecord | None:
+    """Write the job if ``job_id`` is new; otherwise return the job already there."""
+    for _ in range(attempts):
+        if jobs.put_new(record):
+            return None
+        existing = jobs.get(record.job_id)
+        if existing is not None:
+            return existing
         # Deleted in between (TTL or a compensating delete): write it again, once.
-        if attempts <= 1:
-            raise ServiceUnavailable("the job changed while it was submitted; retry the request")
-        return _put_job(
-            message=message,
-            body=body,
-            digest=digest,
-            now=now,
-            settings=settings,
-            attempts=attempts - 1,
-        )
-    existing: dict[str, Any] = found["Item"]
-    return existing
+    raise ServiceUnavailable("the job changed while it was submitted; retry the request")
 
 
-def _replay(existing: dict[str, Any], *, digest: str, queue_url: str) -> SubmitJobResponse:
-    job_id = existing["job_id"]["S"]
-    if existing.get("request_hash", {}).get("S") != digest:
+def _replay(existing: JobRecord, *, attempt: JobRecord, queue_url: str) -> SubmitJobResponse:
+    if existing.owner != attempt.owner or existing.request_hash != attempt.request_hash:
         raise Conflict(
-            f"job {job_id} already exists with a different request",
+            f"job_id {attempt.job_id} is already taken; choose another or leave job_id out",
             field="job_id",
             code="job_id_conflict",
         )
-    status = JobStatus(existing["status"]["S"])
-    if status == JobStatus.QUEUED:
+    if existing.status == JobStatus.QUEUED:
         try:
             _send(
                 queue_url=queue_url,
-                body=existing["request"]["S"],
-                job_id=job_id,
-                group=existing["client_id"]["S"],
+                body=existing.request,
+                job_id=existing.job_id,
+                group=existing.client_id,
             )
         except (ClientError, BotoCoreError) as exc:
             raise ServiceUnavailable("the job could not be queued; retry the request") from exc
-    logger.info("duplicate submission", extra={"job_id": job_id, "status": status.value})
+    logger.info(
+        "duplicate submission", extra={"job_id": existing.job_id, "status": existing.status.value}
+    )
     return SubmitJobResponse(
-        job_id=job_id, algo_id=existing["algo_id"]["S"], status=status, duplicate=True
+        job_id=existing.job_id, algo_id=existing.algo_id, status=existing.status, duplicate=True
     )
 
 
@@ -187,17 +186,8 @@ def _send(*, queue_url: str, body: str, job_id: str, group: str) -> None:
     )
 
 
-def _forget_job(*, job_id: str, digest: str, settings: RouterSettings) -> None:
+def _forget(jobs: JobsTable, record: JobRecord) -> None:
     try:
-        aws.client("dynamodb").delete_item(
-            TableName=settings.jobs_table,
-            Key={"job_id": {"S": job_id}},
-            ConditionExpression="#s = :queued AND request_hash = :digest",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":queued": {"S": JobStatus.QUEUED.value},
-                ":digest": {"S": digest},
-            },
-        )
+        jobs.forget_unqueued(job_id=record.job_id, request_hash=record.request_hash)
     except ClientError:
-        logger.exception("could not remove the unqueued job", extra={"job_id": job_id})
+        logger.exception("could not remove the unqueued job", extra={"job_id": record.job_id})

@@ -19,6 +19,8 @@ class RouterSettings(BaseSettings):
     algorithm_queues: dict[str, str]
     max_body_bytes: int = Field(default=16384, gt=0, le=10 * 1024 * 1024)
     job_ttl_days: int = Field(default=30, gt=0)
+    # Per user, in any 60 s (the template's MaxJobsPerUserPerMinute); more answers 429.
+    max_jobs_per_minute: int = Field(default=300, ge=1, le=100_000)
 
     @field_validator("algorithm_queues")
     @classmethod

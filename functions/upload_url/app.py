@@ -11,6 +11,7 @@ from upload_url_logic import UploadRequest, create_upload
 from upload_url_settings import UploadUrlSettings
 
 from pipeline_common.http import json_response, parse_body, rest_resolver
+from pipeline_common.identity import caller_from_event
 from pipeline_common.observability import logger, metrics, tracer
 
 settings = UploadUrlSettings()  # type: ignore[call-arg]  # values come from the environment
@@ -19,8 +20,10 @@ app = rest_resolver()
 
 @app.post("/uploads")
 def create() -> Response:
+    caller = caller_from_event(app.current_event.raw_event)
     request = parse_body(app, UploadRequest, max_bytes=settings.max_body_bytes)
-    return json_response(create_upload(request=request, settings=settings), HTTPStatus.CREATED)
+    ticket = create_upload(request=request, owner_id=caller.owner_id, settings=settings)
+    return json_response(ticket, HTTPStatus.CREATED)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

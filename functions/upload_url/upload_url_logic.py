@@ -1,5 +1,10 @@
 """Presigned S3 POST uploads for the web console: one fresh key per upload, the extension checked
-per kind, the size capped by the POST policy itself (S3 refuses a larger body)."""
+per kind, the size capped by the POST policy itself (S3 refuses a larger body).
+
+Every key is ``uploads/<sub>/<uuid>-<safe name>``: under the caller's own prefix (the token's
+``sub``, never a body field), which is what the image and video status routes check ownership by.
+The POST policy pins the exact key, so the form cannot be replayed into another user's prefix.
+"""
 
 from __future__ import annotations
 
@@ -74,8 +79,17 @@ def safe_filename(filename: str) -> str:
     return f"{stem}{suffix}"
 
 
+def owner_prefix(owner_id: str) -> str:
+    """Where ``owner_id``'s uploads go; the status routes read only this prefix."""
+    return f"{UPLOAD_PREFIX}{owner_id}/"
+
+
 def create_upload(
-    *, request: UploadRequest, settings: UploadUrlSettings, upload_id: str | None = None
+    *,
+    request: UploadRequest,
+    owner_id: str,
+    settings: UploadUrlSettings,
+    upload_id: str | None = None,
 ) -> UploadTicket:
     name = safe_filename(request.filename)
     extension = PurePosixPath(name).suffix.lower()
@@ -98,7 +112,7 @@ def create_upload(
         bucket, max_bytes = settings.image_input_bucket, settings.max_image_bytes
     else:
         bucket, max_bytes = settings.video_input_bucket, settings.max_video_bytes
-    key = f"{UPLOAD_PREFIX}{upload_id or uuid.uuid4().hex}/{name}"
+    key = f"{owner_prefix(owner_id)}{upload_id or uuid.uuid4().hex}-{name}"
     post = aws.client("s3").generate_presigned_post(
         Bucket=bucket,
         Key=key,

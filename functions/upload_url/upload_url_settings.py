@@ -15,5 +15,7 @@ class UploadUrlSettings(BaseSettings):
     # pipeline would refuse later anyway.
     max_image_bytes: int = Field(default=52_428_800, gt=0)
     max_video_bytes: int = Field(default=524_288_000, gt=0)
-    upload_expiry_seconds: int = Field(default=900, ge=60, le=3600)
+    # The presigned POST lives at most 5 minutes (the browser uses it at once); a longer
+    # setting fails the cold start.
+    upload_expiry_seconds: int = Field(default=300, ge=60, le=300)
     max_body_bytes: int = Field(default=4096, gt=0)

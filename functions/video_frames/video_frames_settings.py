@@ -11,7 +11,11 @@ class VideoFramesSettings(BaseSettings):
 
     video_input_bucket: str = Field(min_length=3, max_length=63)
     video_frames_bucket: str = Field(min_length=3, max_length=63)
-    presign_expiry_seconds: int = Field(default=900, gt=0, le=7 * 24 * 3600)
+    # Links to patient data live at most 5 minutes; a longer setting fails the cold start.
+    presign_expiry_seconds: int = Field(default=300, gt=0, le=300)
     # Each frame is one GetObject: a page stays well inside the function's timeout.
     max_frames_per_page: int = Field(default=50, ge=1, le=500)
     max_videos_listed: int = Field(default=50, ge=1, le=1000)
+    # How many of a user's upload versions are looked at to decide whether a video is theirs
+    # (one ListObjectVersions page holds 1000).
+    max_uploads_scanned: int = Field(default=1000, ge=1, le=10_000)

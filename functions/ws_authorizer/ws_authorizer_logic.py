@@ -1,25 +1,34 @@
-"""Allow a WebSocket connection only for a client id with a valid, unexpired token.
+"""Allow a WebSocket connection only for a fresh, unused ticket of a live client.
 
-The answer is an IAM policy on the route's ``methodArn``: Allow with ``context.client_id`` (which
-``$connect`` stores with the connection), or Deny (API Gateway answers 403). The token itself is
-never logged.
+The ticket (``?ticket=``) was minted by ``POST /clients`` or ``POST /clients/{id}/tickets`` for
+one of its user's clients. It is spent here whatever the outcome, in one conditional delete, so
+of two connections racing with one ticket exactly one is allowed. The client must still exist,
+be live and belong to the ticket's user: deleting or expiring a client between minting and
+connecting voids its tickets.
+
+The answer is an IAM policy on the route's ``methodArn``: Allow with ``principalId`` = the owner
+and ``context`` ``{client_id, owner}`` (which ``$connect`` stores with the connection), or Deny
+(API Gateway answers 403). Anything malformed is a Deny, never an error. The ticket itself is
+never logged, only ``tickets.fingerprint``.
 """
 
 from __future__ import annotations
 
-import re
+from datetime import datetime
 from typing import Any
 
 from ws_authorizer_settings import WsAuthorizerSettings
 
-from pipeline_common import tokens
-from pipeline_common.contracts.jobs import JOB_ID_PATTERN
+from pipeline_common import tickets
+from pipeline_common.client_records import live_client_of
 from pipeline_common.observability import logger
 
 ANONYMOUS = "anonymous"
 
 
-def policy(*, principal_id: str, effect: str, method_arn: str, client_id: str | None) -> dict:
+def policy(
+    *, principal_id: str, effect: str, method_arn: str, context: dict[str, str] | None = None
+) -> dict:
     answer: dict[str, Any] = {
         "principalId": principal_id,
         "policyDocument": {
@@ -29,27 +38,40 @@ def policy(*, principal_id: str, effect: str, method_arn: str, client_id: str | 
             ],
         },
     }
-    if client_id is not None:
-        answer["context"] = {"client_id": client_id}
+    if context is not None:
+        answer["context"] = context
     return answer
 
 
+def deny(method_arn: str, reason: str, **log: str) -> dict:
+    logger.info("connection denied", extra={"reason": reason, **log})
+    return policy(principal_id=ANONYMOUS, effect="Deny", method_arn=method_arn)
+
+
 def authorize(
-    *,
-    client_id: str | None,
-    token: str | None,
-    method_arn: str,
-    settings: WsAuthorizerSettings,
+    *, ticket: object, method_arn: str, now: datetime, settings: WsAuthorizerSettings
 ) -> dict:
-    if not client_id or not re.fullmatch(JOB_ID_PATTERN, client_id):
-        logger.info("connection denied", extra={"reason": "missing or malformed client_id"})
-        return policy(principal_id=ANONYMOUS, effect="Deny", method_arn=method_arn, client_id=None)
-    try:
-        tokens.verify(client_id, token or "", tokens.signing_key(settings.token_secret_arn))
-    except tokens.TokenError as exc:
-        logger.info("connection denied", extra={"client_id": client_id, "reason": str(exc)})
-        return policy(principal_id=client_id, effect="Deny", method_arn=method_arn, client_id=None)
-    logger.info("connection allowed", extra={"client_id": client_id})
+    if not isinstance(ticket, str) or not tickets.is_well_formed(ticket):
+        return deny(method_arn, "missing or malformed ticket")
+    fingerprint = tickets.fingerprint(ticket)
+    spent = tickets.consume(ticket, table=settings.tickets_table, now=now)
+    if spent is None:
+        return deny(method_arn, "unknown, used or expired ticket", ticket=fingerprint)
+    client = live_client_of(settings.clients_table, spent.client_id, owner=spent.owner, now=now)
+    if client is None:
+        return deny(
+            method_arn,
+            "the ticket's client was deleted or has expired",
+            ticket=fingerprint,
+            client_id=spent.client_id,
+        )
+    logger.info(
+        "connection allowed",
+        extra={"ticket": fingerprint, "client_id": spent.client_id, "owner": spent.owner},
+    )
     return policy(
-        principal_id=client_id, effect="Allow", method_arn=method_arn, client_id=client_id
+        principal_id=spent.owner,
+        effect="Allow",
+        method_arn=method_arn,
+        context={"client_id": spent.client_id, "owner": spent.owner},
     )

@@ -9,4 +9,5 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class WsAuthorizerSettings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True)
 
-    token_secret_arn: str = Field(min_length=1)
+    tickets_table: str = Field(min_length=3)
+    clients_table: str = Field(min_length=3)

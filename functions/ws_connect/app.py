@@ -24,6 +24,7 @@ def lambda_handler(event: APIGatewayWebSocketEvent, context: LambdaContext) -> d
     return register_connection(
         connection_id=event.request_context.connection_id,
         client_id=authorizer.get("client_id"),
+        owner=authorizer.get("owner"),
         now=utc_now(),
         settings=settings,
     )

@@ -1,7 +1,9 @@
-"""Remember a live connection: ``connection_id`` -> ``client_id``, with a TTL.
+"""Remember a live connection: ``connection_id`` -> ``client_id`` and ``owner``, with a TTL.
 
 A client may hold several connections (tabs, devices, a reconnect racing its old socket); each
-gets its own item and the ``client_id-index`` finds them all when a result is pushed.
+gets its own item and the ``client_id-index`` finds them all when a result is pushed or the
+client is deleted. The row never outlives its client: its TTL is capped at the client's, and a
+client deleted or expired between the authorizer and this call is refused here.
 """
 
 from __future__ import annotations
@@ -11,30 +13,45 @@ from datetime import datetime, timedelta
 from ws_connect_settings import WsConnectSettings
 
 from pipeline_common import aws
+from pipeline_common.client_records import live_client_of
 from pipeline_common.observability import logger
+
+FORBIDDEN = {"statusCode": 403, "body": "Forbidden"}
 
 
 def register_connection(
     *,
     connection_id: str,
     client_id: str | None,
+    owner: str | None,
     now: datetime,
     settings: WsConnectSettings,
 ) -> dict:
-    if not client_id:
+    if not client_id or not owner:
         # Only reachable if the route were deployed without the authorizer: refuse, loudly.
         logger.error(
-            "connect without an authorized client_id", extra={"connection_id": connection_id}
+            "connect without an authorized client and owner", extra={"connection_id": connection_id}
         )
-        return {"statusCode": 403, "body": "Forbidden"}
-    expires = now + timedelta(seconds=settings.connection_ttl_seconds)
+        return FORBIDDEN
+    client = live_client_of(settings.clients_table, client_id, owner=owner, now=now)
+    if client is None:
+        logger.info(
+            "connect refused: the client was deleted or has expired",
+            extra={"connection_id": connection_id, "client_id": client_id},
+        )
+        return FORBIDDEN
+    expires = min(
+        int((now + timedelta(seconds=settings.connection_ttl_seconds)).timestamp()),
+        client.expires_at,
+    )
     aws.client("dynamodb").put_item(
         TableName=settings.connections_table,
         Item={
             "connection_id": {"S": connection_id},
             "client_id": {"S": client_id},
+            "owner": {"S": owner},
             "connected_at": {"S": now.isoformat()},
-            "ttl": {"N": str(int(expires.timestamp()))},
+            "ttl": {"N": str(expires)},
         },
     )
     logger.info("connected", extra={"connection_id": connection_id, "client_id": client_id})

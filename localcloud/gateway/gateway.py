@@ -1,5 +1,5 @@
-"""The API Gateway emulation: every REST and WebSocket API (and the web console) of the template,
-each on its own local port, served by one asyncio loop in a daemon thread.
+"""The API Gateway emulation: every REST, HTTP and WebSocket API (and the web console) of the
+template, each on its own local port, served by one asyncio loop in a daemon thread.
 
 Handlers run through the blocking ``invoke(function_logical_id, event)`` the local cloud
 provides, called from a thread pool so slow functions never block the loop or each other.
@@ -17,11 +17,23 @@ from typing import Any
 
 from aiohttp import web
 
+from localcloud.gateway.http_api import DEFAULT_STAGE, HttpApi, HttpRouter
 from localcloud.gateway.http_common import logger
 from localcloud.gateway.invoker import Invoker
+from localcloud.gateway.jwt_auth import (
+    CognitoAuthorizer,
+    JwksCache,
+    TokenVerifier,
+    jwks_url_resolver,
+)
 from localcloud.gateway.models import (
     DEFAULT_CORS_ALLOW_HEADERS,
+    HTTP_API_INTEGRATION_TIMEOUT_SECONDS,
     INTEGRATION_TIMEOUT_SECONDS,
+    GatewayResponse,
+    HttpApiSpec,
+    HttpCors,
+    HttpRoute,
     RestApiSpec,
     RestRoute,
     StaticSiteSpec,
@@ -71,13 +83,18 @@ class Gateway:
         host: str = "127.0.0.1",
         region: str = "us-east-1",
         account_id: str = "123456789012",
+        token_verifier: TokenVerifier | None = None,
     ) -> None:
+        """``token_verifier`` checks tokens for Cognito and JWT authorizers; by default issuers'
+        key sets are fetched from ``{issuer}/.well-known/jwks.json``."""
         self._invoke = invoke
+        self._verifier = token_verifier or TokenVerifier(JwksCache(jwks_url_resolver(None)))
         self._host = host
         self._region = region
         self._account_id = account_id
         self._rest: dict[str, RestApiSpec] = {}
         self._websocket: dict[str, WebSocketApiSpec] = {}
+        self._http: dict[str, HttpApiSpec] = {}
         self._static: StaticSiteSpec | None = None
         self._ports: dict[str, int] = {}
         self._websocket_apis: list[WebSocketApi] = []
@@ -100,7 +117,11 @@ class Gateway:
         binary_media_types: Sequence[str] = (),
         cors_allow_headers: str = DEFAULT_CORS_ALLOW_HEADERS,
         integration_timeout_seconds: float = INTEGRATION_TIMEOUT_SECONDS,
+        preflight_authorizer: CognitoAuthorizer | None = None,
+        gateway_responses: dict[str, GatewayResponse] | None = None,
     ) -> None:
+        """``preflight_authorizer``: SAM's ``AddDefaultAuthorizerToCorsPreflight`` (its default,
+        true, puts the default authorizer on the generated OPTIONS methods too)."""
         self._check_new(api_id)
         RestRouter(routes)  # fail here, at declaration, on a bad or duplicate route
         self._rest[api_id] = RestApiSpec(
@@ -112,6 +133,30 @@ class Gateway:
             cors_allow_headers=cors_allow_headers,
             port=port,
             binary_media_types=tuple(binary_media_types),
+            integration_timeout_seconds=integration_timeout_seconds,
+            preflight_authorizer=preflight_authorizer,
+            gateway_responses=dict(gateway_responses or {}),
+        )
+
+    def add_http_api(
+        self,
+        api_id: str,
+        *,
+        routes: Sequence[HttpRoute],
+        stage: str = DEFAULT_STAGE,
+        cors: HttpCors | None = None,
+        port: int = 0,
+        integration_timeout_seconds: float = HTTP_API_INTEGRATION_TIMEOUT_SECONDS,
+    ) -> None:
+        """An HTTP API (``ProtocolType: HTTP``) whose routes proxy to HTTP backends."""
+        self._check_new(api_id)
+        HttpRouter(tuple(routes))  # fail at declaration on a bad or duplicate route key
+        self._http[api_id] = HttpApiSpec(
+            api_id=api_id,
+            stage=stage,
+            routes=tuple(routes),
+            cors=cors,
+            port=port,
             integration_timeout_seconds=integration_timeout_seconds,
         )
 
@@ -153,7 +198,7 @@ class Gateway:
 
     def _check_new(self, api_id: str) -> None:
         self._check_not_started()
-        if api_id in self._rest or api_id in self._websocket:
+        if api_id in self._rest or api_id in self._websocket or api_id in self._http:
             raise ValueError(f"API {api_id} is already declared")
 
     def _check_not_started(self) -> None:
@@ -191,6 +236,7 @@ class Gateway:
     def _bind_all(self) -> dict[str, socket.socket]:
         wanted: dict[str, int] = {api_id: spec.port for api_id, spec in self._rest.items()}
         wanted.update({api_id: spec.port for api_id, spec in self._websocket.items()})
+        wanted.update({api_id: spec.port for api_id, spec in self._http.items()})
         if self._static is not None:
             wanted[_STATIC_SITE] = self._static.port
         sockets: dict[str, socket.socket] = {}
@@ -233,7 +279,10 @@ class Gateway:
     async def _open(self, sockets: dict[str, socket.socket], invoker: Invoker) -> None:
         apps: list[tuple[str, web.Application]] = []
         for api_id, spec in self._rest.items():
-            apps.append((api_id, RestApi(spec, invoker, account_id=self._account_id).app()))
+            rest = RestApi(spec, invoker, account_id=self._account_id, verifier=self._verifier)
+            apps.append((api_id, rest.app()))
+        for api_id, http_spec in self._http.items():
+            apps.append((api_id, HttpApi(http_spec, verifier=self._verifier).app()))
         for api_id, ws_spec in self._websocket.items():
             api = WebSocketApi(ws_spec, invoker, region=self._region, account_id=self._account_id)
             self._websocket_apis.append(api)
@@ -290,13 +339,19 @@ class Gateway:
 
     def _port(self, name: str) -> int:
         if name not in self._ports:
-            known = sorted(set(self._rest) | set(self._websocket))
+            known = sorted(set(self._rest) | set(self._websocket) | set(self._http))
             raise KeyError(f"no started API {name!r} (declared: {known})")
         return self._ports[name]
 
     def rest_url(self, api_id: str) -> str:
         spec = self._rest[api_id]
         return f"http://{_url_host(self._host)}:{self._port(api_id)}/{spec.stage}"
+
+    def http_api_url(self, api_id: str) -> str:
+        """``http://127.0.0.1:PORT`` for the ``$default`` stage, else ``.../STAGE``."""
+        spec = self._http[api_id]
+        base = f"http://{_url_host(self._host)}:{self._port(api_id)}"
+        return base if spec.stage == DEFAULT_STAGE else f"{base}/{spec.stage}"
 
     def websocket_url(self, api_id: str) -> str:
         return f"{self.websocket_endpoint(api_id)}/{self._websocket[api_id].stage}"
@@ -311,6 +366,10 @@ class Gateway:
         ``apigatewaymanagementapi`` (``https://{api}.execute-api.{region}.amazonaws.com/{stage}``
         on AWS)."""
         return "http" + self.websocket_url(api_id)[len("ws") :]
+
+    @property
+    def has_static_site(self) -> bool:
+        return self._static is not None
 
     def static_url(self) -> str | None:
         if self._static is None or _STATIC_SITE not in self._ports:

@@ -48,6 +48,7 @@ class RestRequest:
     request_time: str
     request_time_epoch: int
     api_key: str | None
+    authorizer_claims: dict[str, str] | None = None  # a Cognito authorizer's verified claims
 
 
 def media_type(value: str | None) -> str:
@@ -96,6 +97,26 @@ def build_rest_event(request: RestRequest, headers: SingleValues, multi: MultiVa
     if request.api_key is not None:
         identity["apiKey"] = request.api_key
         identity["apiKeyId"] = _api_key_id(request.api_key)
+    context: dict[str, Any] = {
+        "resourceId": request.resource_id,
+        "resourcePath": request.resource,
+        "httpMethod": request.method,
+        "extendedRequestId": request.extended_request_id,
+        "requestTime": request.request_time,
+        "path": f"/{request.stage}{request.path}",
+        "accountId": request.account_id,
+        "protocol": "HTTP/1.1",
+        "stage": request.stage,
+        "domainPrefix": request.domain_name.split(".", 1)[0],
+        "requestTimeEpoch": request.request_time_epoch,
+        "requestId": request.request_id,
+        "identity": identity,
+        "domainName": request.domain_name,
+        "apiId": request.api_id,
+    }
+    if request.authorizer_claims is not None:
+        # Where API Gateway puts a Cognito user pool authorizer's verified claims.
+        context["authorizer"] = {"claims": dict(request.authorizer_claims)}
     return {
         "resource": request.resource,
         "path": request.path,
@@ -106,23 +127,7 @@ def build_rest_event(request: RestRequest, headers: SingleValues, multi: MultiVa
         "multiValueQueryStringParameters": _or_none(multi_query),
         "pathParameters": _or_none(request.path_parameters),
         "stageVariables": None,
-        "requestContext": {
-            "resourceId": request.resource_id,
-            "resourcePath": request.resource,
-            "httpMethod": request.method,
-            "extendedRequestId": request.extended_request_id,
-            "requestTime": request.request_time,
-            "path": f"/{request.stage}{request.path}",
-            "accountId": request.account_id,
-            "protocol": "HTTP/1.1",
-            "stage": request.stage,
-            "domainPrefix": request.domain_name.split(".", 1)[0],
-            "requestTimeEpoch": request.request_time_epoch,
-            "requestId": request.request_id,
-            "identity": identity,
-            "domainName": request.domain_name,
-            "apiId": request.api_id,
-        },
+        "requestContext": context,
         "body": body,
         "isBase64Encoded": is_base64,
     }

@@ -114,3 +114,8 @@ class RestRouter:
         if route is None:
             return None
         return RouteMatch(route=route, resource=resource, path_parameters=params)
+
+
+# HTTP APIs match paths with the same segment rules (their route selection is in http_api.py).
+parse_resource = _parse_resource
+match_segments = _match

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -124,6 +125,115 @@ def test_rest_api_requires_its_key_and_proxies_the_request(fixture_cloud):
     assert body["body"] == {"n": 1}
     assert body["function"] == "fixture-HttpEchoFunction"
     assert 0 < body["remaining_ms"] <= 10_000
+
+
+def _sign_in(cloud: LocalCloud, *, admin: bool = False) -> tuple[str, str]:
+    """A new user of the fixture's pool, signed in: (sub, ID token)."""
+    cognito = cloud.client("cognito-idp")
+    pool = cloud.outputs["UserPoolId"]
+    username, password = f"user-{secrets.token_hex(4)}", secrets.token_urlsafe(16) + "aA1!"
+    cognito.admin_create_user(UserPoolId=pool, Username=username, MessageAction="SUPPRESS")
+    cognito.admin_set_user_password(
+        UserPoolId=pool, Username=username, Password=password, Permanent=True
+    )
+    if admin:
+        cognito.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName="admins")
+    sub = next(
+        a["Value"]
+        for a in cognito.admin_get_user(UserPoolId=pool, Username=username)["UserAttributes"]
+        if a["Name"] == "sub"
+    )
+    tokens = cognito.initiate_auth(
+        AuthFlow="USER_PASSWORD_AUTH",
+        ClientId=cloud.outputs["UserPoolClientId"],
+        AuthParameters={"USERNAME": username, "PASSWORD": password},
+    )["AuthenticationResult"]
+    return sub, tokens["IdToken"]
+
+
+def test_cognito_authorizer_admits_a_signed_in_user_with_the_claims(fixture_cloud):
+    # Given a REST API whose default authorizer is the fixture's user pool, and an admin's token
+    base = fixture_cloud.outputs["AuthedApiUrl"]
+    sub, token = _sign_in(fixture_cloud, admin=True)
+
+    # When /whoami is called without a token, with a forged one, with the raw token and Bearer
+    missing = requests.get(f"{base}/whoami", timeout=30)
+    forged = requests.get(
+        f"{base}/whoami", headers={"Authorization": token[:-4] + "AAAA"}, timeout=30
+    )
+    raw = requests.get(f"{base}/whoami", headers={"Authorization": token}, timeout=30)
+    bearer = requests.get(
+        f"{base}/whoami", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+
+    # Then only the real token reaches the function, which sees the claims as API Gateway sends them
+    assert (missing.status_code, missing.json()) == (401, {"message": "Unauthorized"})
+    assert missing.headers["Access-Control-Allow-Origin"] == fixture_cloud.console_origin
+    assert (forged.status_code, forged.json()) == (401, {"message": "Unauthorized"})
+    assert raw.status_code == bearer.status_code == 200
+    claims = raw.json()["authorizer"]["claims"]
+    assert claims["sub"] == sub
+    assert claims["cognito:groups"] == "admins"
+    assert claims["token_use"] == "id"
+    assert claims["aud"] == fixture_cloud.outputs["UserPoolClientId"]
+    assert claims["iss"] == fixture_cloud.outputs["UserPoolIssuer"]
+
+
+def test_open_route_and_cors_preflight_need_no_token(fixture_cloud):
+    # Given an open route (Authorizer: NONE), and AddDefaultAuthorizerToCorsPreflight false
+    base = fixture_cloud.outputs["AuthedApiUrl"]
+
+    # When both are called without a token
+    open_route = requests.get(f"{base}/open", timeout=30)
+    preflight = requests.options(
+        f"{base}/whoami",
+        headers={"Origin": fixture_cloud.console_origin, "Access-Control-Request-Method": "GET"},
+        timeout=30,
+    )
+
+    # Then both answer, and CORS names the local console (ConsoleOrigin was not overridden)
+    assert open_route.status_code == 200
+    assert open_route.json()["authorizer"] is None
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == fixture_cloud.console_origin
+    assert fixture_cloud.resolver.parameters["ConsoleOrigin"] == fixture_cloud.console_origin
+
+
+def test_http_api_jwt_route_reaches_the_internal_load_balancer_through_the_vpc_link(fixture_cloud):
+    # Given an HTTP API ($default stage) whose JWT route proxies to the internal ALB's echo service
+    fixture_cloud.wait_until_healthy(timeout=60)
+    base = fixture_cloud.outputs["ServicesApiUrl"]
+    assert fixture_cloud.outputs["ServicesEchoUrl"] == base + "/echo"
+    assert base.startswith("http://127.0.0.1:")
+    _, token = _sign_in(fixture_cloud)
+    origin = fixture_cloud.console_origin
+
+    # When it is called without a token, and with the token as a Bearer from the console's origin
+    refused = requests.get(f"{base}/echo/a", timeout=30)
+    answer = requests.post(
+        f"{base}/echo/studies/1.2.3?limit=5",
+        data=b"payload",
+        headers={"Authorization": f"Bearer {token}", "Origin": origin},
+        timeout=30,
+    )
+    other_origin = requests.get(
+        f"{base}/echo/a",
+        headers={"Authorization": f"Bearer {token}", "Origin": "https://evil.example"},
+        timeout=30,
+    )
+
+    # Then the gateway refuses the first; the second reaches the service with path, query, body
+    # and Authorization unchanged; CORS headers are the API's, for the allowed origin only
+    assert (refused.status_code, refused.json()) == (401, {"message": "Unauthorized"})
+    assert answer.status_code == 200, answer.text
+    echoed = answer.json()
+    assert echoed["method"] == "POST"
+    assert echoed["path"] == "/echo/studies/1.2.3?limit=5"
+    assert echoed["body"] == "payload"
+    assert echoed["headers"]["authorization"] == f"Bearer {token}"
+    assert answer.headers["Access-Control-Allow-Origin"] == origin
+    assert other_origin.status_code == 200
+    assert "Access-Control-Allow-Origin" not in other_origin.headers
 
 
 @pytest.mark.parametrize(("exit_code", "status"), [("0", "SUCCEEDED"), ("3", "FAILED")])

@@ -1,12 +1,15 @@
 """The web console in a real browser (Debian's Chromium, headless) against the local cloud of the
-real template: PACS preview with windowing, a client that survives a reload, a job whose result
-is pushed with its overlay, an image through the grayscale pipeline, API errors as stated, and a
-result that is not lost when the WebSocket dies mid-job (GET /jobs/{id}; the socket comes back)."""
+real template, signed in through its login form: Cognito's refusals in its own words, a first
+sign-in that must choose a new password, the token sent to each API as its authorizer wants it,
+the form back when the API refuses the token, sign-out; PACS preview with windowing, a client
+that survives a reload, a job whose result is pushed with its overlay, an image through the
+grayscale pipeline, API errors as stated, and a result that is not lost when the WebSocket dies
+mid-job (GET /jobs/{id}; the socket comes back with a fresh ticket)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +17,7 @@ import pytest
 from tests.support import browser as support
 from tests.support.image_samples import photo_jpeg
 from tests.support.test_api_aws import EVENTS
+from tests.support.users import StackUser, Users
 from tests.support.video_samples import put_frame_outputs
 from tests.support.waiting import wait_for
 
@@ -24,6 +28,12 @@ ALGORITHM = "processing_1"
 @pytest.fixture(scope="session")
 def console_stack(stack: Any, pacs: list[Any]) -> support.ConsoleStack:
     return support.console_stack(stack, pacs)
+
+
+@pytest.fixture(scope="module")
+def user(new_user: Callable[..., StackUser]) -> StackUser:
+    """The console's own user: its clients and jobs count against no other module's limits."""
+    return new_user("console")
 
 
 @pytest.fixture(scope="session")
@@ -54,9 +64,109 @@ def job_item(page: Any, job_id: str) -> Any:
     return page.locator(f"#jobs > li[data-job-id='{job_id}']")
 
 
-def test_dicom_instance_preview_follows_the_window_controls(page, console_stack):
+def test_a_refused_sign_in_shows_cognitos_words_then_the_user_gets_in_and_out(
+    page, console_stack, user
+):
+    # Given the console, signed out
+    page.goto(console_stack.url)
+    page.wait_for_selector("body[data-ready=login]")
+    assert page.locator("main").is_hidden()
+
+    # When a wrong password is tried
+    support.sign_in(page, user.username, "Wrong-password-1!")
+
+    # Then Cognito's refusal is shown as Cognito states it, and nothing of the console shows
+    error = page.locator("#login-error")
+    error.wait_for()
+    assert error.inner_text() == "NotAuthorizedException: Incorrect username or password."
+    assert page.locator("main").is_hidden()
+
+    # When the right password is given, the console opens as that user, the REST API gets the
+    # raw ID token and the PACS (HTTP API) a Bearer token
+    with (
+        page.expect_request(
+            lambda r: r.method == "GET" and r.url.endswith("/algorithms")
+        ) as rest_call,
+        page.expect_request(
+            lambda r: r.method == "GET" and r.url.endswith("/pacs/studies")
+        ) as pacs_call,
+    ):
+        support.sign_in(page, user.username, user.password)
+        page.wait_for_selector("body[data-ready=true]")
+    assert page.inner_text("#whoami") == f"signed in as {user.username}"
+    rest_token = rest_call.value.headers["authorization"]
+    assert rest_token.count(".") == 2
+    assert pacs_call.value.headers["authorization"] == f"Bearer {rest_token}"
+    # And the tokens are in this tab's sessionStorage only, never in localStorage
+    local = page.evaluate("JSON.stringify(Object.assign({}, localStorage))")
+    session = page.evaluate("JSON.stringify(Object.assign({}, sessionStorage))")
+    assert rest_token not in local
+    assert rest_token in session
+    assert user.password not in local + session
+
+    # When the user signs out, the form is back and the session is gone
+    page.click("#logout")
+    page.wait_for_selector("body[data-ready=login]")
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_a_first_sign_in_asks_for_a_new_password(page, console_stack):
+    # Given a user an operator created with a temporary password (FORCE_CHANGE_PASSWORD)
+    cognito = console_stack.cloud.client("cognito-idp")
+    username = "first-timer"
+    cognito.admin_create_user(
+        UserPoolId=console_stack.cloud.outputs["UserPoolId"],
+        Username=username,
+        TemporaryPassword="Temp-Pass-1234!",
+        MessageAction="SUPPRESS",
+    )
+    page.goto(console_stack.url)
+
+    # When they sign in with it, the form says a new password is needed and asks for one
+    support.sign_in(page, username, "Temp-Pass-1234!")
+    page.wait_for_selector("#login-challenge", state="visible")
+    assert "NEW_PASSWORD_REQUIRED" in page.inner_text("#login-challenge-text")
+    page.fill("#login-challenge-value", "Chosen-Pass-5678!")
+    page.click("#login-submit")
+
+    # Then they are in, and Cognito holds the new password
+    page.wait_for_selector("body[data-ready=true]")
+    user = cognito.admin_get_user(
+        UserPoolId=console_stack.cloud.outputs["UserPoolId"], Username=username
+    )
+    assert user["UserStatus"] == "CONFIRMED"
+
+
+def test_a_token_the_api_refuses_brings_the_sign_in_form_back(page, console_stack, user):
+    # Given a signed-in console whose REST API starts refusing its token
+    support.open_console(page, console_stack, user)
+    page.click("#tabs button[data-tab=video]")
+    refused = json.dumps({"message": "Unauthorized"})
+    page.route(
+        "**/videos",
+        lambda route: route.fulfill(status=401, body=refused, content_type="application/json"),
+    )
+
+    # When the page calls it
+    page.click("#video-refresh")
+
+    # Then the sign-in form is back, saying why, with the user's name filled in
+    page.wait_for_selector("#login-form", state="visible")
+    assert "GET /videos -> 401: Unauthorized" in page.inner_text("#login-reason")
+    assert page.input_value("#login-username") == user.username
+
+    # And once signed in again, the console carries on
+    page.unroute("**/videos")
+    page.fill("#login-password", user.password)
+    page.click("#login-submit")
+    page.wait_for_selector("#login", state="hidden")
+    page.click("#video-refresh")
+    page.wait_for_selector("#video-list li")
+
+
+def test_dicom_instance_preview_follows_the_window_controls(page, console_stack, user):
     # Given the console
-    support.open_console(page, console_stack)
+    support.open_console(page, console_stack, user)
 
     # When a CT instance is picked in the PACS browser
     support.pick_instance(page, console_stack, "CT_small.dcm")
@@ -76,12 +186,15 @@ def test_dicom_instance_preview_follows_the_window_controls(page, console_stack)
     assert page.locator("#preview").screenshot() != before
 
 
-def test_client_survives_a_reload_and_a_job_result_is_pushed_with_its_overlay(page, console_stack):
+def test_client_survives_a_reload_and_a_job_result_is_pushed_with_its_overlay(
+    page, console_stack, user
+):
     # Given a provisioned push client
-    support.open_console(page, console_stack)
+    support.open_console(page, console_stack, user)
     client_id = provision(page)
 
-    # When the page is reloaded, it keeps the client and reconnects
+    # When the page is reloaded, it keeps the session and the client and reconnects (with a
+    # fresh ticket: the first one was used up)
     page.reload()
     page.wait_for_selector("body[data-ready=true]")
     page.wait_for_selector("#socket-state[data-state=open]")
@@ -101,9 +214,9 @@ def test_client_survives_a_reload_and_a_job_result_is_pushed_with_its_overlay(pa
     assert job.locator(".measurements tr").count() > 0
 
 
-def test_an_uploaded_photo_shows_its_grayscale_result_and_stage_timings(page, console_stack):
+def test_an_uploaded_photo_shows_its_grayscale_result_and_stage_timings(page, console_stack, user):
     # Given the images screen
-    support.open_console(page, console_stack)
+    support.open_console(page, console_stack, user)
     page.click("#tabs button[data-tab=images]")
 
     # When a real photo is uploaded through the page
@@ -122,9 +235,9 @@ def test_an_uploaded_photo_shows_its_grayscale_result_and_stage_timings(page, co
     assert stages[:5] == ["download", "decode", "convert", "encode", "upload"]
 
 
-def test_api_errors_are_shown_as_the_api_states_them(page, console_stack):
+def test_api_errors_are_shown_as_the_api_states_them(page, console_stack, user):
     # Given the images screen
-    support.open_console(page, console_stack)
+    support.open_console(page, console_stack, user)
     page.click("#tabs button[data-tab=images]")
 
     # When a file the pipeline does not take is uploaded
@@ -142,7 +255,7 @@ def test_api_errors_are_shown_as_the_api_states_them(page, console_stack):
     )
 
 
-def test_a_result_pushed_while_the_socket_was_down_is_still_shown(page, console_stack):
+def test_a_result_pushed_while_the_socket_was_down_is_still_shown(page, console_stack, user):
     # Given every WebSocket of the page goes through a relay the test can cut
     ws_url = console_stack.cloud.outputs["WebsocketUrl"]
     relay: dict[str, Any] = {"blocked": False, "live": []}
@@ -154,7 +267,7 @@ def test_a_result_pushed_while_the_socket_was_down_is_still_shown(page, console_
         relay["live"].append((ws, ws.connect_to_server()))
 
     page.route_web_socket(lambda url: url.startswith(ws_url), route)
-    support.open_console(page, console_stack)
+    support.open_console(page, console_stack, user)
     provision(page)
     support.pick_instance(page, console_stack, "CT_small.dcm")
 
@@ -197,16 +310,17 @@ def test_a_result_pushed_while_the_socket_was_down_is_still_shown(page, console_
     wait_for(lambda: overlay.evaluate("img => img.complete && img.naturalWidth"), what="overlay")
 
 
-def test_video_frames_and_per_class_counts_appear_as_they_arrive(page, console_stack):
+def test_video_frames_and_per_class_counts_appear_as_they_arrive(page, console_stack, users: Users):
     # Given a video whose first frame the YOLO service has written (its two files, as it writes
-    # them; the detector itself is covered by the video pipeline's own tests)
+    # them; the detector itself is covered by the video pipeline's own tests). It was uploaded
+    # by nobody, so only an admin may see it.
     cloud = console_stack.cloud
     bucket = cloud.outputs["VideoFramesBucketName"]
     video_id = "vconsole0000000000001"
     put_frame_outputs(
         cloud.client("s3"), bucket, video_id, 0, ["person", "person", "bus"], photo_jpeg()
     )
-    support.open_console(page, console_stack)
+    support.open_console(page, console_stack, users.admin)
     page.click("#tabs button[data-tab=video]")
 
     # When it is picked among the processed videos

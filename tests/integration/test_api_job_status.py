@@ -1,4 +1,5 @@
-"""JobStatusFunction against moto: status, timings and a result with links signed on demand."""
+"""JobStatusFunction against moto: status, timings and a result with links signed on demand, shown
+to the job's owner and to admins only."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ from moto import mock_aws
 from pipeline_common import aws
 from pipeline_common.contracts.clients import JobView
 from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB, as_user, without_claims
 from tests.support.test_api_aws import (
     SAMPLE_CLIENT_ID,
     SAMPLE_JOB_ID,
     SAMPLE_OUTPUT_BUCKET,
     FakeLambdaContext,
     body_of,
-    create_jobs_table,
+    create_table,
     load_event,
 )
 
@@ -29,9 +31,9 @@ from tests.support.test_api_aws import (
 def job_status(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     with mock_aws():
         aws.clear_clients()
-        monkeypatch.setenv("JOBS_TABLE", create_jobs_table())
+        monkeypatch.setenv("JOBS_TABLE", create_table("JobsTable"))
         monkeypatch.setenv("OUTPUT_BUCKET", SAMPLE_OUTPUT_BUCKET)
-        monkeypatch.setenv("PRESIGN_EXPIRY_SECONDS", "600")
+        monkeypatch.setenv("PRESIGN_EXPIRY_SECONDS", "240")
         yield load_function("job_status")
     aws.clear_clients()
 
@@ -42,7 +44,8 @@ def sample_result() -> dict:
     return json.loads(record["body"])
 
 
-def put_job(status: str, **extra: str) -> None:
+def put_job(status: str, owner: str | None = ALICE.sub, **extra: str) -> None:
+    """A job row as the router writes it (Alice's, the sample events' user, by default)."""
     item = {
         "job_id": {"S": SAMPLE_JOB_ID},
         "status": {"S": status},
@@ -53,6 +56,8 @@ def put_job(status: str, **extra: str) -> None:
         "updated_at": {"S": "2026-01-19T09:15:33.402000+00:00"},
         "ttl": {"N": "4102444800"},
     }
+    if owner is not None:
+        item["owner"] = {"S": owner}
     item.update({key: {"S": value} for key, value in extra.items()})
     boto3.client("dynamodb").put_item(TableName="JobsTable", Item=item)
 
@@ -100,7 +105,7 @@ def test_done_job_has_its_result_with_fresh_presigned_links(job_status):
         assert SAMPLE_OUTPUT_BUCKET in parsed.netloc + parsed.path
         assert parsed.path.endswith(key)
         query = parse_qs(parsed.query)
-        assert query["X-Amz-Expires"] == ["600"]
+        assert query["X-Amz-Expires"] == ["240"]
         assert "X-Amz-Signature" in query
 
 
@@ -143,3 +148,47 @@ def test_malformed_job_id_is_400(job_status):
 
     assert response["statusCode"] == 400
     assert body_of(response)["error"]["field"] == "job_id"
+
+
+def test_another_users_job_is_the_same_404_as_a_missing_one(job_status):
+    # Given the answer for a job that does not exist, then Alice's job
+    missing = invoke(job_status, as_user(load_event("job_status_get"), BOB))
+    put_job("DONE", result=json.dumps(sample_result()))
+
+    # When Bob asks for Alice's job
+    foreign = invoke(job_status, as_user(load_event("job_status_get"), BOB))
+
+    # Then he gets exactly the answer for a job that does not exist
+    assert foreign["statusCode"] == missing["statusCode"] == 404
+    assert foreign["body"] == missing["body"]
+
+
+def test_an_admin_sees_any_users_job(job_status):
+    put_job("DONE", result=json.dumps(sample_result()))
+
+    response = invoke(job_status, load_event("job_status_admin"))
+
+    assert response["statusCode"] == 200
+    view = JobView.model_validate_json(response["body"])
+    assert (view.job_id, view.status) == (SAMPLE_JOB_ID, "DONE")
+    assert view.result is not None
+    assert view.result.overlay_url is not None
+
+
+def test_a_job_without_owner_is_visible_to_admins_only(job_status):
+    # Given a row a worker created without the router (no owner recorded)
+    put_job("RUNNING", owner=None)
+
+    owner = invoke(job_status, load_event("job_status_get"))
+    admin = invoke(job_status, load_event("job_status_admin"))
+
+    assert (owner["statusCode"], admin["statusCode"]) == (404, 200)
+
+
+def test_a_request_without_verified_claims_is_401(job_status):
+    put_job("QUEUED")
+
+    response = invoke(job_status, without_claims(load_event("job_status_get")))
+
+    assert response["statusCode"] == 401
+    assert body_of(response)["error"]["code"] == "unauthorized"

@@ -9,16 +9,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pipeline_common import aws, tokens
+from pipeline_common import aws
 from pipeline_common.contracts.clients import PolledResults
 from tests.support.functions import load_function
 from tests.support.test_api_aws import (
     SAMPLE_OUTPUT_BUCKET,
     FakeLambdaContext,
     body_of,
-    create_clients_table,
-    create_results_topic,
-    create_signing_secret,
+    create_provisioner_stack,
     load_event,
 )
 
@@ -26,16 +24,14 @@ from tests.support.test_api_aws import (
 def test_a_published_result_reaches_the_polling_client_once(monkeypatch: pytest.MonkeyPatch):
     with mock_aws():
         aws.clear_clients()
-        tokens.forget_signing_keys()
-        topic_arn = create_results_topic()
-        monkeypatch.setenv("CLIENTS_TABLE", create_clients_table())
-        monkeypatch.setenv("RESULTS_TOPIC_ARN", topic_arn)
-        monkeypatch.setenv("TOKEN_SECRET_ARN", create_signing_secret())
-        monkeypatch.setenv("CLIENT_QUEUE_PREFIX", "pipeline-test")
+        environment = create_provisioner_stack()
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        topic_arn = environment["RESULTS_TOPIC_ARN"]
         monkeypatch.setenv("OUTPUT_BUCKET", SAMPLE_OUTPUT_BUCKET)
         monkeypatch.setenv("WAIT_TIME_SECONDS", "1")
 
-        # Given a polling client
+        # Given a polling client of Alice's (the sample events are hers)
         provisioner = load_function("provisioner")
         client_id = body_of(
             provisioner.lambda_handler(load_event("provisioner_poll"), FakeLambdaContext())
@@ -68,4 +64,3 @@ def test_a_published_result_reaches_the_polling_client_once(monkeypatch: pytest.
         assert first.results[0].overlay_url is not None
         assert second.results == []
     aws.clear_clients()
-    tokens.forget_signing_keys()

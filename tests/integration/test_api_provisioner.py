@@ -1,54 +1,49 @@
-"""ProvisionerFunction against moto: clients, tokens, and a polling client's own queue."""
+"""ProvisionerFunction's ``POST /clients`` against moto: a client bound to its caller, a first
+one-time ticket, and a polling client's own queue; a failure leaves nothing behind."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from types import ModuleType
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from pipeline_common import aws, tokens
+from pipeline_common import aws, tickets
 from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB, as_user, without_claims
 from tests.support.test_api_aws import (
-    SAMPLE_SIGNING_KEY,
+    CLIENT_QUEUE_PREFIX,
     FakeLambdaContext,
     body_of,
-    create_clients_table,
-    create_results_topic,
-    create_signing_secret,
+    create_provisioner_stack,
     drain,
     load_event,
+    table_items,
 )
-
-PREFIX = "pipeline-test"
 
 
 @pytest.fixture
 def cloud() -> Iterator[None]:
     with mock_aws():
         aws.clear_clients()
-        tokens.forget_signing_keys()
         yield
     aws.clear_clients()
-    tokens.forget_signing_keys()
 
 
 @pytest.fixture
-def topic_arn(cloud) -> str:
-    return create_results_topic()
+def stack(cloud, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    environment = create_provisioner_stack()
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return environment
 
 
 @pytest.fixture
-def provisioner(topic_arn: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.setenv("CLIENTS_TABLE", create_clients_table())
-    monkeypatch.setenv("RESULTS_TOPIC_ARN", topic_arn)
-    monkeypatch.setenv("TOKEN_SECRET_ARN", create_signing_secret())
-    monkeypatch.setenv("CLIENT_QUEUE_PREFIX", PREFIX)
-    monkeypatch.setenv("CLIENT_TTL_DAYS", "7")
+def provisioner(stack) -> ModuleType:
     return load_function("provisioner")
 
 
@@ -72,26 +67,84 @@ def publish_result(topic_arn: str, client_id: str, job_id: str) -> None:
     )
 
 
-def test_push_client_gets_a_token_that_verifies_and_no_queue(provisioner):
-    # When a push client is provisioned
-    response = invoke(provisioner, load_event("provisioner_push"))
+def test_push_client_is_bound_to_the_caller_with_a_first_ticket(provisioner):
+    # Given Alice's request for a push client
+    event = load_event("provisioner_push")
 
-    # Then it has an id and a token signed with the secret, and no queue was made
+    # When it is provisioned
+    response = invoke(provisioner, event)
+
+    # Then the client is Alice's, it has no queue, and a one-time ticket opens its WebSocket
     assert response["statusCode"] == 201
     created = body_of(response)
     assert created["delivery"] == "push"
     assert "queue_url" not in created
-    expiry = tokens.verify(created["client_id"], created["token"], SAMPLE_SIGNING_KEY.encode())
-    assert datetime.fromisoformat(created["token_expires_at"]) == datetime.fromtimestamp(
-        expiry, UTC
-    )
+    assert created["websocket_url"] == "wss://wsapi12345.execute-api.us-east-1.amazonaws.com/prod"
     record = client_record(created["client_id"])
+    assert record["owner"]["S"] == ALICE.sub
     assert record["delivery"]["S"] == "push"
     assert "queue_url" not in record
     assert boto3.client("sqs").list_queues().get("QueueUrls", []) == []
+    [ticket] = table_items("TicketsTable")
+    assert ticket["ticket_hash"]["S"] == tickets.ticket_hash(created["ticket"])
+    assert ticket["client_id"]["S"] == created["client_id"]
+    assert ticket["owner"]["S"] == ALICE.sub
 
 
-def test_poll_client_gets_its_own_filtered_fifo_queue(provisioner, topic_arn):
+def test_the_first_ticket_expires_within_a_minute(provisioner):
+    # When a client is provisioned
+    before = datetime.now().astimezone()
+    created = body_of(invoke(provisioner, load_event("provisioner_push")))
+
+    # Then its ticket is valid for 60 s at most, and the table holds the same expiry
+    expires_at = datetime.fromisoformat(created["ticket_expires_at"])
+    assert expires_at <= before + timedelta(seconds=61)
+    [ticket] = table_items("TicketsTable")
+    assert int(ticket["expires_at"]["N"]) == int(expires_at.timestamp())
+
+
+def test_the_ticket_is_stored_only_as_its_hash(provisioner):
+    # When a client is provisioned
+    created = body_of(invoke(provisioner, load_event("provisioner_push")))
+
+    # Then no table holds the ticket itself
+    stored = json.dumps([table_items(t) for t in ("TicketsTable", "ClientsTable")])
+    assert created["ticket"] not in stored
+
+
+def test_the_client_belongs_to_whoever_the_claims_name(provisioner):
+    # When Bob sends the same request
+    created = body_of(invoke(provisioner, as_user(load_event("provisioner_push"), BOB)))
+
+    # Then the client is Bob's
+    assert client_record(created["client_id"])["owner"]["S"] == BOB.sub
+
+
+def test_a_request_without_a_verified_user_is_401_and_creates_nothing(provisioner):
+    # When the request arrives without authorizer claims
+    response = invoke(provisioner, without_claims(load_event("provisioner_poll")))
+
+    # Then it is refused and nothing exists
+    assert response["statusCode"] == 401
+    assert table_items("ClientsTable") == []
+    assert table_items("TicketsTable") == []
+    assert boto3.client("sqs").list_queues().get("QueueUrls", []) == []
+
+
+def test_an_owner_in_the_body_is_refused(provisioner):
+    # Given a body that tries to name the client's owner
+    event = load_event("provisioner_push")
+    event["body"] = json.dumps({"delivery": "push", "owner": BOB.sub})
+
+    # When it is sent
+    response = invoke(provisioner, event)
+
+    # Then it is a 400 (unknown field), not a client of Bob's
+    assert response["statusCode"] == 400
+    assert table_items("ClientsTable") == []
+
+
+def test_poll_client_gets_its_own_filtered_fifo_queue(provisioner, stack):
     # When a polling client is provisioned
     response = invoke(provisioner, load_event("provisioner_poll"))
 
@@ -99,15 +152,16 @@ def test_poll_client_gets_its_own_filtered_fifo_queue(provisioner, topic_arn):
     assert response["statusCode"] == 201
     created = body_of(response)
     client_id, queue_url = created["client_id"], created["queue_url"]
-    assert queue_url.endswith(f"/{PREFIX}-client-{client_id}.fifo")
+    assert queue_url.endswith(f"/{CLIENT_QUEUE_PREFIX}-client-{client_id}.fifo")
     attributes = boto3.client("sqs").get_queue_attributes(
         QueueUrl=queue_url, AttributeNames=["All"]
     )["Attributes"]
     assert attributes["FifoQueue"] == "true"
     statement = json.loads(attributes["Policy"])["Statement"][0]
-    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == topic_arn
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == stack["RESULTS_TOPIC_ARN"]
     record = client_record(client_id)
     assert record["queue_url"]["S"] == queue_url
+    assert record["owner"]["S"] == ALICE.sub
     subscription = boto3.client("sns").get_subscription_attributes(
         SubscriptionArn=record["subscription_arn"]["S"]
     )["Attributes"]
@@ -115,13 +169,13 @@ def test_poll_client_gets_its_own_filtered_fifo_queue(provisioner, topic_arn):
     assert json.loads(subscription["FilterPolicy"]) == {"client_id": [client_id]}
 
 
-def test_poll_queue_receives_only_its_clients_results(provisioner, topic_arn):
+def test_poll_queue_receives_only_its_clients_results(provisioner, stack):
     # Given two polling clients
     first = body_of(invoke(provisioner, load_event("provisioner_poll")))
     second = body_of(invoke(provisioner, load_event("provisioner_poll")))
 
     # When a result for the first is published to the topic
-    publish_result(topic_arn, first["client_id"], "job-for-the-first-client")
+    publish_result(stack["RESULTS_TOPIC_ARN"], first["client_id"], "job-for-the-first-client")
 
     # Then it arrives raw in the first client's queue only
     [delivered] = drain(first["queue_url"])
@@ -130,47 +184,83 @@ def test_poll_queue_receives_only_its_clients_results(provisioner, topic_arn):
 
 
 def test_unknown_delivery_mode_is_400(provisioner):
+    # When the body names an unknown delivery mode
     response = invoke(provisioner, load_event("provisioner_invalid_delivery"))
 
+    # Then the field is named and nothing was created
     assert response["statusCode"] == 400
     assert body_of(response)["error"]["field"] == "delivery"
-    assert boto3.client("dynamodb").scan(TableName="ClientsTable")["Count"] == 0
+    assert table_items("ClientsTable") == []
+    assert table_items("TicketsTable") == []
 
 
 def test_empty_body_provisions_a_push_client(provisioner):
+    # Given a request without a body
     event = load_event("provisioner_push")
     event["body"] = None
 
+    # When it is sent
     response = invoke(provisioner, event)
 
+    # Then a push client is made
     assert response["statusCode"] == 201
     assert body_of(response)["delivery"] == "push"
 
 
 def test_failed_subscription_leaves_nothing_behind(cloud, monkeypatch):
     # Given a results topic that does not exist
-    monkeypatch.setenv("CLIENTS_TABLE", create_clients_table())
-    monkeypatch.setenv(
-        "RESULTS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:missing-ResultsTopic.fifo"
+    environment = create_provisioner_stack(
+        RESULTS_TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:missing-ResultsTopic.fifo"
     )
-    monkeypatch.setenv("TOKEN_SECRET_ARN", create_signing_secret())
-    monkeypatch.setenv("CLIENT_QUEUE_PREFIX", PREFIX)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
     provisioner = load_function("provisioner")
 
     # When a polling client is provisioned
     response = invoke(provisioner, load_event("provisioner_poll"))
 
-    # Then the request fails retryably and neither a queue nor a record remains
+    # Then the request fails retryably and neither a queue, a record nor a ticket remains
     assert response["statusCode"] == 503
     assert boto3.client("sqs").list_queues().get("QueueUrls", []) == []
-    assert boto3.client("dynamodb").scan(TableName="ClientsTable")["Count"] == 0
+    assert table_items("ClientsTable") == []
+    assert table_items("TicketsTable") == []
+
+
+def test_a_failed_ticket_rolls_back_the_client_and_its_queue(cloud, monkeypatch):
+    # Given a tickets table that does not exist
+    environment = create_provisioner_stack(TICKETS_TABLE="MissingTicketsTable")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    provisioner = load_function("provisioner")
+
+    # When a polling client is provisioned
+    response = invoke(provisioner, load_event("provisioner_poll"))
+
+    # Then the request fails retryably and the client, its queue and its subscription are gone
+    assert response["statusCode"] == 503
+    assert table_items("ClientsTable") == []
+    assert boto3.client("sqs").list_queues().get("QueueUrls", []) == []
+    subscriptions = boto3.client("sns").list_subscriptions_by_topic(
+        TopicArn=environment["RESULTS_TOPIC_ARN"]
+    )["Subscriptions"]
+    assert subscriptions == []
 
 
 def test_a_prefix_too_long_for_queue_names_fails_at_start(cloud, monkeypatch):
-    monkeypatch.setenv("CLIENTS_TABLE", "ClientsTable")
-    monkeypatch.setenv("RESULTS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:Results.fifo")
-    monkeypatch.setenv("TOKEN_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:s")
-    monkeypatch.setenv("CLIENT_QUEUE_PREFIX", "p" * 36)
+    # Given a queue prefix longer than SQS names allow
+    for name, value in create_provisioner_stack(CLIENT_QUEUE_PREFIX="p" * 36).items():
+        monkeypatch.setenv(name, value)
 
+    # When the function starts, then its settings refuse the prefix
     with pytest.raises(ValueError, match="client_queue_prefix"):
+        load_function("provisioner")
+
+
+def test_a_ticket_lifetime_over_a_minute_fails_at_start(cloud, monkeypatch):
+    # Given tickets configured to live five minutes
+    for name, value in create_provisioner_stack(TICKET_TTL_SECONDS="300").items():
+        monkeypatch.setenv(name, value)
+
+    # When the function starts, then its settings refuse the lifetime
+    with pytest.raises(ValueError, match="ticket_ttl_seconds"):
         load_function("provisioner")

@@ -1,5 +1,6 @@
 """ImageStatusFunction against moto: pending, done (from the grayscale task's result sidecar, or
-from the output alone) and failed, with presigned links and per-stage timings."""
+from the output alone) and failed, with presigned links and per-stage timings; for the user whose
+prefix the image was uploaded under, and admins."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from moto import mock_aws
 from pipeline_common import aws
 from pipeline_common.contracts.image import ImageProcessingResult
 from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, User, as_user, without_claims
 from tests.support.test_api_aws import EVENTS, FakeLambdaContext, body_of, load_event
 
 INPUT_BUCKET = "console-image-input"
@@ -36,8 +38,8 @@ def image_status(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     aws.clear_clients()
 
 
-def get(fn: ModuleType, key: str = SAMPLE_KEY) -> tuple[int, dict]:
-    event = load_event("image_status_get")
+def get(fn: ModuleType, key: str = SAMPLE_KEY, user: User = ALICE) -> tuple[int, dict]:
+    event = as_user(load_event("image_status_get"), user)
     event["path"] = "/images/" + quote(key)
     event["pathParameters"] = {"key": key}
     response = fn.lambda_handler(event, FakeLambdaContext())
@@ -130,7 +132,7 @@ def test_an_output_without_a_sidecar_is_done_without_timings(image_status):
 
 
 def test_a_unicode_key_is_found(image_status):
-    key = "uploads/0123/plage à midi (ß) 日本.jpg"
+    key = f"{ALICE.uploads}0123-plage à midi (ß) 日本.jpg"
     put(INPUT_BUCKET, key)
 
     status, view = get(image_status, key)
@@ -139,7 +141,7 @@ def test_a_unicode_key_is_found(image_status):
 
 
 def test_an_unknown_key_is_404(image_status):
-    status, view = get(image_status, "uploads/nothing/here.jpg")
+    status, view = get(image_status, f"{ALICE.uploads}nothing-here.jpg")
 
     assert status == 404
     assert view["error"]["code"] == "unknown_image"
@@ -165,3 +167,49 @@ def test_the_sample_invalid_key_event_is_refused(image_status):
 
     assert response["statusCode"] == 400
     assert body_of(response)["error"]["code"] == "invalid_key"
+
+
+def test_the_sample_key_is_under_the_sample_users_prefix():
+    assert SAMPLE_KEY.startswith(ALICE.uploads)
+
+
+def test_another_users_image_is_the_same_404_as_a_missing_one(image_status):
+    # Given Bob's answer for a key under Alice's prefix that does not exist yet
+    before = get(image_status, user=BOB)
+
+    # When Alice's image is there and processed, and Bob asks again
+    put(INPUT_BUCKET, SAMPLE_KEY)
+    put(OUTPUT_BUCKET, f"gray/{SAMPLE_KEY}")
+    after = get(image_status, user=BOB)
+
+    # Then nothing tells him it exists
+    assert before == after
+    assert after[0] == 404
+    assert after[1]["error"]["code"] == "unknown_image"
+
+
+def test_an_admin_sees_any_users_image(image_status):
+    put(INPUT_BUCKET, SAMPLE_KEY)
+
+    status, view = get(image_status, user=CAROL_ADMIN)
+
+    assert (status, view["status"]) == (200, "pending")
+    assert_signed_for(view["input_url"], INPUT_BUCKET, SAMPLE_KEY)
+
+
+def test_a_key_outside_every_users_prefix_is_for_admins_only(image_status):
+    # Given an object put straight into the bucket (by an operator, not through POST /uploads)
+    put(INPUT_BUCKET, "incoming/scan.png")
+
+    assert get(image_status, "incoming/scan.png")[0] == 404
+    assert get(image_status, "incoming/scan.png", user=CAROL_ADMIN)[0] == 200
+
+
+def test_a_request_without_verified_claims_is_401(image_status):
+    put(INPUT_BUCKET, SAMPLE_KEY)
+
+    response = image_status.lambda_handler(
+        without_claims(load_event("image_status_get")), FakeLambdaContext()
+    )
+
+    assert response["statusCode"] == 401

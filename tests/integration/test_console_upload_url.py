@@ -1,5 +1,5 @@
-"""UploadUrlFunction against moto: a presigned POST the browser can use as is, per-kind extension
-checks, and a size limit S3 itself enforces."""
+"""UploadUrlFunction against moto: a presigned POST the browser can use as is, under the caller's
+own prefix, per-kind extension checks, and a size limit S3 itself enforces."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import base64
 import importlib
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 
 import boto3
@@ -18,6 +19,7 @@ from moto.server import ThreadedMotoServer
 from pipeline_common import aws
 from tests.support.functions import load_function
 from tests.support.image_samples import photo_jpeg
+from tests.support.tenancy import ALICE, BOB, as_user, without_claims
 from tests.support.test_api_aws import FakeLambdaContext, body_of, load_event
 
 IMAGE_BUCKET = "console-image-input"
@@ -67,21 +69,65 @@ def with_body(name: str, body: dict) -> dict:
     return event
 
 
-def test_image_upload_gets_a_presigned_post_under_a_fresh_key(upload_url):
-    # When the sample image upload is asked for
+def test_image_upload_gets_a_presigned_post_under_the_callers_prefix(upload_url):
+    # When Alice asks for the sample image upload
     response = invoke(upload_url, load_event("upload_url_image"))
 
-    # Then it is a POST form for the image bucket, under uploads/<id>/ with a safe name
+    # Then it is a POST form for the image bucket, at uploads/<her sub>/<uuid>-<safe name>
     assert response["statusCode"] == 201, response
     ticket = body_of(response)
     assert ticket["bucket"] == IMAGE_BUCKET
-    prefix, upload_id, name = ticket["key"].split("/")
-    assert (prefix, name, len(upload_id)) == ("uploads", "holiday_photo.jpg", 32)
+    prefix, owner, name = ticket["key"].split("/")
+    upload_id, safe_name = name.split("-", 1)
+    assert (prefix, owner, safe_name, len(upload_id)) == (
+        "uploads",
+        ALICE.sub,
+        "holiday_photo.jpg",
+        32,
+    )
     assert ticket["fields"]["key"] == ticket["key"]
     assert ticket["fields"]["Content-Type"] == "image/jpeg"
+    # The signed policy pins that exact key: the form cannot be aimed at another prefix
     policy = json.loads(base64.b64decode(ticket["fields"]["policy"]))
+    assert {"key": ticket["key"]} in policy["conditions"]
     assert ["content-length-range", 1, ticket["max_bytes"]] in policy["conditions"]
     assert ticket["status_path"] == f"/images/{ticket['key']}"
+
+
+def test_the_form_expires_within_five_minutes(upload_url):
+    asked_at = datetime.now(UTC)
+
+    ticket = body_of(invoke(upload_url, load_event("upload_url_image")))
+
+    policy = json.loads(base64.b64decode(ticket["fields"]["policy"]))
+    expires = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+    assert ticket["expires_in"] <= 300
+    assert expires - asked_at <= timedelta(seconds=301)
+
+
+def test_each_user_uploads_under_their_own_prefix_whatever_the_body_says(upload_url):
+    # Given Bob's request, whose file name tries to walk into Alice's prefix
+    event = with_body("upload_url_image", {"kind": "image", "filename": f"../{ALICE.sub}/x.jpg"})
+
+    ticket = body_of(invoke(upload_url, as_user(event, BOB)))
+
+    assert ticket["key"].startswith(BOB.uploads)
+    assert ticket["key"].count("/") == 2
+
+
+def test_a_request_without_verified_claims_is_401(upload_url):
+    response = invoke(upload_url, without_claims(load_event("upload_url_image")))
+
+    assert response["statusCode"] == 401
+    assert body_of(response)["error"]["code"] == "unauthorized"
+
+
+def test_a_form_lifetime_over_five_minutes_fails_at_start(monkeypatch: pytest.MonkeyPatch):
+    _environment(monkeypatch)
+    monkeypatch.setenv("UPLOAD_EXPIRY_SECONDS", "301")
+
+    with pytest.raises(ValueError, match="upload_expiry_seconds"):
+        load_function("upload_url")
 
 
 def test_two_uploads_of_one_name_never_share_a_key(upload_url):

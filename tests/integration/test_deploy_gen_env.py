@@ -9,14 +9,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from clients.env import REQUIRED, load_endpoints, parse_env
+from clients.env import LOGIN_KEYS, REQUIRED, load_endpoints, parse_env
 from tools import gen_env
 from tools.env_file import env_key
 from tools.inventory import template
 
 STACK_TEMPLATE = {
     "AWSTemplateFormatVersion": "2010-09-09",
-    "Parameters": {"ApiKeyId": {"Type": "String"}},
     "Resources": {"ResultsQueue": {"Type": "AWS::SQS::Queue"}},
     "Outputs": {
         "ResultsQueueUrl": {"Value": {"Ref": "ResultsQueue"}},
@@ -24,7 +23,10 @@ STACK_TEMPLATE = {
             "Value": {"Fn::Sub": "https://abc123.execute-api.${AWS::Region}.amazonaws.com/prod"}
         },
         "WebsocketUrl": {"Value": "wss://ws123.execute-api.us-east-1.amazonaws.com/prod"},
-        "RestApiKeyId": {"Value": {"Ref": "ApiKeyId"}},
+        "ServicesApiUrl": {"Value": "https://svc123.execute-api.us-east-1.amazonaws.com"},
+        "PacsApiUrl": {"Value": "https://svc123.execute-api.us-east-1.amazonaws.com/pacs"},
+        "UserPoolId": {"Value": "us-east-1_AbCdEf"},
+        "UserPoolClientId": {"Value": "app0client0id"},
     },
 }
 
@@ -32,34 +34,31 @@ STACK_TEMPLATE = {
 @pytest.fixture
 def stack():
     with mock_aws():
-        key = boto3.client("apigateway").create_api_key(name="pipeline-key", enabled=True)
         boto3.client("cloudformation").create_stack(
-            StackName="pipeline",
-            TemplateBody=json.dumps(STACK_TEMPLATE),
-            Parameters=[{"ParameterKey": "ApiKeyId", "ParameterValue": key["id"]}],
+            StackName="pipeline", TemplateBody=json.dumps(STACK_TEMPLATE)
         )
-        yield key
+        yield
 
 
-def test_env_file_has_every_output_the_api_key_value_and_the_region(stack, tmp_path):
-    # Given a deployed stack with outputs and an API key
+def test_env_file_has_every_output_and_the_region_and_no_credential(stack, tmp_path):
+    # Given a deployed stack with outputs
     target = tmp_path / ".env.cloud"
 
     # When gen_env writes its env file
     assert gen_env.main(["--stack-name", "pipeline", "--output", str(target)]) == 0
 
-    # Then every output is there under the local cloud's key, with the key's value and the region
+    # Then every output is there under the local cloud's key, with the region
     values = parse_env(target.read_text(), source=str(target))
     assert values["REST_API_URL"] == "https://abc123.execute-api.us-east-1.amazonaws.com/prod"
     assert values["WEBSOCKET_URL"] == "wss://ws123.execute-api.us-east-1.amazonaws.com/prod"
-    assert (
-        values["RESULTS_QUEUE_URL"].endswith("/ResultsQueue")
-        or "ResultsQueue" in (values["RESULTS_QUEUE_URL"])
-    )
-    assert values["REST_API_KEY_ID"] == stack["id"]
-    assert values["REST_API_KEY"] == stack["value"]
+    assert "ResultsQueue" in values["RESULTS_QUEUE_URL"]
+    assert values["USER_POOL_ID"] == "us-east-1_AbCdEf"
+    assert values["USER_POOL_CLIENT_ID"] == "app0client0id"
+    assert values["SERVICES_API_URL"].startswith("https://svc123.")
+    assert values["PACS_API_URL"].endswith("/pacs")
     assert values["AWS_REGION"] == "us-east-1"
-    # No endpoint override: against AWS, boto3 picks its own endpoints.
+    # No API key (users log in) and no endpoint override (against AWS boto3 picks its own).
+    assert not any("API_KEY" in key for key in values)
     assert "AWS_ENDPOINT_URL" not in values
 
 
@@ -71,18 +70,26 @@ def test_the_clients_read_the_file_unchanged(stack, tmp_path):
     # When a CLI loads its endpoints from it
     endpoints = load_endpoints(target, environ={})
 
-    # Then it has the REST URL, the WebSocket URL and the API key
+    # Then it has the REST and WebSocket URLs and the user pool to log in to
     assert endpoints.rest_api_url.endswith("/prod")
     assert endpoints.websocket_url.startswith("wss://")
-    assert endpoints.rest_api_key == stack["value"]
+    assert endpoints.user_pool_id == "us-east-1_AbCdEf"
+    assert endpoints.user_pool_client_id == "app0client0id"
 
 
-def test_env_file_is_private_because_it_holds_the_api_key(stack, tmp_path):
-    # Given / When
+def test_a_rewrite_keeps_the_users_credentials_and_the_file_stays_private(stack, tmp_path):
+    # Given an env file where tools.users wrote a user's credentials
     target = tmp_path / ".env.cloud"
     gen_env.main(["--stack-name", "pipeline", "--output", str(target)])
+    with target.open("a") as env:
+        env.write("DEMO_USERNAME=ops\nDEMO_PASSWORD=Pw-1aA!xyzxyz\n")
 
-    # Then only its owner can read it
+    # When the outputs are written again
+    assert gen_env.main(["--stack-name", "pipeline", "--output", str(target)]) == 0
+
+    # Then the credentials are still there, and only the owner can read the file
+    values = parse_env(target.read_text())
+    assert (values["DEMO_USERNAME"], values["DEMO_PASSWORD"]) == ("ops", "Pw-1aA!xyzxyz")
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
 
@@ -112,18 +119,6 @@ def test_unknown_stack_is_a_clear_error_and_writes_nothing(tmp_path, capsys):
     assert not target.exists()
 
 
-def test_a_deleted_api_key_is_a_clear_error(stack, capsys, tmp_path):
-    # Given the stack's API key was deleted behind its back
-    boto3.client("apigateway").delete_api_key(apiKey=stack["id"])
-
-    # When gen_env runs
-    code = gen_env.main(["--stack-name", "pipeline", "--output", str(tmp_path / "env")])
-
-    # Then it names the key it could not read
-    assert code == 1
-    assert f"cannot read the value of API key {stack['id']}" in capsys.readouterr().err
-
-
 @pytest.mark.parametrize("name", sorted(template().outputs))
 def test_every_template_output_has_a_plain_env_key(name):
     # Given an output of the project's template / When it is named as an env key
@@ -139,6 +134,7 @@ def test_the_template_outputs_give_the_clients_every_key_they_need():
     # Given the project's template / When its outputs are named as env keys
     keys = {env_key(name) for name in template().outputs}
 
-    # Then the clients' required keys and the API key's id (gen_env reads its value) are there
+    # Then the clients' required keys and the user pool they log in to are there, and no API key
     assert set(REQUIRED) <= keys
-    assert env_key(gen_env.API_KEY_ID_OUTPUT) in keys
+    assert set(LOGIN_KEYS) <= keys
+    assert not any("API_KEY" in key for key in keys)

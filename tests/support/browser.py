@@ -3,8 +3,9 @@ the console built from ``web/src`` and served by a local cloud of the real templ
 
 Fixtures (import them into a test module): ``console_stack`` (session: the built console, the
 stack, the seeded PACS), ``browser`` (session) and ``page`` (per test: a fresh browser context,
-so a fresh localStorage; a screenshot, the page's HTML and its console log go to
-``test-artifacts/`` when the test fails).
+so a fresh localStorage and sessionStorage, signed out; a screenshot, the page's HTML and its
+console log go to ``test-artifacts/`` when the test fails). ``open_console`` signs in through the
+login form, as a person would.
 """
 
 from __future__ import annotations
@@ -105,9 +106,19 @@ def save_artifacts(page: Any, test_name: str, log: list[str]) -> None:
     stem.with_suffix(".log").write_text("\n".join(log) + "\n")
 
 
-def open_console(page: Any, stack: ConsoleStack) -> None:
+def open_console(page: Any, stack: ConsoleStack, user: Any) -> None:
+    """Open the console and sign in as ``user`` (``.username``/``.password``) with the form."""
     page.goto(stack.url)
+    page.wait_for_selector("body[data-ready=login]")
+    sign_in(page, user.username, user.password)
     page.wait_for_selector("body[data-ready=true]")
+
+
+def sign_in(page: Any, username: str, password: str) -> None:
+    page.wait_for_selector("#login-form", state="visible")
+    page.fill("#login-username", username)
+    page.fill("#login-password", password)
+    page.click("#login-submit")
 
 
 def pick_instance(page: Any, stack: ConsoleStack, source: str) -> Any:

@@ -1,26 +1,36 @@
-"""Helpers for the job API and WebSocket tests: sample events from ``events/``, the tables, secret,
+"""Helpers for the job API and WebSocket tests: sample events from ``events/``, the tables, tickets,
 topic and queues those functions use (created under moto), and a Lambda context.
+
+Every table is created from ``template.yaml``'s own properties (keys, attributes, GSIs), so a
+test cannot pass against a schema the stack does not have.
 
 No tests live here; the name only keeps the file inside the job API's test prefix.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from pipeline_common import tickets
+from tests.support.tenancy import ALICE
+
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 
-# The ids the sample events use, and the key their sample token was signed with.
+# The ids the sample events use. The sample events are Alice's (tests.support.tenancy.ALICE).
 SAMPLE_CLIENT_ID = "3f2b9c1e8a7d4c6b9e0f1a2b3c4d5e6f"
 SAMPLE_JOB_ID = "7c9e6679742540de944be07fc1f90ae7"
 SAMPLE_CONNECTION_ID = "Lx3AbcDEoAMCJqg="
-SAMPLE_SIGNING_KEY = "sample-token-signing-key-do-not-use-in-production"
+SAMPLE_OWNER_ID = ALICE.sub
+# The ticket of events/ws_authorizer_connect.json: valid only once put_ticket has stored it.
+SAMPLE_TICKET = "SampleTicket-only_for-tests-0123456789abcde"
 SAMPLE_OUTPUT_BUCKET = "pipeline-output-123456789012"
 ALGORITHMS = ("processing_1", "processing_2", "processing_3")
 
@@ -46,51 +56,65 @@ class FakeLambdaContext:
         return 30_000
 
 
+@cache
+def _template_resources() -> dict[str, Any]:
+    """template.yaml's resources, parsed once per test session (parsing takes most of a second)."""
+    from localcloud.template import load_yaml
+
+    resources: dict[str, Any] = load_yaml(ROOT / "template.yaml")["Resources"]
+    return resources
+
+
+def create_table(logical_id: str, name: str | None = None) -> str:
+    """The table ``logical_id`` of template.yaml, with its keys, attributes and GSIs as declared."""
+    properties = copy.deepcopy(_template_resources()[logical_id]["Properties"])
+    arguments: dict[str, Any] = {
+        "TableName": name or logical_id,
+        "BillingMode": properties.get("BillingMode", "PAY_PER_REQUEST"),
+        "AttributeDefinitions": properties["AttributeDefinitions"],
+        "KeySchema": properties["KeySchema"],
+    }
+    if properties.get("GlobalSecondaryIndexes"):
+        arguments["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
+    boto3.client("dynamodb").create_table(**arguments)
+    return str(arguments["TableName"])
+
+
 def create_jobs_table(name: str = "JobsTable") -> str:
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-    )
-    return name
+    return create_table("JobsTable", name)
 
 
 def create_clients_table(name: str = "ClientsTable") -> str:
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "client_id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "client_id", "KeyType": "HASH"}],
-    )
-    return name
+    return create_table("ClientsTable", name)
 
 
 def create_connections_table(name: str = "ConnectionsTable") -> str:
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "connection_id", "AttributeType": "S"},
-            {"AttributeName": "client_id", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "connection_id", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "client_id-index",
-                "KeySchema": [{"AttributeName": "client_id", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
+    return create_table("ConnectionsTable", name)
+
+
+def create_tickets_table(name: str = "TicketsTable") -> str:
+    return create_table("TicketsTable", name)
+
+
+def put_ticket(
+    table: str = "TicketsTable",
+    ticket: str = SAMPLE_TICKET,
+    *,
+    client_id: str = SAMPLE_CLIENT_ID,
+    owner: str = SAMPLE_OWNER_ID,
+    expires_at: int = 4102444800,
+) -> None:
+    """A ticket row as the provisioner writes it (only the ticket's hash is stored)."""
+    boto3.client("dynamodb").put_item(
+        TableName=table,
+        Item={
+            "ticket_hash": {"S": tickets.ticket_hash(ticket)},
+            "client_id": {"S": client_id},
+            "owner": {"S": owner},
+            "expires_at": {"N": str(expires_at)},
+            "ttl": {"N": str(expires_at)},
+        },
     )
-    return name
-
-
-def create_signing_secret(value: str = SAMPLE_SIGNING_KEY) -> str:
-    arn: str = boto3.client("secretsmanager").create_secret(
-        Name="pipeline/ws-token-key", SecretString=value
-    )["ARN"]
-    return arn
 
 
 def create_results_topic() -> str:
@@ -109,16 +133,27 @@ def create_fifo_queue(name: str) -> str:
 
 
 def put_client(
-    table: str, client_id: str = SAMPLE_CLIENT_ID, *, queue_url: str | None = None
+    table: str,
+    client_id: str = SAMPLE_CLIENT_ID,
+    *,
+    queue_url: str | None = None,
+    subscription_arn: str | None = None,
+    owner: str = SAMPLE_OWNER_ID,
+    created_at: str = "2026-01-19T09:15:00.000000+00:00",
+    ttl: int = 4102444800,
 ) -> None:
+    """A client row as the provisioner writes it, owned by ``owner`` (Alice unless told)."""
     item = {
         "client_id": {"S": client_id},
+        "owner": {"S": owner},
         "delivery": {"S": "poll" if queue_url else "push"},
-        "created_at": {"S": "2026-01-19T09:15:00+00:00"},
-        "ttl": {"N": "4102444800"},
+        "created_at": {"S": created_at},
+        "ttl": {"N": str(ttl)},
     }
     if queue_url:
         item["queue_url"] = {"S": queue_url}
+    if subscription_arn:
+        item["subscription_arn"] = {"S": subscription_arn}
     boto3.client("dynamodb").put_item(TableName=table, Item=item)
 
 
@@ -137,3 +172,36 @@ def drain(queue_url: str) -> list[dict[str, Any]]:
         if not batch:
             return messages
         messages.extend(batch)
+
+
+# --- ProvisionerFunction's stack: every table, the results topic, the WebSocket stage ----------
+
+WEBSOCKET_ENDPOINT = "wss://wsapi12345.execute-api.us-east-1.amazonaws.com/prod"
+CLIENT_QUEUE_PREFIX = "pipeline-test"
+
+
+def create_provisioner_stack(**overrides: str) -> dict[str, str]:
+    """Create what ProvisionerFunction uses (under moto) and return its environment.
+
+    The limits default high enough not to matter; the limit tests lower them through
+    ``overrides`` (environment names, e.g. ``MAX_CLIENTS_PER_USER="2"``).
+    """
+    environment = {
+        "CLIENTS_TABLE": create_clients_table(),
+        "TICKETS_TABLE": create_tickets_table(),
+        "CONNECTIONS_TABLE": create_connections_table(),
+        "WEBSOCKET_ENDPOINT": WEBSOCKET_ENDPOINT,
+        "RESULTS_TOPIC_ARN": create_results_topic(),
+        "CLIENT_QUEUE_PREFIX": CLIENT_QUEUE_PREFIX,
+        "CLIENT_TTL_DAYS": "7",
+        "TICKET_TTL_SECONDS": "60",
+        "MAX_CLIENTS_PER_USER": "50",
+        "MAX_CLIENT_CREATIONS_PER_MINUTE": "50",
+    }
+    environment.update(overrides)
+    return environment
+
+
+def table_items(table: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = boto3.client("dynamodb").scan(TableName=table)["Items"]
+    return items

@@ -22,7 +22,8 @@ PUBLISHED_OUTPUTS = {
     "VideoFrameStreamName", "VideoProcessingQueueUrl", "VideoIngestStateMachineArn",
     "PacsBucketName", "OutputBucketName", "JobsTableName", "ClientsTableName",
     "ConnectionsTableName", "ResultsTopicArn", "ResultsQueueUrl", "RestApiUrl", "UserPoolId",
-    "UserPoolClientId", "ServicesApiUrl", "TicketsTableName", "WebsocketUrl", "LoadBalancerUrl", "PacsApiUrl", "ClusterName", "GrayscaleRepositoryUri",
+    "UserPoolClientId", "ServicesApiUrl", "TicketsTableName", "WebsocketUrl", "LoadBalancerUrl",
+    "PacsApiUrl", "ClusterName", "GrayscaleRepositoryUri",
     "FrameExtractorRepositoryUri", "YoloStreamRepositoryUri", "PacsApiRepositoryUri",
     "AlgorithmWorkerRepositoryUri",
 }  # fmt: skip

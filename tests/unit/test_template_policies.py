@@ -54,20 +54,24 @@ def target(value: Any) -> str:
 
 
 def dead_letter_queues() -> set[str]:
-    """Queues that receive what others gave up on: redrive targets and Lambda OnFailure ones."""
+    """Queues that receive what others gave up on: redrive targets and Lambda OnFailure ones
+    (asynchronous invocations' and stream event sources')."""
     found = {
         target(queue.properties["RedrivePolicy"]["deadLetterTargetArn"])
         for queue in of_type("AWS::SQS::Queue")
         if "RedrivePolicy" in queue.properties
     }
     for function in of_type("AWS::Serverless::Function"):
-        on_failure = (
-            function.properties.get("EventInvokeConfig", {})
-            .get("DestinationConfig", {})
-            .get("OnFailure", {})
-        )
-        if on_failure.get("Type") == "SQS":
-            found.add(target(on_failure["Destination"]))
+        configs = [function.properties.get("EventInvokeConfig", {})]
+        configs += [
+            event.get("Properties", {})
+            for event in function.properties.get("Events", {}).values()
+            if event["Type"] in ("DynamoDB", "Kinesis")
+        ]
+        for config in configs:
+            on_failure = config.get("DestinationConfig", {}).get("OnFailure", {})
+            if on_failure.get("Type") == "SQS":
+                found.add(target(on_failure["Destination"]))
     return {name for name in found if name}
 
 

@@ -1,4 +1,5 @@
-"""The WebSocket client's pure parts: endpoints file, client cache, URLs, backoff, matching."""
+"""The WebSocket client's pure parts: endpoints file, client cache, ticket URLs, backoff,
+matching, error words."""
 
 from __future__ import annotations
 
@@ -8,20 +9,21 @@ from itertools import islice
 from pathlib import Path
 
 import pytest
+import requests
 
 from clients import ws_client
-from clients.env import EnvFileError, load_endpoints, parse_env
+from clients.env import Endpoints, EnvFileError, load_endpoints, parse_env
 
 JOB = "7c9e6679742540de944be07fc1f90ae7"
 
 
 def test_env_file_is_parsed_with_comments_exports_and_quotes():
-    text = "# written by gen_env\n\nexport REST_API_URL='https://x/prod/'\nWEBSOCKET_URL=\"wss://y/prod\"\nREST_API_KEY=k=1\n"
+    text = "# written by gen_env\n\nexport REST_API_URL='https://x/prod/'\nWEBSOCKET_URL=\"wss://y/prod\"\nDEMO_PASSWORD=k=1\n"
 
     assert parse_env(text) == {
         "REST_API_URL": "https://x/prod/",
         "WEBSOCKET_URL": "wss://y/prod",
-        "REST_API_KEY": "k=1",
+        "DEMO_PASSWORD": "k=1",
     }
 
 
@@ -32,13 +34,25 @@ def test_a_malformed_line_names_its_place():
 
 def test_endpoints_come_from_the_file_and_the_environment_overrides(tmp_path: Path):
     env_file = tmp_path / ".env.local"
-    env_file.write_text("REST_API_URL=https://x/prod/\nWEBSOCKET_URL=wss://y/prod\n")
+    env_file.write_text(
+        "REST_API_URL=https://x/prod/\nWEBSOCKET_URL=wss://y/prod\n"
+        "USER_POOL_ID=eu-west-1_Abc\nUSER_POOL_CLIENT_ID=app1\n"
+        "SERVICES_API_URL=https://svc/\nPACS_API_URL=https://svc/pacs\nAWS_REGION=eu-west-1\n"
+    )
 
     endpoints = load_endpoints(env_file, environ={"WEBSOCKET_URL": "ws://127.0.0.1:1/prod"})
 
-    assert endpoints.rest_api_url == "https://x/prod"
-    assert endpoints.websocket_url == "ws://127.0.0.1:1/prod"
-    assert endpoints.rest_api_key is None
+    assert endpoints == Endpoints(
+        rest_api_url="https://x/prod",
+        websocket_url="ws://127.0.0.1:1/prod",
+        user_pool_id="eu-west-1_Abc",
+        user_pool_client_id="app1",
+        region="eu-west-1",
+        services_api_url="https://svc",
+        pacs_api_url="https://svc/pacs",
+        aws_endpoint_url=None,
+    )
+    assert not hasattr(endpoints, "rest_api_key")  # no shared credential any more
 
 
 def test_a_missing_env_file_says_how_to_make_one(tmp_path: Path):
@@ -54,35 +68,53 @@ def test_a_missing_key_is_named(tmp_path: Path):
         load_endpoints(env_file, environ={})
 
 
-def test_the_cache_keeps_one_client_per_api_and_is_private(tmp_path: Path):
+def test_the_cache_keeps_one_client_per_api_and_user_and_is_private(tmp_path: Path):
     cache = ws_client.ClientCache(tmp_path / "sub" / "clients.json")
-    client = ws_client.CachedClient("c" * 32, "v1.2.sig", 2_000_000_000.0)
+    client = ws_client.CachedClient("c" * 32)
+    alice = ws_client.ClientCache.key("https://x/prod", "alice")
 
-    cache.put("https://x/prod", client)
+    cache.put(alice, client)
 
-    assert cache.get("https://x/prod") == client
-    assert cache.get("https://other/prod") is None
+    assert cache.get(alice) == client
+    assert cache.get(ws_client.ClientCache.key("https://x/prod", "bob")) is None
+    assert cache.get(ws_client.ClientCache.key("https://other/prod", "alice")) is None
     assert (cache.path.stat().st_mode & 0o777) == 0o600
+    cache.drop(alice)
+    assert cache.get(alice) is None
 
 
 def test_a_corrupt_cache_is_treated_as_empty(tmp_path: Path):
     path = tmp_path / "clients.json"
     path.write_text("{not json")
 
-    assert ws_client.ClientCache(path).get("https://x/prod") is None
+    assert ws_client.ClientCache(path).get("https://x/prod alice") is None
 
 
-def test_a_token_close_to_expiry_is_not_reused():
-    client = ws_client.CachedClient("c" * 32, "t", token_expires_at=10_000.0)
+def test_websocket_url_carries_only_the_escaped_ticket():
+    url = ws_client.websocket_url("wss://y/prod", "a+b/c=")
 
-    assert client.usable(now=10_000.0 - ws_client.TOKEN_MARGIN_SECONDS - 1)
-    assert not client.usable(now=10_000.0 - ws_client.TOKEN_MARGIN_SECONDS + 1)
+    assert url == "wss://y/prod?ticket=a%2Bb%2Fc%3D"
 
 
-def test_websocket_url_carries_client_and_escaped_token():
-    url = ws_client.websocket_url("wss://y/prod", "c" * 32, "v1.9.a+b/c=")
+def test_every_connection_gets_its_own_ticket():
+    # Given a client provisioned with a first ticket
+    class Api:
+        minted = 0
 
-    assert url == f"wss://y/prod?client_id={'c' * 32}&token=v1.9.a%2Bb%2Fc%3D"
+        def ticket(self, client_id: str) -> dict[str, str]:
+            self.minted += 1
+            return {"ticket": f"t{self.minted}", "client_id": client_id}
+
+    api = Api()
+    client = ws_client.PushClient(api, "c" * 32, first_ticket="t0")  # type: ignore[arg-type]
+    connect_url = client.connect_url("wss://y/prod")
+
+    # When it connects three times
+    urls = [connect_url() for _ in range(3)]
+
+    # Then the first ticket is used once, then a fresh one is minted for each connection
+    assert urls == [f"wss://y/prod?ticket=t{n}" for n in range(3)]
+    assert api.minted == 2
 
 
 def test_backoff_grows_to_the_cap_with_jitter():
@@ -137,3 +169,19 @@ def test_image_scope_needs_an_image(capsys):
         ws_client.parse_args(["--algo", "processing_1", "--study", "s1", "--series", "r1"])
 
     assert "--image is required" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"error": {"code": "not_found", "message": "no client"}}, "not_found: no client"),
+        ({"message": "Unauthorized"}, "Unauthorized"),
+        ({"message": "The incoming token has expired"}, "The incoming token has expired"),
+    ],
+)
+def test_errors_keep_the_words_of_the_api_and_the_gateway(body, expected):
+    response = requests.Response()
+    response.status_code = 401
+    response._content = json.dumps(body).encode()
+
+    assert ws_client.error_detail(response) == expected

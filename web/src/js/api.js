@@ -1,5 +1,7 @@
-// HTTP to the job API (API Gateway, x-api-key), the PACS API (ALB) and S3 (presigned POST).
+// HTTP to the job API (REST API, `Authorization: <IdToken>`), the PACS API (services HTTP API,
+// `Authorization: Bearer <IdToken>`) and S3 (presigned POST: its own signature, no token).
 // Errors keep the words the API used: "POST /clients -> 400 invalid_request: delivery: ...".
+// A 401 renews the token once and retries; a second 401 ends the session (the login form shows).
 
 export class ApiError extends Error {
   constructor(method, path, status, code, message) {
@@ -31,10 +33,14 @@ async function readBody(response) {
   }
 }
 
-async function call(base, method, path, { headers = {}, body, signal } = {}) {
-  let response;
+/** The header each API's authorizer reads: REST (Cognito authorizer) the raw token, HTTP API (JWT authorizer) Bearer. */
+export function authorization(kind, token) {
+  return { Authorization: kind === "bearer" ? `Bearer ${token}` : token };
+}
+
+async function send(base, method, path, { headers = {}, body, signal } = {}) {
   try {
-    response = await fetch(base + path, {
+    return await fetch(base + path, {
       method,
       headers: { ...(body === undefined ? {} : { "Content-Type": "application/json" }), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -44,47 +50,62 @@ async function call(base, method, path, { headers = {}, body, signal } = {}) {
     if (error.name === "AbortError") throw error;
     throw new ApiError(method, path, "network error", undefined, `${error.message} (${base})`);
   }
-  const parsed = await readBody(response);
-  if (!response.ok) {
-    const { code, message } = describeError(parsed, typeof parsed === "string" && parsed ? parsed : response.statusText);
-    throw new ApiError(method, path, response.status, code, message);
+}
+
+/** A call as the signed-in user: a 401 renews the token and retries once, then ends the session. */
+async function authorized(auth, kind, base, method, path, options = {}) {
+  const attempt = async () =>
+    send(base, method, path, { ...options, headers: { ...options.headers, ...authorization(kind, await auth.idToken()) } });
+  let response = await attempt();
+  if (response.status === 401) {
+    try {
+      await auth.refresh();
+      response = await attempt();
+    } catch {
+      // the refresh was refused: the session has ended, the 401 below says why
+    }
   }
-  return parsed;
+  if (!response.ok) {
+    const parsed = await readBody(response);
+    const { code, message } = describeError(parsed, typeof parsed === "string" && parsed ? parsed : response.statusText);
+    const error = new ApiError(method, path, response.status, code, message);
+    if (response.status === 401 && auth.loggedIn) auth.expire(`${error.message}: sign in again`);
+    throw error;
+  }
+  return response;
 }
 
 export class JobApi {
-  constructor(config) {
+  constructor(config, auth) {
     this.base = config.REST_API_URL.replace(/\/$/, "");
-    this.headers = config.REST_API_KEY ? { "x-api-key": config.REST_API_KEY } : {};
+    this.auth = auth;
+  }
+  async request(method, path, options = {}) {
+    const response = await authorized(this.auth, "raw", this.base, method, path, options);
+    return readBody(response);
   }
   get(path, options = {}) {
-    return call(this.base, "GET", path, { ...options, headers: this.headers });
+    return this.request("GET", path, options);
   }
   post(path, body, options = {}) {
-    return call(this.base, "POST", path, { ...options, body, headers: this.headers });
+    return this.request("POST", path, { ...options, body });
+  }
+  delete(path, options = {}) {
+    return this.request("DELETE", path, options);
   }
 }
 
 export class PacsApi {
-  constructor(config) {
+  constructor(config, auth) {
     this.base = config.PACS_API_URL.replace(/\/$/, "");
+    this.auth = auth;
   }
-  get(path) {
-    return call(this.base, "GET", path);
+  async get(path) {
+    return readBody(await authorized(this.auth, "bearer", this.base, "GET", path));
   }
   /** A rendered PNG as a Blob, or the PACS's own error. */
   async image(path) {
-    let response;
-    try {
-      response = await fetch(this.base + path);
-    } catch (error) {
-      throw new ApiError("GET", path, "network error", undefined, error.message);
-    }
-    if (!response.ok) {
-      const { code, message } = describeError(await readBody(response), response.statusText);
-      throw new ApiError("GET", path, response.status, code, message);
-    }
-    return response.blob();
+    return (await authorized(this.auth, "bearer", this.base, "GET", path)).blob();
   }
 }
 

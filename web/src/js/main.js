@@ -1,15 +1,19 @@
-// Boot: read config.json (the stack's endpoints), wire the panels, and start where the last
-// visit left off (the stored client reconnects; its unfinished jobs are checked).
+// Boot: read config.json (the stack's endpoints and user pool), sign in (or resume this tab's
+// session), wire the panels, and start where the last visit left off (the stored client
+// reconnects; its unfinished jobs are checked).
 import { JobApi, PacsApi } from "./api.js";
+import { Auth } from "./auth.js";
 import { $ } from "./dom.js";
 import { guarded, installGlobalHandlers, showError } from "./errors.js";
+import { storeKeyFor } from "./store.js";
 import { ClientPanel } from "./views/client.js";
 import { ImagesPanel } from "./views/images.js";
 import { JobsPanel } from "./views/jobs.js";
+import { LoginForm } from "./views/login.js";
 import { PacsPanel } from "./views/pacs.js";
 import { VideoPanel } from "./views/video.js";
 
-const REQUIRED = ["REST_API_URL", "WEBSOCKET_URL", "PACS_API_URL"];
+const REQUIRED = ["REST_API_URL", "WEBSOCKET_URL", "PACS_API_URL", "USER_POOL_ID", "USER_POOL_CLIENT_ID"];
 
 async function loadConfig() {
   let response;
@@ -37,18 +41,62 @@ function wireTabs() {
   }
 }
 
-async function main() {
-  installGlobalHandlers();
-  wireTabs();
-  const config = await loadConfig();
-  const api = new JobApi(config);
-  const client = new ClientPanel({ api, config });
-  const jobs = new JobsPanel({ api, client, config });
-  const pacs = new PacsPanel({ pacs: new PacsApi(config), onSelect: (target) => jobs.select(target) });
+function showUser(auth) {
+  $("whoami").textContent = auth.username ? `signed in as ${auth.username}` : "";
+  $("logout").hidden = !auth.username;
+}
+
+async function start(config, auth) {
+  const username = auth.username;
+  const storeKey = storeKeyFor(config.REST_API_URL, username);
+  const api = new JobApi(config, auth);
+  const client = new ClientPanel({ api, config, storeKey, username });
+  const jobs = new JobsPanel({ api, client, storeKey });
+  const pacs = new PacsPanel({ pacs: new PacsApi(config, auth), onSelect: (target) => jobs.select(target) });
   new ImagesPanel({ api });
   new VideoPanel({ api });
   client.restore();
   await Promise.all([guarded(() => jobs.loadAlgorithms())(), guarded(() => pacs.loadStudies())()]);
+  return client;
+}
+
+async function main() {
+  installGlobalHandlers();
+  wireTabs();
+  const config = await loadConfig();
+  const auth = new Auth(config);
+  const login = new LoginForm({ auth });
+  $("logout").addEventListener("click", guarded(() => auth.logout()));
+  // Signing out forgets everything this page holds for the user: start over from a clean page.
+  auth.addEventListener("logout", () => window.location.reload());
+
+  // The APIs refused the token, or it could not be renewed: stop listening, sign in again, and
+  // carry on as the same user (another user gets a fresh page: nothing of the first one stays).
+  let client = null;
+  let signingIn = false;
+  auth.addEventListener("required", async (event) => {
+    if (signingIn) return; // several calls refused at once: one form
+    signingIn = true;
+    const { reason, username } = event.detail;
+    client?.stop();
+    showUser(auth);
+    await login.show(reason, username);
+    signingIn = false;
+    if (auth.username !== username) {
+      window.location.reload();
+      return;
+    }
+    showUser(auth);
+    client?.restore();
+  });
+
+  if (!auth.restore()) {
+    document.body.dataset.ready = "login";
+    await login.show();
+  }
+  login.hide();
+  showUser(auth);
+  client = await start(config, auth);
   document.body.dataset.ready = "true";
 }
 

@@ -6,16 +6,27 @@
 // 10 minutes idle (2 hours at most), so the socket is renewed before that, make-before-break: the
 // new connection opens first, then the old one closes, and no push falls into a gap. Whatever
 // does fall through (a drop, a sleeping laptop) is caught by GET /jobs/{id} after each reconnect.
+//
+// Every connection, renewals included, opens with a fresh one-time ticket (`connectUrl()` asks
+// `POST /clients/{id}/tickets`): the handshake consumes it, so no URL is ever worth stealing. A
+// 404 there means the client is gone (deleted, expired): the socket stops and says so ("gone").
 import { reconnectDelay } from "./backoff.js";
+
+/** `<WebsocketUrl>?ticket=<ticket>`: the only thing the $connect authorizer reads. */
+export function ticketUrl(base, ticket) {
+  const url = new URL(base);
+  url.searchParams.set("ticket", ticket);
+  return url.toString();
+}
 
 const RENEW_AFTER_MS = 8 * 60_000;
 const STABLE_AFTER_MS = 5_000; // only a connection that stayed up this long resets the backoff
 const CONNECT_TIMEOUT_MS = 15_000;
 
 export class ResultSocket extends EventTarget {
-  constructor(url) {
+  constructor(connectUrl) {
     super();
-    this.url = url;
+    this.connectUrl = connectUrl; // async () => a URL with a fresh ticket
     this.socket = null;
     this.state = "idle";
     this.attempt = 0;
@@ -62,12 +73,33 @@ export class ResultSocket extends EventTarget {
     this.dispatchEvent(new CustomEvent("state", { detail: { state, ...detail } }));
   }
 
-  _open({ renewing = false } = {}) {
+  async _open({ renewing = false } = {}) {
     if (this.stopped) return;
     if (!renewing) this._setState("connecting", { attempt: this.attempt });
+    let url;
+    try {
+      url = await this.connectUrl();
+    } catch (error) {
+      if (this.stopped) return;
+      if (error.status === 404) {
+        this.stop();
+        this.dispatchEvent(new CustomEvent("gone", { detail: error.message }));
+        return;
+      }
+      if (renewing) {
+        // The current socket is still up: try again soon (if it drops, the reconnect takes over).
+        this._later(STABLE_AFTER_MS, () => {
+          if (this.socket) this._open({ renewing: true });
+        });
+        return;
+      }
+      this._dropped(null, `no ticket: ${error.message}`);
+      return;
+    }
+    if (this.stopped) return;
     let socket;
     try {
-      socket = new WebSocket(this.url);
+      socket = new WebSocket(url);
     } catch (error) {
       this._dropped(null, `cannot open the socket: ${error.message}`);
       return;

@@ -25,11 +25,26 @@ class CreateClientRequest(Contract):
 
 
 class CreateClientResponse(Contract):
+    """The 201 body of ``POST /clients``: the client (bound to the caller) and a first ticket.
+
+    ``ticket`` opens one WebSocket connection (``<websocket_url>?ticket=<ticket>``) until
+    ``ticket_expires_at`` (at most 60 s); later connections need ``POST /clients/{id}/tickets``.
+    """
+
     client_id: str = Field(pattern=JOB_ID_PATTERN)
-    token: str
-    token_expires_at: datetime
     delivery: Delivery
     queue_url: str | None = None
+    ticket: str
+    ticket_expires_at: datetime
+    websocket_url: str | None = None
+
+
+class TicketResponse(Contract):
+    """The 201 body of ``POST /clients/{client_id}/tickets``: one connection, within seconds."""
+
+    ticket: str
+    expires_at: datetime
+    client_id: str = Field(pattern=JOB_ID_PATTERN)
 
 
 class SubmitJobResponse(Contract):

@@ -1,23 +1,28 @@
 // The client panel: provision (push or poll), keep the client across reloads, and feed results
 // to the jobs view from the WebSocket (push) or GET /results (poll).
+//
+// A client belongs to the user who provisioned it (another user gets 404 for it), so it is kept
+// per REST API and user. The WebSocket opens with a fresh one-time ticket every time
+// (POST /clients/{id}/tickets); a 404 there or on GET /results means the client is gone.
 import { $ } from "../dom.js";
 import { guarded, showError } from "../errors.js";
-import { ResultSocket } from "../socket.js";
+import { ResultSocket, ticketUrl } from "../socket.js";
 import { forgetClient, loadClient, saveClient } from "../store.js";
 
 const POLL_RETRY_MS = 3000;
 
 export class ClientPanel extends EventTarget {
-  constructor({ api, config }) {
+  constructor({ api, config, storeKey, username }) {
     super();
     this.api = api;
     this.config = config;
-    this.apiUrl = config.REST_API_URL;
+    this.storeKey = storeKey;
+    this.username = username;
     this.client = null;
     this.socket = null;
     this.polling = null;
     $("provision").addEventListener("click", guarded(() => this.provision()));
-    $("forget-client").addEventListener("click", () => this.forget());
+    $("forget-client").addEventListener("click", guarded(() => this.remove()));
     window.addEventListener("online", () => this.socket?.nudge());
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible") this.socket?.nudge();
@@ -25,7 +30,7 @@ export class ClientPanel extends EventTarget {
   }
 
   restore() {
-    const stored = loadClient(this.apiUrl);
+    const stored = loadClient(this.storeKey);
     if (stored) this._use(stored);
     else this._render();
   }
@@ -34,33 +39,55 @@ export class ClientPanel extends EventTarget {
     const button = $("provision");
     button.disabled = true;
     try {
-      const created = await this.api.post("/clients", { delivery: $("delivery").value });
-      saveClient(this.apiUrl, created);
-      this._use(created);
+      const { ticket, ticket_expires_at: _expires, ...created } = await this.api.post("/clients", { delivery: $("delivery").value });
+      saveClient(this.storeKey, created); // the client's id, never a ticket
+      this._use(created, ticket);
     } finally {
       button.disabled = false;
     }
   }
 
+  /** Delete the client on the server (its queue, its live sockets), then forget it here. */
+  async remove() {
+    const client = this.client;
+    this.forget();
+    if (!client) return;
+    try {
+      await this.api.delete(`/clients/${encodeURIComponent(client.client_id)}`);
+    } catch (error) {
+      if (error.status !== 404) throw error; // already gone is what we wanted
+    }
+  }
+
   forget() {
     this._disconnect();
-    forgetClient(this.apiUrl);
+    forgetClient(this.storeKey);
     this.client = null;
     this._render();
     this.dispatchEvent(new Event("client"));
+  }
+
+  /** Stop listening without forgetting the client (the user signed out). */
+  stop() {
+    this._disconnect();
   }
 
   get connected() {
     return this.client?.delivery === "push" ? this.socket?.state === "open" : Boolean(this.client);
   }
 
-  _use(client) {
+  _use(client, firstTicket) {
     this._disconnect();
     this.client = client;
     this._render();
-    if (client.delivery === "push") this._connect();
+    if (client.delivery === "push") this._connect(firstTicket);
     else this._pollResults();
     this.dispatchEvent(new Event("client"));
+  }
+
+  _gone(why) {
+    showError(`client ${this.client?.client_id} no longer exists (deleted or expired): provision a new one (${why})`);
+    this.forget();
   }
 
   _render() {
@@ -70,16 +97,19 @@ export class ClientPanel extends EventTarget {
     if (client) {
       $("client-id").textContent = client.client_id;
       $("client-delivery").textContent = client.delivery + (client.queue_url ? ` (${client.queue_url})` : "");
-      $("client-expiry").textContent = new Date(client.token_expires_at).toLocaleString();
+      $("client-owner").textContent = this.username;
     }
     if (!client) this._showSocket({ state: "idle" });
   }
 
-  _connect() {
-    const url = new URL(this.config.WEBSOCKET_URL);
-    url.searchParams.set("client_id", this.client.client_id);
-    url.searchParams.set("token", this.client.token);
-    const socket = new ResultSocket(url.toString());
+  _connect(firstTicket) {
+    const clientId = this.client.client_id;
+    let ticket = firstTicket;
+    const socket = new ResultSocket(async () => {
+      const fresh = ticket || (await this.api.post(`/clients/${encodeURIComponent(clientId)}/tickets`, {})).ticket;
+      ticket = null; // one use only
+      return ticketUrl(this.config.WEBSOCKET_URL, fresh);
+    });
     this.socket = socket;
     socket.addEventListener("state", (event) => {
       this._showSocket(event.detail);
@@ -88,6 +118,7 @@ export class ClientPanel extends EventTarget {
     socket.addEventListener("reconnected", () => this.dispatchEvent(new Event("reconnected")));
     socket.addEventListener("message", (event) => this._message(event.detail, "push"));
     socket.addEventListener("problem", (event) => showError(event.detail));
+    socket.addEventListener("gone", (event) => this._gone(event.detail));
     socket.start();
   }
 
@@ -110,6 +141,10 @@ export class ClientPanel extends EventTarget {
         for (const result of body.results || []) this._message(result, "poll");
       } catch (error) {
         if (controller.signal.aborted) return;
+        if (error.status === 404) {
+          this._gone(error.message);
+          return;
+        }
         showError(error);
         await new Promise((resolve) => setTimeout(resolve, POLL_RETRY_MS));
       }
@@ -129,8 +164,7 @@ export class ClientPanel extends EventTarget {
     badge.dataset.state = state;
     badge.textContent = label || { idle: "no client", connecting: "connecting", open: "live", down: "disconnected" }[state];
     if (state === "down") {
-      const hint = attempt >= 4 ? " If this persists, the token may have expired: forget the client and provision again." : "";
-      banner.textContent = `Result socket is down (${why}); reconnecting in ${(retryInMs / 1000).toFixed(1)} s. Results are fetched with GET /jobs/{id} meanwhile.${hint}`;
+      banner.textContent = `Result socket is down (${why}); reconnecting in ${(retryInMs / 1000).toFixed(1)} s. Results are fetched with GET /jobs/{id} meanwhile.`;
       banner.hidden = false;
     } else if (state !== "connecting") {
       banner.hidden = true;

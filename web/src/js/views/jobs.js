@@ -10,10 +10,10 @@ const CHECK_WHILE_DOWN_MS = 3_000;
 const FINAL = new Set(["DONE", "FAILED"]);
 
 export class JobsPanel {
-  constructor({ api, client, config }) {
+  constructor({ api, client, storeKey }) {
     this.api = api;
     this.client = client;
-    this.apiUrl = config.REST_API_URL;
+    this.storeKey = storeKey;
     this.target = null;
     this.jobs = new Map(); // job_id -> {status, element, source}
     $("job-form").addEventListener("submit", (event) => {
@@ -64,7 +64,7 @@ export class JobsPanel {
       clear($("jobs"));
       return;
     }
-    for (const jobId of loadJobs(this.apiUrl)) this._track(jobId, "QUEUED");
+    for (const jobId of loadJobs(this.storeKey)) this._track(jobId, "QUEUED");
     this.checkPending();
   }
 
@@ -80,7 +80,7 @@ export class JobsPanel {
     try {
       const accepted = await this.api.post(`/process/${encodeURIComponent(algo)}`, { client_id: client.client_id, pacs });
       this._track(accepted.job_id, accepted.status, { algo, pacs });
-      saveJobs(this.apiUrl, [...this.jobs.keys()]);
+      saveJobs(this.storeKey, [...this.jobs.keys()]);
       this._schedule();
     } finally {
       this._renderTarget();
@@ -156,7 +156,7 @@ export class JobsPanel {
   _forget(jobId) {
     this.jobs.get(jobId)?.element.remove();
     this.jobs.delete(jobId);
-    saveJobs(this.apiUrl, [...this.jobs.keys()]);
+    saveJobs(this.storeKey, [...this.jobs.keys()]);
   }
 
   _schedule() {

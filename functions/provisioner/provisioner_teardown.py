@@ -1,0 +1,79 @@
+"""Delete one of the caller's clients and everything that serves it.
+
+Order matters, and every step is idempotent, so a failed request is finished by its retry:
+1. close every live WebSocket connection of the client (``DeleteConnection`` on the stage's
+   @connections API; ``GoneException`` means it was already closed) and delete its row;
+2. a poll client: remove its subscription, then its queue (already gone counts as done);
+3. delete the client row, last, so that until everything above succeeded a retry still finds
+   the client (and its owner) instead of answering 404 with a queue left behind;
+4. close connections again: a ticket minted before the delete may have opened one while steps
+   1-3 ran. After step 3 the authorizer and ``$connect`` refuse the client, so none can follow.
+
+The steps themselves are ``pipeline_common.client_teardown``'s, shared with ClientReaperFunction,
+which runs them again for the row's REMOVE on ClientsTable's stream (finding nothing left to do)
+and for every client that expires instead.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from botocore.exceptions import BotoCoreError, ClientError
+from provisioner_settings import ProvisionerSettings
+
+from pipeline_common import aws, client_teardown
+from pipeline_common.client_records import live_client_of
+from pipeline_common.client_teardown import (
+    ConnectionsNotClosed,
+    error_code,
+    management_client,
+    remove_delivery,
+)
+from pipeline_common.http import NotFound, ServiceUnavailable
+from pipeline_common.observability import logger
+
+
+def delete_client(
+    *, owner: str, client_id: str, now: datetime, settings: ProvisionerSettings
+) -> None:
+    """Delete the caller's live client; 404 for anyone else's (admins included), or none."""
+    record = live_client_of(settings.clients_table, client_id, owner=owner, now=now)
+    if record is None:
+        raise NotFound("no such client", field="client_id")
+    closed = 0
+    try:
+        closed = close_connections(client_id, settings=settings)
+        remove_delivery(record)
+        aws.client("dynamodb").delete_item(
+            TableName=settings.clients_table,
+            Key={"client_id": {"S": client_id}},
+            ConditionExpression="#owner = :owner",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":owner": {"S": owner}},
+        )
+    except (ClientError, BotoCoreError, ConnectionsNotClosed) as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            # A concurrent DELETE of the same client finished first: the outcome is the same.
+            logger.info("client already deleted", extra={"client_id": client_id})
+        else:
+            logger.exception("client deletion incomplete", extra={"client_id": client_id})
+            raise ServiceUnavailable("the client could not be deleted completely; retry") from exc
+    try:
+        closed += close_connections(client_id, settings=settings)
+    except (ClientError, BotoCoreError, ConnectionsNotClosed):
+        # The client is gone, so nothing is pushed to such a connection; the reaper (on the
+        # row's REMOVE) tries again, and the connection row's own TTL sweeps it in the end.
+        logger.exception("a late connection could not be closed", extra={"client_id": client_id})
+    logger.info(
+        "client deleted",
+        extra={"client_id": client_id, "owner": owner, "connections_closed": closed},
+    )
+
+
+def close_connections(client_id: str, *, settings: ProvisionerSettings) -> int:
+    """Close and forget every connection of ``client_id``; how many there were."""
+    return client_teardown.close_connections(
+        client_id,
+        connections_table=settings.connections_table,
+        api=management_client(settings.management_endpoint),
+    )

@@ -1,0 +1,113 @@
+"""Tearing down what serves a client: its live WebSocket connections and a poll client's
+subscription and queue.
+
+Two callers, one set of steps: ``DELETE /clients/{id}`` (ProvisionerFunction, synchronously, so
+its 204 means done) and ClientReaperFunction (from ClientsTable's stream, for every removed row:
+a TTL expiry, or a DELETE whose work it then finds already done). Every step is idempotent: a
+connection already closed (``GoneException``), a subscription or a queue already gone all count
+as done, so a retry, or the second caller, finishes what the first left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from pipeline_common import aws
+from pipeline_common.client_records import ClientRecord
+from pipeline_common.observability import logger
+
+CLIENT_INDEX = "client_id-index"
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=5)
+# What SNS and SQS answer for a subscription or queue that no longer exists: already done.
+ALREADY_GONE = frozenset(
+    {"NotFound", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+)
+
+
+class ConnectionsNotClosed(RuntimeError):
+    """At least one connection could not be closed for a reason other than being gone."""
+
+
+@lru_cache(maxsize=4)
+def management_client(endpoint: str) -> Any:
+    # The @connections API lives on the WebSocket stage's own URL, which AWS requires to be named
+    # (it is not in AWS_ENDPOINT_URL's scope); ResultPushFunction builds its client the same way.
+    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=_CONFIG)
+
+
+def management_endpoint(websocket_endpoint: str) -> str:
+    """A WebSocket stage's @connections API: the same URL over HTTP(S) (``wss`` -> ``https``,
+    ``ws`` -> ``http``, on AWS and in the local cloud alike)."""
+    for scheme, http_scheme in (("wss://", "https://"), ("ws://", "http://")):
+        if websocket_endpoint.startswith(scheme):
+            return http_scheme + websocket_endpoint[len(scheme) :]
+    return websocket_endpoint
+
+
+def close_connections(client_id: str, *, connections_table: str, api: Any) -> int:
+    """Close and forget every connection of ``client_id`` through ``api`` (the stage's
+    @connections client); how many there were. A row is deleted only once its socket is closed
+    or gone, so a failure leaves the row for the retry to find."""
+    connection_ids = connections_of(client_id, connections_table=connections_table)
+    failures = 0
+    for connection_id in connection_ids:
+        try:
+            api.delete_connection(ConnectionId=connection_id)
+        except api.exceptions.GoneException:
+            logger.info("connection already closed", extra={"connection_id": connection_id})
+        except ClientError:
+            failures += 1
+            logger.exception("connection not closed", extra={"connection_id": connection_id})
+            continue
+        aws.client("dynamodb").delete_item(
+            TableName=connections_table, Key={"connection_id": {"S": connection_id}}
+        )
+    if failures:
+        raise ConnectionsNotClosed(
+            f"{failures} of {len(connection_ids)} connections of {client_id} are still open"
+        )
+    return len(connection_ids)
+
+
+def connections_of(client_id: str, *, connections_table: str) -> list[str]:
+    paginator = aws.client("dynamodb").get_paginator("query")
+    pages = paginator.paginate(
+        TableName=connections_table,
+        IndexName=CLIENT_INDEX,
+        KeyConditionExpression="client_id = :c",
+        ExpressionAttributeValues={":c": {"S": client_id}},
+        ProjectionExpression="connection_id",
+    )
+    return [item["connection_id"]["S"] for page in pages for item in page.get("Items", [])]
+
+
+def remove_delivery(record: ClientRecord) -> None:
+    """A poll client's subscription, then its queue (the subscription first, so SNS never
+    delivers to a deleted queue); either already gone is fine. A push client has neither."""
+    if record.subscription_arn:
+        arn = record.subscription_arn
+        _unless_gone(lambda: aws.client("sns").unsubscribe(SubscriptionArn=arn))
+    if record.queue_url:
+        url = record.queue_url
+        _unless_gone(lambda: aws.client("sqs").delete_queue(QueueUrl=url))
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a ``ClientError``; None for anything else."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code"))
+    return None
+
+
+def _unless_gone(call: Callable[[], object]) -> None:
+    try:
+        call()
+    except ClientError as exc:
+        if error_code(exc) not in ALREADY_GONE:
+            raise
