@@ -2,9 +2,10 @@
 
 Files and folders (recursively) are read locally first: what is not DICOM is skipped (named, not
 sent); the rest goes to ``POST {PACS_API_URL}/studies`` in batches (``--batch-size`` files, at
-most ``--batch-bytes``), never two files with the same SOP Instance UID in one batch. Before each
-batch one QIDO-RS search (``/instances?SOPInstanceUID=...``) says which are already there, so the
-summary separates:
+most ``--batch-mib``: 8 by default, under API Gateway's 10 MB request limit; a single larger file
+still goes alone, and only a route without that limit can take it), never two files with the same
+SOP Instance UID in one batch. Before each batch one QIDO-RS search
+(``/instances?SOPInstanceUID=...``) says which are already there, so the summary separates:
 
 - ``stored``: new in the PACS;
 - ``already present``: the very same instance was there (the PACS accepts it again, unchanged);
@@ -314,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     importer.add_argument("--token", help="bearer token (default: PACS_TOKEN, else log in)")
     importer.add_argument("--env-file", type=Path, default=DEFAULT_ENV_FILE)
     importer.add_argument("--batch-size", type=int, default=20, help="files per request")
-    importer.add_argument("--batch-mib", type=int, default=64, help="MiB per request at most")
+    # API Gateway HTTP APIs take at most 10 MB per request: a batch stays under it.
+    importer.add_argument("--batch-mib", type=int, default=8, help="MiB per request at most")
     importer.add_argument("--json", action="store_true", help="print one JSON document")
     if _auth is not None:
         _auth.add_login_arguments(importer)

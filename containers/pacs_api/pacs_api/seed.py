@@ -87,12 +87,16 @@ def _from_file(path: Path, source: str) -> SeedObject:
     )
 
 
-def demo_objects() -> list[SeedObject]:
-    objects = [_from_file(_testdata_path(name), name) for name in DEMO_FILES]
+def demo_files() -> list[tuple[str, Path]]:
+    """``(source name, path)`` of the demo set: what ``clients.pacs import`` sends in the demo."""
+    files = [(name, _testdata_path(name)) for name in DEMO_FILES]
     for path in sorted(get_testdata_files(DEMO_SERIES_GLOB)):
-        relative = "dicomdirtests/98892003/MR700/" + Path(path).name
-        objects.append(_from_file(Path(path), relative))
-    return objects
+        files.append(("dicomdirtests/98892003/MR700/" + Path(path).name, Path(path)))
+    return files
+
+
+def demo_objects() -> list[SeedObject]:
+    return [_from_file(path, source) for source, path in demo_files()]
 
 
 def broken_objects() -> list[SeedObject]:
