@@ -19,6 +19,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydicom import dcmread
+from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRLittleEndian
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -29,7 +31,6 @@ from pacs_api.errors import (
     InvalidIdentifier,
     InvalidQuery,
     NotAcceptable,
-    NotDicom,
     NotFound,
     ObjectTooLarge,
     PacsError,
@@ -604,9 +605,10 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def _syntax_of(data: bytes) -> str | None:
+    """The transfer syntax named in a stored object's file meta (None for a non-DICOM object)."""
     try:
-        ds = parse_dicom(data, "retrieved")
-    except NotDicom:
+        ds = dcmread(BytesIO(data), stop_before_pixels=True, specific_tags=["SOPInstanceUID"])
+    except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError):
         return None
     meta = getattr(ds, "file_meta", None)
     uid = meta.get("TransferSyntaxUID") if meta is not None else None
