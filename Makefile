@@ -19,7 +19,7 @@ WEB_SOURCES := $(shell find web/src web/build.mjs web/package.json 2>/dev/null)
 NATIVE_SOURCES := $(shell find native -name '*.c' -o -name '*.h' -o -name '*.py' -o -name '*.toml' 2>/dev/null)
 
 .PHONY: demo test lint format unit integration e2e validate build security bench up outputs \
-	images images-push cloud-test web browser clean
+	images images-push cloud-test web browser dicom-tools clean
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ web: web/dist/index.html
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
+# The DICOM validator (dciodvfy) that checks the Segmentations the workers write.
+dicom-tools:
+	@command -v dciodvfy >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq dicom3tools >/dev/null; }
+
 $(TOOLS)/.installed: requirements/tools.txt
 	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet -r requirements/tools.txt
@@ -77,7 +81,7 @@ format: $(VENV)/.installed
 unit: $(VENV)/.native
 	$(VENV)/bin/pytest -q tests/unit
 
-integration: $(VENV)/.native
+integration: $(VENV)/.native dicom-tools
 	$(VENV)/bin/pytest -q tests/integration
 
 e2e: $(VENV)/.native web browser

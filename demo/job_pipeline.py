@@ -1,5 +1,6 @@
-"""Drive the medical job pipeline: seed the PACS, then a push-mode job over the WebSocket (the
-shipped CLI, logged in as the demo user from the env file) and a poll-mode job over
+"""Drive the medical job pipeline: fill the PACS through DICOMweb STOW-RS (``clients.pacs``,
+as the demo user), then a push-mode job over the WebSocket (the shipped CLI, logged in as the demo
+user from the env file), the job's DICOM SEG found by a QIDO-RS search, and a poll-mode job over
 ``GET /results`` (the same user)."""
 
 from __future__ import annotations
@@ -10,18 +11,33 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from clients import pacs as pacs_cli
 from clients import ws_client
 from clients.auth import TokenSource
 from clients.env import Endpoints
 from demo.report import block, line, section
 from localcloud.cloud import LocalCloud
-from pacs_api.seed import seed_pacs
+from pacs_api.seed import demo_files, demo_objects
 
 
 def run(cloud: LocalCloud, env_file: Path, out_dir: Path, login: TokenSource) -> None:
     section("Job API: REST -> FIFO queue -> DICOM worker -> SNS/SQS -> WebSocket push and polling")
-    outcomes = seed_pacs(cloud.outputs["PacsBucketName"], s3=cloud.client("s3"))
-    line("PACS seeded", f"{len(outcomes)} real DICOM instances (pydicom's test files)")
+    pacs_url = cloud.outputs["PacsApiUrl"]
+    summary = pacs_cli.run_import(
+        [path for _, path in demo_files()],
+        pacs_cli.StowClient(pacs_url, login.id_token),
+        batch_size=20,
+        batch_bytes=8 * 1024 * 1024,
+    )
+    line(
+        "PACS filled through STOW-RS",
+        f"python -m clients.pacs import ...: stored {summary.count('stored')}, already present "
+        f"{summary.count('already present')}, failed {summary.count('failed')} "
+        "(pydicom's test files)",
+    )
+    outcomes = demo_objects()
     first = next(o for o in outcomes if "CT" in o.source) if outcomes else None
     if first is None:
         line("skipped", "no DICOM instance to process")
@@ -62,8 +78,26 @@ def run(cloud: LocalCloud, env_file: Path, out_dir: Path, login: TokenSource) ->
     line("pushed result", f"exit code {code}")
     block(captured.getvalue().strip())
     line("outputs downloaded to", out_dir)
+    _seg_search(pacs_url, first.study_id, login)
 
     _poll_mode(cloud, first, login)
+
+
+def _seg_search(pacs_url: str, study_id: str, login: TokenSource) -> None:
+    """The job's result as DICOM: a QIDO-RS search for Modality=SEG in the source study."""
+    response = httpx.get(
+        f"{pacs_url}/studies/{study_id}/series",
+        params={"Modality": "SEG"},
+        headers={"Accept": "application/dicom+json", "Authorization": f"Bearer {login.id_token()}"},
+        timeout=30,
+    )
+    found = response.json() if response.status_code == 200 else []
+    series = [s.get("0020000E", {}).get("Value", ["?"])[0] for s in found]
+    line(
+        "SEG found by DICOMweb",
+        f"GET /pacs/studies/{study_id}/series?Modality=SEG -> {response.status_code}, "
+        f"series {', '.join(series) or 'none'}",
+    )
 
 
 def _poll_mode(cloud: LocalCloud, instance: Any, login: TokenSource) -> None:

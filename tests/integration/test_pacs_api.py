@@ -25,6 +25,7 @@ from pacs_api.settings import PacsSettings
 
 BUCKET = "pacs-bucket-test"
 EXPIRY = 120
+PATIENT_ACCESS = {"x-pacs-patient-access": "allowed"}
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ def test_url_is_presigned_for_the_instance_with_a_short_expiry(client: TestClien
     # Given
     mr = sample_ref("MR_small.dcm")
     # When
-    body = client.get(f"{mr.path}/url").json()
+    body = client.get(f"{mr.path}/url", headers=PATIENT_ACCESS).json()
     # Then
     assert body["expires_in"] == EXPIRY
     url = urlparse(body["url"])
@@ -162,13 +163,23 @@ def test_rendered_refuses_bad_window_queries(client: TestClient, query: dict[str
     assert response.json()["error"] == "invalid_query"
 
 
+def test_a_presigned_link_needs_patient_access(client: TestClient) -> None:
+    # Given: a link hands out the whole file, patient attributes included
+    mr = sample_ref("MR_small.dcm")
+    # When
+    response = client.get(f"{mr.path}/url")
+    # Then
+    assert response.status_code == 403
+    assert response.json()["error"] == "patient_access_required"
+
+
 @pytest.mark.parametrize("suffix", ["/metadata", "/url", "/rendered"])
 def test_unknown_instance_is_404(client: TestClient, suffix: str) -> None:
     # Given
     ct = sample_ref("CT_small.dcm")
     path = f"/studies/{ct.study_id}/series/{ct.series_id}/instances/1.2.3.4{suffix}"
     # When
-    response = client.get(path)
+    response = client.get(path, headers=PATIENT_ACCESS)
     # Then
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"

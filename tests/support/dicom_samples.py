@@ -60,6 +60,24 @@ def broken_ref(instance_id: str) -> InstanceRef:
     return InstanceRef(BROKEN_STUDY, BROKEN_SERIES, instance_id)
 
 
+def with_new_uids(name: str, *, study_uid: str | None = None) -> bytes:
+    """A bundled file as a new instance (new SOP Instance and Series UIDs; the study kept unless
+    given), serialised as a PS3.10 file: what a modality would send next."""
+    from io import BytesIO
+
+    from pydicom.uid import generate_uid
+
+    ds = dcmread(sample_path(name))
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.SeriesInstanceUID = generate_uid()
+    if study_uid is not None:
+        ds.StudyInstanceUID = study_uid
+    out = BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
 def mr700_series() -> tuple[str, str]:
     ds = dcmread(sample_path("dicomdirtests/98892003/MR700/4467"), stop_before_pixels=True)
     return str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID)
@@ -72,19 +90,30 @@ def free_port() -> int:
 
 
 @contextmanager
-def pacs_api_server(bucket: str, presign_expiry_seconds: int = 300) -> Iterator[str]:
-    """The real PACS API served by uvicorn in a thread on a free loopback port; yields its URL."""
+def pacs_api_server(
+    bucket: str, presign_expiry_seconds: int = 300, **settings: Any
+) -> Iterator[str]:
+    """The real PACS API served by uvicorn in a thread on a free loopback port; yields its URL.
+    ``settings`` are further ``PacsSettings`` fields (e.g. ``max_stow_part_bytes``)."""
     import uvicorn
 
     from pacs_api.app import create_app
     from pacs_api.settings import PacsSettings
 
     port = free_port()
-    settings = PacsSettings(
-        pacs_bucket=bucket, port=port, presign_expiry_seconds=presign_expiry_seconds
+    pacs_settings = PacsSettings(
+        pacs_bucket=bucket,
+        port=port,
+        presign_expiry_seconds=presign_expiry_seconds,
+        public_url=f"http://127.0.0.1:{port}",
+        **settings,
     )
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
+        create_app(pacs_settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="pacs-api", daemon=True)
@@ -156,6 +185,11 @@ def create_job_stack(algo_id: str = "processing_1") -> JobStack:
         BillingMode=table["BillingMode"],
         AttributeDefinitions=table["AttributeDefinitions"],
         KeySchema=table["KeySchema"],
+        **(
+            {"GlobalSecondaryIndexes": table["GlobalSecondaryIndexes"]}
+            if "GlobalSecondaryIndexes" in table
+            else {}
+        ),
     )
     queue = template_properties("Processing1RequestQueue")
     dlq_url = sqs.create_queue(QueueName=f"{algo_id}-dlq.fifo", Attributes={"FifoQueue": "true"})[

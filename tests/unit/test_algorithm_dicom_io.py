@@ -54,7 +54,8 @@ def test_a_truncated_file_is_unreadable_pixels_with_the_byte_counts() -> None:
         decode_instance(data, "MR_truncated")
     # Then
     assert str(error.value) == (
-        "instance MR_truncated pixel data cannot be decoded: The number of bytes of pixel "
+        "instance MR_truncated pixel data cannot be decoded (Explicit VR Little Endian): "
+        "The number of bytes of pixel "
         "data is less than expected (8130 vs 8192 bytes)"
     )
 

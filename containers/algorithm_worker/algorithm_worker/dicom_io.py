@@ -7,12 +7,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from pydicom.dataset import Dataset
-from pydicom.pixels import apply_modality_lut
+from pydicom.pixels import apply_color_lut, apply_modality_lut
 
 from algorithm_worker.errors import NotDicom, UnreadablePixels
 from pipeline_common import dicom
 
-_COLOUR = {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT"}
+# pydicom hands YBR pixel data over already converted to RGB.
+_COLOUR = {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420"}
 
 
 @dataclass(frozen=True)
@@ -37,23 +38,29 @@ def decode_instance(data: bytes, instance_id: str) -> list[Slice]:
     ds = dicom.parse_dicom(data, instance_id, NotDicom)
     if "PixelData" not in ds:
         raise UnreadablePixels(f"instance {instance_id} has no pixel data")
-    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
+    syntax = _syntax_name(ds)
     try:
         pixels = ds.pixel_array
-    except (NotImplementedError, RuntimeError) as exc:
+    except Exception as exc:  # decoder plugins raise anything from ValueError to RuntimeError
         # pydicom says "... all plugins are missing dependencies" when no codec is installed.
         if isinstance(exc, NotImplementedError) or "missing dependencies" in str(exc):
             raise UnreadablePixels(
-                f"instance {instance_id} uses transfer syntax "
-                f"{ds.file_meta.TransferSyntaxUID.name}, for which no decoder is installed"
+                f"instance {instance_id} uses transfer syntax {syntax}, "
+                "for which no decoder is installed"
             ) from exc
         raise UnreadablePixels(
-            f"instance {instance_id} pixel data cannot be decoded: {_short(exc)}"
+            f"instance {instance_id} pixel data cannot be decoded ({syntax}): {_short(exc)}"
         ) from exc
-    except (ValueError, AttributeError, TypeError, KeyError) as exc:
-        raise UnreadablePixels(
-            f"instance {instance_id} pixel data cannot be decoded: {_short(exc)}"
-        ) from exc
+    if photometric == "PALETTE COLOR":
+        try:
+            pixels = apply_color_lut(pixels, ds)
+        except Exception as exc:
+            raise UnreadablePixels(
+                f"instance {instance_id}: its palette colour lookup table is unusable: "
+                f"{_short(exc)}"
+            ) from exc
+        photometric = "RGB"
     frame_count = int(ds.get("NumberOfFrames") or 1)
     frames = list(pixels) if frame_count > 1 else [pixels]
     number = _integer(ds.get("InstanceNumber"))
@@ -62,7 +69,7 @@ def decode_instance(data: bytes, instance_id: str) -> list[Slice]:
     slices = []
     for index, frame in enumerate(frames):
         if photometric in _COLOUR:
-            values = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+            values = cv2.cvtColor(_colour_uint8(frame), cv2.COLOR_RGB2GRAY)
             frame_window = None
         elif photometric.startswith("MONOCHROME"):
             values = apply_modality_lut(frame, ds)
@@ -85,6 +92,12 @@ def decode_instance(data: bytes, instance_id: str) -> list[Slice]:
     return slices
 
 
+def _syntax_name(ds: Dataset) -> str:
+    meta = getattr(ds, "file_meta", None)
+    uid = meta.get("TransferSyntaxUID") if meta is not None else None
+    return str(uid.name) if uid else "no transfer syntax"
+
+
 def _window(ds: Dataset) -> tuple[float, float] | None:
     centres, widths = dicom.numbers(ds.get("WindowCenter")), dicom.numbers(ds.get("WindowWidth"))
     if centres and widths and widths[0] >= 1:
@@ -102,6 +115,14 @@ def _integer(value: object) -> int | None:
         return int(value) if value not in (None, "") else None  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return None
+
+
+def _colour_uint8(frame: np.ndarray) -> np.ndarray:
+    # cv2 converts 8- and 16-bit colour only; deeper or signed data is scaled to 8 bits first.
+    if frame.dtype in (np.uint8, np.uint16):
+        return np.ascontiguousarray(frame)
+    high = float(frame.max()) or 1.0
+    return np.clip(frame.astype(np.float64) * 255.0 / high, 0, 255).astype(np.uint8)
 
 
 def _short(exc: Exception) -> str:

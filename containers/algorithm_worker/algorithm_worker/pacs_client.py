@@ -1,12 +1,25 @@
-"""The PACS API as the worker sees it: instance listings and presigned downloads over HTTP."""
+"""The PACS as the worker sees it: DICOMweb over HTTP. QIDO-RS lists a series' instances,
+WADO-RS retrieves each instance (as stored: ``transfer-syntax=*``), STOW-RS stores results.
+
+The worker is a trusted service inside the VPC: it sends ``x-pacs-patient-access: allowed``
+because it needs whole instances (their patient module goes into the SEG it writes back)."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from algorithm_worker.errors import InstanceNotFound, PacsRefused, PacsUnavailable
+from pipeline_common import multipart
+
+PATIENT_ACCESS = {"x-pacs-patient-access": "allowed"}
+DICOM_JSON = "application/dicom+json"
+RETRIEVE_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+_SOP_INSTANCE_UID = "00080018"
+_INSTANCE_NUMBER = "00200013"
 
 
 class PacsClient:
@@ -23,46 +36,90 @@ class PacsClient:
         self.http = http or httpx.Client(timeout=timeout_seconds, follow_redirects=False)
 
     def list_instance_ids(self, study_id: str, series_id: str) -> list[str]:
-        body = self._get_json(f"/studies/{_seg(study_id)}/series/{_seg(series_id)}/instances")
-        return [str(item["instance_id"]) for item in body["instances"]]
+        """SOP Instance UIDs of a series (QIDO-RS), in InstanceNumber order."""
+        path = f"/studies/{_seg(study_id)}/series/{_seg(series_id)}/instances"
+        response = self._request("GET", path, headers={"Accept": DICOM_JSON})
+        results = response.json()
+        if not isinstance(results, list):
+            raise PacsUnavailable("the PACS answered a search with something else than a list")
+        ids = []
+        for result in results:
+            values = result.get(_SOP_INSTANCE_UID, {}).get("Value") or []
+            if values:
+                ids.append(str(values[0]))
+        if not ids:
+            raise InstanceNotFound(f"series {series_id} of study {study_id} has no instances")
+        return ids
 
     def download_instance(self, study_id: str, series_id: str, instance_id: str) -> bytes:
+        """One instance's PS3.10 bytes, as stored (WADO-RS retrieve instance)."""
         path = f"/studies/{_seg(study_id)}/series/{_seg(series_id)}/instances/{_seg(instance_id)}"
-        url = str(self._get_json(path + "/url")["url"])
+        headers = {"Accept": RETRIEVE_ACCEPT, **PATIENT_ACCESS}
         try:
-            with self.http.stream("GET", url) as response:
-                if response.status_code == 404:
-                    raise InstanceNotFound(f"instance {instance_id} disappeared from the PACS")
+            with self.http.stream("GET", self.base_url + path, headers=headers) as response:
                 if response.status_code != 200:
-                    raise PacsUnavailable(
-                        f"download of instance {instance_id} answered {response.status_code}"
-                    )
-                chunks: list[bytes] = []
-                received = 0
+                    response.read()
+                    _raise_for(response, f"retrieve of instance {instance_id}")
+                received = bytearray()
+                # The multipart envelope adds a few hundred bytes around the instance.
+                limit = self.max_instance_bytes + 64 * 1024
                 for chunk in response.iter_bytes():
-                    received += len(chunk)
-                    if received > self.max_instance_bytes:
+                    received += chunk
+                    if len(received) > limit:
                         raise PacsRefused(
                             f"instance {instance_id} is larger than {self.max_instance_bytes} bytes"
                         )
-                    chunks.append(chunk)
-                return b"".join(chunks)
+                content_type = response.headers.get("content-type")
         except httpx.HTTPError as exc:
-            raise PacsUnavailable(f"download of instance {instance_id} failed: {exc}") from exc
-
-    def _get_json(self, path: str) -> dict:
+            raise PacsUnavailable(f"retrieve of instance {instance_id} failed: {exc}") from exc
         try:
-            response = self.http.get(self.base_url + path)
+            parts = multipart.split_parts(bytes(received), multipart.boundary_of(content_type))
+        except ValueError as exc:
+            raise PacsUnavailable(f"retrieve of instance {instance_id}: {exc}") from exc
+        if len(parts) != 1:
+            raise PacsUnavailable(
+                f"retrieve of instance {instance_id} answered {len(parts)} parts, not 1"
+            )
+        return parts[0].body
+
+    def store_instances(self, study_id: str, instances: list[bytes]) -> dict[str, Any]:
+        """STOW-RS into ``study_id``; the Store Instances Response (DICOM JSON). A failed
+        instance is in its Failed SOP Sequence; the caller decides what that means."""
+        boundary = f"worker-{uuid.uuid4().hex}"
+        body = multipart.encode([("application/dicom", data) for data in instances], boundary)
+        headers = {
+            "Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}',
+            "Accept": DICOM_JSON,
+            **PATIENT_ACCESS,
+        }
+        try:
+            response = self.http.post(
+                f"{self.base_url}/studies/{_seg(study_id)}", content=body, headers=headers
+            )
         except httpx.HTTPError as exc:
             raise PacsUnavailable(f"PACS API unreachable: {type(exc).__name__}") from exc
-        if response.status_code == 200:
+        if response.status_code in (200, 202, 409):
             return dict(response.json())
-        message = _error_message(response)
-        if response.status_code == 404:
-            raise InstanceNotFound(f"not found in the PACS: {message}")
-        if 400 <= response.status_code < 500 and response.status_code != 429:
-            raise PacsRefused(f"the PACS refused the request ({response.status_code}): {message}")
-        raise PacsUnavailable(f"PACS API answered {response.status_code}: {message}")
+        _raise_for(response, "store")
+        raise AssertionError("unreachable")
+
+    def _request(self, method: str, path: str, *, headers: dict[str, str]) -> httpx.Response:
+        try:
+            response = self.http.request(method, self.base_url + path, headers=headers)
+        except httpx.HTTPError as exc:
+            raise PacsUnavailable(f"PACS API unreachable: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            _raise_for(response, f"{method} {path}")
+        return response
+
+
+def _raise_for(response: httpx.Response, what: str) -> None:
+    message = _error_message(response)
+    if response.status_code == 404:
+        raise InstanceNotFound(f"not found in the PACS: {message}")
+    if 400 <= response.status_code < 500 and response.status_code != 429:
+        raise PacsRefused(f"the PACS refused the {what} ({response.status_code}): {message}")
+    raise PacsUnavailable(f"PACS API answered {response.status_code} to the {what}: {message}")
 
 
 def _seg(identifier: str) -> str:

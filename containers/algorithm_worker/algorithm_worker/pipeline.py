@@ -10,14 +10,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydicom.dataset import Dataset
 
-from algorithm_worker import imaging
+from algorithm_worker import imaging, segmentation
 from algorithm_worker.algorithms import Algorithm
 from algorithm_worker.dicom_io import Slice, decode_instance
-from algorithm_worker.errors import SeriesTooLarge, WrongAlgorithm
+from algorithm_worker.errors import NotDicom, PacsUnavailable, SeriesTooLarge, WrongAlgorithm
 from algorithm_worker.pacs_client import PacsClient
+from pipeline_common import dicom
 from pipeline_common.contracts.common import S3Location, utc_now
-from pipeline_common.contracts.jobs import JobMessage, JobOutputs, JobResult, JobStatus
+from pipeline_common.contracts.jobs import (
+    DicomInstanceRef,
+    JobMessage,
+    JobOutputs,
+    JobResult,
+    JobStatus,
+)
+from pipeline_common.observability import logger
+
+# FailureReason of a STOW-RS store of an instance UID already holding other bytes: for the SEG,
+# whose UIDs derive from the job id, that is this job's own SEG from an earlier attempt.
+_DUPLICATE_SOP_INSTANCE = 0x0111
 
 
 def output_keys(job_id: str) -> tuple[str, str]:
@@ -82,12 +95,14 @@ class JobRunner:
                 )
             ),
         )
+        measurements = self._measurements(results)
+        seg = clock.measure("seg", lambda: self._store_seg(job, blobs, results, measurements))
         overlay_key, result_key = output_keys(job.job_id)
         outputs = JobOutputs(
             overlay=S3Location(bucket=self.output_bucket, key=overlay_key),
             result=S3Location(bucket=self.output_bucket, key=result_key),
+            seg=seg,
         )
-        measurements = self._measurements(results)
         clock.timings_ms["total_before_upload"] = round((time.perf_counter() - started) * 1000, 3)
         result = JobResult(
             job_id=job.job_id,
@@ -126,6 +141,56 @@ class JobRunner:
                 pool.map(lambda i: self.pacs.download_instance(ref.study_id, ref.series_id, i), ids)
             )
         return list(zip(ids, blobs, strict=True))
+
+    def _store_seg(
+        self,
+        job: JobMessage,
+        blobs: list[tuple[str, bytes]],
+        results: list[SliceResult],
+        measurements: dict[str, float | int | str],
+    ) -> DicomInstanceRef | None:
+        """The mask as a SEG, stored through the PACS's STOW-RS; None (and the reason in the
+        measurements) when this source cannot carry one. A PACS that is down retries the job."""
+        by_id = {instance_id: data for instance_id, data in blobs}
+        order = list(dict.fromkeys(r.image.instance_id for r in results))
+        sources: list[Dataset] = [
+            dicom.parse_dicom(by_id[instance_id], instance_id, NotDicom) for instance_id in order
+        ]
+        try:
+            seg = segmentation.build(
+                sources,
+                [r.mask for r in results],
+                job_id=job.job_id,
+                algo_id=self.algorithm.algo_id,
+                algorithm_version=self.algorithm.version,
+            )
+        except segmentation.SegmentationSkipped as exc:
+            measurements["seg_skipped"] = str(exc)
+            return None
+        response = self.pacs.store_instances(job.pacs.study_id, [seg.data])
+        stored = {
+            str(v)
+            for item in response.get("00081199", {}).get("Value", [])
+            for v in item.get("00081155", {}).get("Value", [])
+        }
+        reasons = [
+            int(v)
+            for item in response.get("00081198", {}).get("Value", [])
+            for v in item.get("00081197", {}).get("Value", [])
+        ]
+        if seg.sop_instance_uid not in stored and reasons != [_DUPLICATE_SOP_INSTANCE]:
+            if any(reason == 0x0110 for reason in reasons):
+                raise PacsUnavailable("the PACS could not store the SEG (processing failure)")
+            reason = ", ".join(f"0x{r:04X}" for r in reasons) or "no answer for it"
+            logger.warning("SEG refused by the PACS", extra={"failure_reasons": reason})
+            measurements["seg_skipped"] = f"the PACS refused the SEG ({reason})"
+            return None
+        return DicomInstanceRef(
+            study_id=seg.study_uid,
+            series_id=seg.series_uid,
+            instance_id=seg.sop_instance_uid,
+            sop_class_uid=segmentation.SEG_SOP_CLASS_UID,
+        )
 
     @staticmethod
     def _decode(blobs: list[tuple[str, bytes]]) -> list[Slice]:

@@ -22,6 +22,14 @@ class InvalidQuery(PacsError):
     code = "invalid_query"
 
 
+class PatientAccessRequired(PacsError):
+    """Patient-level attributes (or a whole instance, which carries them) were asked for by a
+    caller without patient access (header ``x-pacs-patient-access: allowed``)."""
+
+    status_code = 403
+    code = "patient_access_required"
+
+
 class NotFound(PacsError):
     status_code = 404
     code = "not_found"
@@ -30,6 +38,23 @@ class NotFound(PacsError):
 class ObjectTooLarge(PacsError):
     status_code = 413
     code = "object_too_large"
+
+
+class NotAcceptable(PacsError):
+    status_code = 406
+    code = "not_acceptable"
+
+
+class UnsupportedMediaType(PacsError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class InstanceConflict(PacsError):
+    """A different object is already stored under the same SOP Instance UID."""
+
+    status_code = 409
+    code = "instance_conflict"
 
 
 class NotDicom(PacsError):

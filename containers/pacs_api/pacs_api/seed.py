@@ -1,6 +1,8 @@
 """``python -m pacs_api.seed --bucket NAME``: put real DICOM files shipped by pydicom in the PACS.
 
-Idempotent: an object whose stored SHA-256 (object metadata) matches is left alone.
+Writes S3 directly, through the same ``PacsStore.put_instance`` as STOW-RS (same layout, same
+index summaries, never an overwrite): fast for tests and the demo. Everyone else stores through
+STOW-RS (``python -m clients.pacs import PATH``). Idempotent: identical objects are left alone.
 
 Demo set (ids are each file's own Study/Series/SOP Instance UIDs):
 - ``CT_small.dcm`` (CT 128x128), ``MR_small.dcm`` (MR 64x64), ``liver_1frame.dcm`` (SEG 512x512,
@@ -17,7 +19,6 @@ because ``MR_truncated.dcm`` carries the very UIDs of ``MR_small.dcm``):
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -30,6 +31,10 @@ from pydicom import dcmread
 from pydicom.data import get_testdata_file, get_testdata_files
 
 from pacs_api import layout
+from pacs_api.dicom_files import parse_dicom
+from pacs_api.dicomjson import summarize, unreadable_summary
+from pacs_api.errors import NotDicom, PacsError
+from pacs_api.store import PacsStore
 from pipeline_common import aws
 
 DEMO_FILES = ("CT_small.dcm", "MR_small.dcm", "liver_1frame.dcm", "examples_overlay.dcm")
@@ -37,7 +42,6 @@ DEMO_SERIES_GLOB = "dicomdirtests/98892003/MR700/*"
 BROKEN_STUDY_ID = "broken-samples"
 BROKEN_SERIES_ID = "broken-series"
 NOT_DICOM_BODY = b"This object is plain text, not a DICOM file.\n"
-SHA256_METADATA = "sha256"
 
 
 @dataclass(frozen=True)
@@ -83,12 +87,16 @@ def _from_file(path: Path, source: str) -> SeedObject:
     )
 
 
-def demo_objects() -> list[SeedObject]:
-    objects = [_from_file(_testdata_path(name), name) for name in DEMO_FILES]
+def demo_files() -> list[tuple[str, Path]]:
+    """``(source name, path)`` of the demo set: what ``clients.pacs import`` sends in the demo."""
+    files = [(name, _testdata_path(name)) for name in DEMO_FILES]
     for path in sorted(get_testdata_files(DEMO_SERIES_GLOB)):
-        relative = "dicomdirtests/98892003/MR700/" + Path(path).name
-        objects.append(_from_file(Path(path), relative))
-    return objects
+        files.append(("dicomdirtests/98892003/MR700/" + Path(path).name, Path(path)))
+    return files
+
+
+def demo_objects() -> list[SeedObject]:
+    return [_from_file(path, source) for source, path in demo_files()]
 
 
 def broken_objects() -> list[SeedObject]:
@@ -105,29 +113,19 @@ def broken_objects() -> list[SeedObject]:
 def seed_pacs(
     bucket: str, *, with_broken: bool = False, s3: Any | None = None
 ) -> list[SeedOutcome]:
-    s3 = s3 or aws.client("s3")
+    store = PacsStore(bucket, s3 or aws.client("s3"))
     objects = demo_objects() + (broken_objects() if with_broken else [])
-    return [_put_if_changed(s3, bucket, obj) for obj in objects]
+    return [_put(store, obj) for obj in objects]
 
 
-def _put_if_changed(s3: Any, bucket: str, obj: SeedObject) -> SeedOutcome:
-    digest = hashlib.sha256(obj.body).hexdigest()
-    status = "uploaded"
+def _put(store: PacsStore, obj: SeedObject) -> SeedOutcome:
     try:
-        head = s3.head_object(Bucket=bucket, Key=obj.key)
-        if head.get("Metadata", {}).get(SHA256_METADATA) == digest:
-            status = "unchanged"
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
-            raise
-    if status == "uploaded":
-        s3.put_object(
-            Bucket=bucket,
-            Key=obj.key,
-            Body=obj.body,
-            ContentType="application/dicom",
-            Metadata={SHA256_METADATA: digest, "source": obj.source},
-        )
+        summary = summarize(parse_dicom(obj.body, obj.instance_id), obj.body)
+    except NotDicom as exc:
+        summary = unreadable_summary(obj.body, exc.message)
+    written = store.put_instance(
+        obj.study_id, obj.series_id, obj.instance_id, obj.body, summary=summary, source=obj.source
+    )
     return SeedOutcome(
         study_id=obj.study_id,
         series_id=obj.series_id,
@@ -135,7 +133,7 @@ def _put_if_changed(s3: Any, bucket: str, obj: SeedObject) -> SeedOutcome:
         key=obj.key,
         source=obj.source,
         size_bytes=len(obj.body),
-        status=status,
+        status="uploaded" if written == "stored" else "unchanged",
     )
 
 
@@ -153,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--bucket (or PACS_BUCKET) is required")
     try:
         outcomes = seed_pacs(args.bucket, with_broken=args.with_broken)
-    except ClientError as exc:
+    except (ClientError, PacsError) as exc:
         print(f"seed failed: {exc}", file=sys.stderr)
         return 1
     if args.json:

@@ -21,6 +21,17 @@ class PacsSettings(BaseSettings):
     presign_expiry_seconds: int = Field(default=300, ge=1, le=300)
     # Metadata and previews read the whole object into memory: refuse anything larger.
     max_object_bytes: int = Field(default=256 * MIB, ge=1024)
+    # The URL clients reach this API at (e.g. https://api.example.com/pacs), for the absolute
+    # RetrieveURL and BulkDataURI values in answers; unset: taken from each request's Host.
+    public_url: str = Field(default="", pattern=r"^(https?://[^\s/]+(/[^\s]*)?)?$")
+    # STOW-RS: a request body and each instance in it are refused above these sizes (the body is
+    # held in memory while its parts are validated and stored).
+    max_stow_request_bytes: int = Field(default=512 * MIB, ge=1024)
+    max_stow_part_bytes: int = Field(default=256 * MIB, ge=1024)
+    # Until the web console speaks DICOMweb, the four JSON routes it uses (/studies, .../series,
+    # .../instances, .../metadata) answer in their old project shape to requests that do not ask
+    # for application/dicom+json. DICOMweb clients always ask; set false once the console does.
+    legacy_json_routes: bool = True
     # Browsers reach this service only through ServicesApi, whose CorsConfiguration answers for
     # the console's origin; the service itself allows none unless told (comma-separated).
     cors_allow_origins: str = ""

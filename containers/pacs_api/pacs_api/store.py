@@ -1,7 +1,10 @@
-"""Read access to ``PacsBucket``: listings, whole-object reads with a size cap, presigned URLs."""
+"""``PacsBucket``: listings, whole-object reads with a size cap, presigned URLs, and the one write
+path (STOW-RS and the seed both store through ``put_instance``: never a silent overwrite)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,10 +12,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pacs_api import layout
-from pacs_api.errors import NotFound, ObjectTooLarge, StoreUnavailable
+from pacs_api.errors import InstanceConflict, NotFound, ObjectTooLarge, StoreUnavailable
 from pipeline_common import aws
 
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
+_PRECONDITION_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
+SHA256_METADATA = "sha256"
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,18 @@ class StoredInstance:
     key: str
     size_bytes: int
     last_modified: datetime
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One instance found by a listing: its ids come from its key, the layout's source of truth."""
+
+    study_id: str
+    series_id: str
+    instance_id: str
+    size_bytes: int
+    last_modified: datetime
+    has_summary: bool
 
 
 class PacsStore:
@@ -96,6 +113,137 @@ class PacsStore:
         return self.s3.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
         )
+
+    def list_objects(
+        self, study_id: str | None = None, series_id: str | None = None
+    ) -> list[StoredObject]:
+        """Every instance under the PACS, a study or a series (one paginated listing)."""
+        if study_id is None:
+            prefix = layout.STUDIES_PREFIX
+        elif series_id is None:
+            prefix = layout.study_prefix(study_id)
+        else:
+            prefix = layout.instances_prefix(study_id, series_id)
+        instances: dict[tuple[str, str, str], dict[str, Any]] = {}
+        summaries: set[tuple[str, str, str]] = set()
+        for item in self._objects(prefix):
+            parsed = layout.parse_key(item["Key"])
+            if parsed is None:
+                continue
+            ids, suffix = parsed[:3], parsed[3]
+            if suffix == layout.INSTANCE_SUFFIX:
+                instances[ids] = item
+            else:
+                summaries.add(ids)
+        return [
+            StoredObject(
+                study_id=ids[0],
+                series_id=ids[1],
+                instance_id=ids[2],
+                size_bytes=int(item["Size"]),
+                last_modified=item["LastModified"],
+                has_summary=ids in summaries,
+            )
+            for ids, item in sorted(instances.items())
+        ]
+
+    def read_summary(
+        self, study_id: str, series_id: str, instance_id: str
+    ) -> dict[str, Any] | None:
+        key = layout.summary_key(study_id, series_id, instance_id)
+        try:
+            response = self.s3.get_object(Bucket=self.bucket, Key=key)
+            body = response["Body"].read()
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code", "")) in _MISSING_CODES:
+                return None
+            raise self._translate(exc, instance_id) from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailable(f"PACS store unavailable: {type(exc).__name__}") from exc
+        try:
+            summary = json.loads(body)
+        except ValueError:
+            return None  # a damaged summary is rebuilt from the instance itself
+        return summary if isinstance(summary, dict) else None
+
+    def write_summary(
+        self, study_id: str, series_id: str, instance_id: str, summary: dict[str, Any]
+    ) -> None:
+        key = layout.summary_key(study_id, series_id, instance_id)
+        body = json.dumps(summary, separators=(",", ":"), sort_keys=True).encode()
+        self._put(key, body, "application/json", {})
+
+    def put_instance(
+        self,
+        study_id: str,
+        series_id: str,
+        instance_id: str,
+        data: bytes,
+        *,
+        summary: dict[str, Any] | None,
+        source: str | None = None,
+    ) -> str:
+        """Store one instance: ``"stored"``, or ``"identical"`` when the very same bytes are
+        already there. A different object under the same ids raises ``InstanceConflict``; the
+        write is conditional (If-None-Match), so two concurrent stores cannot both win."""
+        key = layout.instance_key(study_id, series_id, instance_id)
+        digest = hashlib.sha256(data).hexdigest()
+        existing = self._stored_digest(key, instance_id)
+        if existing is None:
+            metadata = {SHA256_METADATA: digest}
+            if source:
+                metadata["source"] = source
+            try:
+                self.s3.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=data,
+                    ContentType="application/dicom",
+                    Metadata=metadata,
+                    IfNoneMatch="*",
+                )
+            except ClientError as exc:
+                code = str(exc.response.get("Error", {}).get("Code", ""))
+                if code not in _PRECONDITION_CODES:
+                    raise self._translate(exc, instance_id) from exc
+                existing = self._stored_digest(key, instance_id)  # another writer won the race
+            except BotoCoreError as exc:
+                raise StoreUnavailable(f"PACS store unavailable: {type(exc).__name__}") from exc
+        if existing is not None and existing != digest:
+            raise InstanceConflict(
+                f"instance {instance_id} is already stored with different content"
+            )
+        if summary is not None:
+            self.write_summary(study_id, series_id, instance_id, summary)
+        return "stored" if existing is None else "identical"
+
+    def _stored_digest(self, key: str, instance_id: str) -> str | None:
+        """SHA-256 of the object at ``key`` (its metadata, else its bytes); None when absent."""
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code", "")) in _MISSING_CODES:
+                return None
+            raise self._translate(exc, instance_id) from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailable(f"PACS store unavailable: {type(exc).__name__}") from exc
+        recorded = head.get("Metadata", {}).get(SHA256_METADATA)
+        if recorded:
+            return str(recorded)
+        # Put there by hand (no digest recorded): compare the bytes themselves.
+        body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+        try:
+            return hashlib.sha256(body.read()).hexdigest()
+        finally:
+            body.close()
+
+    def _put(self, key: str, body: bytes, content_type: str, metadata: dict[str, str]) -> None:
+        try:
+            self.s3.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreUnavailable(f"PACS store unavailable: {type(exc).__name__}") from exc
 
     def _child_folders(self, prefix: str) -> list[str]:
         names: list[str] = []

@@ -75,9 +75,26 @@ class JobMessage(Contract):
     correlation_id: str | None = None
 
 
+class DicomInstanceRef(Contract):
+    """A DICOM instance a job stored back in the PACS (its Segmentation): where DICOMweb finds
+    it, ``{PACS}/studies/{study_id}/series/{series_id}/instances/{instance_id}``."""
+
+    study_id: str
+    series_id: str
+    instance_id: str
+    sop_class_uid: str
+
+    _check_ids = field_validator("study_id", "series_id", "instance_id")(
+        lambda cls, v: validate_identifier(v)
+    )
+
+
 class JobOutputs(Contract):
     overlay: S3Location
     result: S3Location
+    # The mask as a DICOM Segmentation in the source study (a new series); None when the source
+    # cannot carry one (the reason is in the measurements, ``seg_skipped``).
+    seg: DicomInstanceRef | None = None
 
 
 class JobResult(Contract):
