@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import boto3
@@ -48,17 +49,28 @@ def test_health_answers_ok(client: TestClient) -> None:
     assert response.json() == {"status": "ok"}
 
 
-def test_lists_every_seeded_study(client: TestClient) -> None:
-    # Given
+def _values(dataset: dict[str, Any], tag: str) -> list[Any]:
+    return list(dataset.get(tag, {}).get("Value", []))
+
+
+def test_lists_every_seeded_study_as_dicom_json_even_when_the_accept_header_is_absent(
+    client: TestClient,
+) -> None:
+    # Given: a caller that names no media type (the old project JSON shape is gone)
     ct = sample_ref("CT_small.dcm")
     # When
-    body = client.get("/studies").json()
+    response = client.get("/studies", headers={"accept": ""})
     # Then
-    study_ids = [s["study_id"] for s in body["studies"]]
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/dicom+json"
+    body = response.json()
+    study_ids = [_values(s, "0020000D")[0] for s in body]
     assert ct.study_id in study_ids
     assert mr700_series()[0] in study_ids
     assert dicom_samples.BROKEN_STUDY in study_ids
-    assert body["count"] == len(study_ids)
+    ct_study = body[study_ids.index(ct.study_id)]
+    assert _values(ct_study, "00080061") == ["CT"]  # ModalitiesInStudy
+    assert _values(ct_study, "00201208") == [1]  # NumberOfStudyRelatedInstances
 
 
 def test_lists_series_and_instances_of_a_study(client: TestClient) -> None:
@@ -68,9 +80,10 @@ def test_lists_series_and_instances_of_a_study(client: TestClient) -> None:
     series_body = client.get(f"/studies/{study}/series").json()
     instances_body = client.get(f"/studies/{study}/series/{series}/instances").json()
     # Then
-    assert [s["series_id"] for s in series_body["series"]] == [series]
-    assert instances_body["count"] == dicom_samples.MR700_SERIES_SIZE
-    assert all(i["size_bytes"] > 0 for i in instances_body["instances"])
+    assert [_values(s, "0020000E")[0] for s in series_body] == [series]
+    assert _values(series_body[0], "00201209") == [dicom_samples.MR700_SERIES_SIZE]
+    assert len(instances_body) == dicom_samples.MR700_SERIES_SIZE
+    assert all(_values(i, "00080018") for i in instances_body)
 
 
 def test_metadata_has_the_technical_tags_and_no_patient_data(
@@ -80,18 +93,20 @@ def test_metadata_has_the_technical_tags_and_no_patient_data(
     ct = sample_ref("CT_small.dcm")
     patient_name = "CompressedSamples"
     caplog.set_level(logging.DEBUG)
-    # When
+    # When: a browser caller (no patient access), naming no media type
     response = client.get(f"{ct.path}/metadata")
     # Then
     assert response.status_code == 200
-    meta = response.json()
-    assert meta["modality"] == "CT"
-    assert (meta["rows"], meta["columns"], meta["bits_allocated"]) == (128, 128, 16)
-    assert meta["instance_number"] == 1
-    assert meta["has_pixel_data"] is True
-    assert len(meta["pixel_spacing_mm"]) == 2
+    assert response.headers["content-type"] == "application/dicom+json"
+    [meta] = response.json()
+    assert _values(meta, "00080060") == ["CT"]  # Modality
+    assert (_values(meta, "00280010"), _values(meta, "00280011")) == ([128], [128])
+    assert _values(meta, "00280100") == [16]  # BitsAllocated
+    assert _values(meta, "00200013") == [1]  # InstanceNumber
+    assert "BulkDataURI" in meta["7FE00010"]
+    assert len(_values(meta, "00280030")) == 2  # PixelSpacing
     assert patient_name not in response.text
-    assert not any(key.lower().startswith("patient") for key in meta)
+    assert not any(tag.startswith("0010") for tag in meta)
     logged = [logger.registered_formatter.format(record) for record in caplog.records]
     assert any(ct.instance_id in line for line in logged)  # the request itself was logged
     captured = capsys.readouterr()
@@ -102,10 +117,10 @@ def test_metadata_keeps_every_voi_window(client: TestClient) -> None:
     # Given: examples_overlay.dcm carries two window centre/width pairs
     ref = sample_ref("examples_overlay.dcm")
     # When
-    meta = client.get(f"{ref.path}/metadata").json()
+    [meta] = client.get(f"{ref.path}/metadata").json()
     # Then
-    assert meta["window_center"] == [450.0, 200.0]
-    assert meta["window_width"] == [790.0, 443.0]
+    assert [float(v) for v in _values(meta, "00281050")] == [450.0, 200.0]
+    assert [float(v) for v in _values(meta, "00281051")] == [790.0, 443.0]
 
 
 def test_url_is_presigned_for_the_instance_with_a_short_expiry(client: TestClient) -> None:

@@ -25,7 +25,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pacs_api import multipart, qido
-from pacs_api.dicom_files import parse_dicom, select_metadata
+from pacs_api.dicom_files import parse_dicom
 from pacs_api.dicomjson import is_patient_attribute, metadata_json, without_patient_attributes
 from pacs_api.errors import (
     InvalidIdentifier,
@@ -38,18 +38,7 @@ from pacs_api.errors import (
 )
 from pacs_api.identifiers import checked_id, raw_path_problem
 from pacs_api.index import IndexedInstance, InstanceIndex
-from pacs_api.models import (
-    ErrorBody,
-    Health,
-    InstanceList,
-    InstanceMetadata,
-    InstanceSummary,
-    PresignedUrl,
-    SeriesList,
-    SeriesSummary,
-    StudyList,
-    StudySummary,
-)
+from pacs_api.models import ErrorBody, Health, PresignedUrl
 from pacs_api.rendering import JPEG, PNG, frame_bytes, frame_count, render
 from pacs_api.settings import PacsSettings
 from pacs_api.store import PacsStore
@@ -187,14 +176,6 @@ def create_app(settings: PacsSettings | None = None, store: PacsStore | None = N
             return root + prefix
         return root
 
-    def legacy(request: Request) -> bool:
-        accept = request.headers.get("accept", "").lower()
-        return (
-            settings.legacy_json_routes
-            and "dicom+json" not in accept
-            and "multipart/" not in accept
-        )
-
     def query_of(request: Request) -> qido.Query:
         return qido.parse_query(
             request.query_params.multi_items(), patient_access=patient_access(request)
@@ -225,11 +206,8 @@ def create_app(settings: PacsSettings | None = None, store: PacsStore | None = N
 
     # -- QIDO-RS ----------------------------------------------------------------------------
 
-    @router.get("/studies", response_model=None)
-    def search_studies(request: Request) -> Any:
-        if legacy(request):
-            studies = [StudySummary(study_id=s) for s in store.list_studies()]
-            return StudyList(studies=studies, count=len(studies))
+    @router.get("/studies")
+    def search_studies(request: Request) -> JSONResponse:
         results = qido.search_studies(
             index.instances(),
             query_of(request),
@@ -238,12 +216,9 @@ def create_app(settings: PacsSettings | None = None, store: PacsStore | None = N
         )
         return _dicom_json(results)
 
-    @router.get("/studies/{study}/series", response_model=None)
-    def search_study_series(study: str, request: Request) -> Any:
+    @router.get("/studies/{study}/series")
+    def search_study_series(study: str, request: Request) -> JSONResponse:
         study = checked_id("study", study)
-        if legacy(request):
-            series = [SeriesSummary(series_id=s) for s in store.list_series(study)]
-            return SeriesList(study_id=study, series=series, count=len(series))
         query = query_of(request)
         results = qido.search_series(
             indexed(study),
@@ -265,21 +240,9 @@ def create_app(settings: PacsSettings | None = None, store: PacsStore | None = N
         )
         return _dicom_json(results)
 
-    @router.get("/studies/{study}/series/{series}/instances", response_model=None)
-    def search_series_instances(study: str, series: str, request: Request) -> Any:
+    @router.get("/studies/{study}/series/{series}/instances")
+    def search_series_instances(study: str, series: str, request: Request) -> JSONResponse:
         study, series = checked_id("study", study), checked_id("series", series)
-        if legacy(request):
-            instances = [
-                InstanceSummary(
-                    instance_id=i.instance_id,
-                    size_bytes=i.size_bytes,
-                    last_modified=i.last_modified,
-                )
-                for i in store.list_instances(study, series)
-            ]
-            return InstanceList(
-                study_id=study, series_id=series, instances=instances, count=len(instances)
-            )
         results = qido.search_instances(
             indexed(study, series),
             query_of(request),
@@ -389,19 +352,10 @@ def create_app(settings: PacsSettings | None = None, store: PacsStore | None = N
         study, series = checked_id("study", study), checked_id("series", series)
         return _dicom_json(metadata_of(indexed(study, series), request))
 
-    @router.get(INSTANCE_PATH + "/metadata", response_model=None)
-    def instance_metadata(study: str, series: str, instance: str, request: Request) -> Any:
+    @router.get(INSTANCE_PATH + "/metadata")
+    def instance_metadata(study: str, series: str, instance: str, request: Request) -> JSONResponse:
         study, series, instance = _ids(study, series, instance)
-        data = read(study, series, instance)
-        ds = parse_dicom(data, instance)
-        if legacy(request):
-            return InstanceMetadata(
-                study_id=study,
-                series_id=series,
-                instance_id=instance,
-                size_bytes=len(data),
-                **select_metadata(ds),
-            )
+        ds = parse_dicom(read(study, series, instance), instance)
         url = f"{base_url(request)}/studies/{study}/series/{series}/instances/{instance}"
         meta = metadata_json(ds, url)
         return _dicom_json([meta if patient_access(request) else without_patient_attributes(meta)])

@@ -28,10 +28,6 @@ class PacsSettings(BaseSettings):
     # held in memory while its parts are validated and stored).
     max_stow_request_bytes: int = Field(default=512 * MIB, ge=1024)
     max_stow_part_bytes: int = Field(default=256 * MIB, ge=1024)
-    # Until the web console speaks DICOMweb, the four JSON routes it uses (/studies, .../series,
-    # .../instances, .../metadata) answer in their old project shape to requests that do not ask
-    # for application/dicom+json. DICOMweb clients always ask; set false once the console does.
-    legacy_json_routes: bool = True
     # Browsers reach this service only through ServicesApi, whose CorsConfiguration answers for
     # the console's origin; the service itself allows none unless told (comma-separated).
     cors_allow_origins: str = ""

@@ -100,12 +100,15 @@ export class PacsApi {
     this.base = config.PACS_API_URL.replace(/\/$/, "");
     this.auth = auth;
   }
+  /** QIDO-RS and WADO-RS metadata: DICOM JSON (a JSON array of datasets). */
   async get(path) {
-    return readBody(await authorized(this.auth, "bearer", this.base, "GET", path));
+    const headers = { Accept: "application/dicom+json" };
+    return readBody(await authorized(this.auth, "bearer", this.base, "GET", path, { headers }));
   }
   /** A rendered PNG as a Blob, or the PACS's own error. */
   async image(path) {
-    return (await authorized(this.auth, "bearer", this.base, "GET", path)).blob();
+    const headers = { Accept: "image/png" };
+    return (await authorized(this.auth, "bearer", this.base, "GET", path, { headers })).blob();
   }
 }
 

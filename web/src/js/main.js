@@ -51,8 +51,9 @@ async function start(config, auth) {
   const storeKey = storeKeyFor(config.REST_API_URL, username);
   const api = new JobApi(config, auth);
   const client = new ClientPanel({ api, config, storeKey, username });
-  const jobs = new JobsPanel({ api, client, storeKey });
-  const pacs = new PacsPanel({ pacs: new PacsApi(config, auth), onSelect: (target) => jobs.select(target) });
+  let pacs = null;
+  const jobs = new JobsPanel({ api, client, storeKey, reveal: (ids) => pacs.reveal(ids) });
+  pacs = new PacsPanel({ pacs: new PacsApi(config, auth), onSelect: (target) => jobs.select(target) });
   new ImagesPanel({ api });
   new VideoPanel({ api });
   client.restore();

@@ -9,9 +9,19 @@ const CHECK_WHILE_UP_MS = 15_000;
 const CHECK_WHILE_DOWN_MS = 3_000;
 const FINAL = new Set(["DONE", "FAILED"]);
 
+/** What the overlay PNG shows: the mask (as stored in the SEG) tinted on its source image(s). */
+export function overlayCaption(pacs, seg) {
+  const what = seg ? "the SEG's mask" : "the mask";
+  if (!pacs) return `${what} on its source image`;
+  return pacs.scope === "series"
+    ? `${what} on every instance of source series ${pacs.series_id} (montage)`
+    : `${what} on source instance ${pacs.image_id}`;
+}
+
 export class JobsPanel {
-  constructor({ api, client, storeKey }) {
+  constructor({ api, client, storeKey, reveal = null }) {
     this.api = api;
+    this.reveal = reveal; // browses the PACS panel to an instance (a job's SEG)
     this.client = client;
     this.storeKey = storeKey;
     this.target = null;
@@ -122,18 +132,39 @@ export class JobsPanel {
       detail.append(h("p", { class: "reason" }, result.reason || delivered.reason || "failed (no reason given)"));
       return;
     }
+    const input = delivered.pacs || result.pacs;
     if (delivered.overlay_url) {
       detail.append(
-        h("div", { class: "result-images" },
+        h("figure", { class: "result-images" },
           h("img", { class: "overlay", alt: `overlay of ${result.job_id}`, src: delivered.overlay_url,
-            onerror: () => showError(`overlay of job ${result.job_id} could not be loaded (link expired?)`) })),
+            onerror: () => showError(`overlay of job ${result.job_id} could not be loaded (link expired?)`) }),
+          h("figcaption", { class: "muted" }, overlayCaption(input, delivered.outputs?.seg))),
       );
     }
+    const seg = delivered.outputs?.seg;
+    if (seg) detail.append(this._segBlock(seg));
     const measurements = h("table", { class: "kv measurements" });
     keyValueRows(measurements, Object.entries(delivered.measurements || {}).map(([k, v]) => [k, formatValue(v)]));
     detail.append(h("h4", {}, "Measurements"), measurements);
     if (Object.keys(delivered.timings_ms || {}).length) detail.append(h("h4", {}, "Timings"), timingsTable(delivered.timings_ms));
     if (delivered.result_url) detail.append(h("a", { href: delivered.result_url, target: "_blank", rel: "noopener" }, "result JSON"));
+  }
+
+  /** The job's DICOM SEG (stored in the source study as a new series) and a way to find it there. */
+  _segBlock(seg) {
+    const table = keyValueRows(h("table", { class: "kv seg-uids" }), [
+      ["SEG series", seg.series_id],
+      ["SEG SOP instance", seg.instance_id],
+      ["study", seg.study_id],
+      ["SOP class", seg.sop_class_uid],
+    ]);
+    const find = h("button", { type: "button", class: "seg-find" }, "Find it in the study");
+    find.addEventListener("click", guarded(async () => {
+      if (!this.reveal) throw new Error("the PACS panel is not ready");
+      await this.reveal({ study: seg.study_id, series: seg.series_id, instance: seg.instance_id });
+    }));
+    return h("div", { class: "seg", dataset: { segSeries: seg.series_id, segInstance: seg.instance_id } },
+      h("h4", {}, "Segmentation (DICOM SEG)"), table, find);
   }
 
   pending() {

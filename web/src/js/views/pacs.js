@@ -1,42 +1,57 @@
-// PACS browser: studies -> series -> instances, the instance's metadata and a rendered preview
-// with window centre/width (fetched as a blob so a refusal shows the PACS's own error).
+// PACS browser over DICOMweb: studies -> series -> instances (QIDO-RS, DICOM JSON), the
+// instance's technical metadata (WADO-RS metadata) and a rendered preview (`/rendered?window=C,W`,
+// multi-frame instances `/frames/{n}/rendered`), fetched as a blob so a refusal shows the PACS's
+// own error. Lists show descriptions, dates, modalities and counts; each button keeps its UID in
+// `data-uid` (and its tooltip). No patient attribute is shown: the PACS sends none to the console.
+import {
+  defaultWindow,
+  instancePath,
+  instanceSummary,
+  metadataRows,
+  number,
+  renderedPath,
+  seriesSummary,
+  studySummary,
+  value,
+  windowParameter,
+} from "../dicomjson.js";
 import { $, clear, h, keyValueRows } from "../dom.js";
 import { guarded, showError } from "../errors.js";
 
-const METADATA_ORDER = [
-  "modality", "study_description", "series_description", "series_number", "instance_number",
-  "body_part_examined", "rows", "columns", "number_of_frames", "photometric_interpretation",
-  "bits_allocated", "bits_stored", "pixel_representation", "window_center", "window_width",
-  "rescale_slope", "rescale_intercept", "pixel_spacing_mm", "slice_thickness_mm",
-  "sop_class_uid", "transfer_syntax_uid", "size_bytes", "has_pixel_data",
-];
-
-function pickerItems(list, items, label, onPick) {
+function pickerItems(list, items, onPick) {
   clear(list);
   if (!items.length) list.append(h("li", { class: "muted" }, "(none)"));
   for (const item of items) {
-    const button = h("button", { type: "button", title: label(item), "aria-pressed": "false" }, label(item));
-    button.addEventListener("click", guarded(async () => {
-      for (const other of list.querySelectorAll("button")) other.setAttribute("aria-pressed", "false");
-      button.setAttribute("aria-pressed", "true");
-      await onPick(item);
-    }));
+    const button = h(
+      "button",
+      { type: "button", title: item.uid, "aria-pressed": "false", dataset: { uid: item.uid } },
+      item.label,
+    );
+    button.addEventListener("click", guarded(() => onPick(item)));
     list.append(h("li", {}, button));
   }
 }
 
-const path = (...ids) => ids.map(encodeURIComponent).join("/");
+function press(list, uid) {
+  for (const button of list.querySelectorAll("button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.uid === uid));
+  }
+}
+
+const enc = encodeURIComponent;
 
 export class PacsPanel {
   constructor({ pacs, onSelect }) {
     this.pacs = pacs;
     this.onSelect = onSelect;
-    this.current = null;
+    this.current = null; // {study, series, instance}
     this.metadata = null;
+    this.frames = 1;
     this.objectUrl = null;
     $("window-apply").addEventListener("click", guarded(() => this.render()));
     $("window-reset").addEventListener("click", guarded(() => this._resetWindow()));
-    for (const id of ["window-center", "window-width"]) {
+    $("frame").addEventListener("change", guarded(() => this.render()));
+    for (const id of ["window-center", "window-width", "frame"]) {
       $(id).addEventListener("keydown", (event) => {
         if (event.key === "Enter") guarded(() => this.render())();
       });
@@ -44,60 +59,77 @@ export class PacsPanel {
   }
 
   async loadStudies() {
-    const body = await this.pacs.get("/studies");
-    pickerItems($("studies"), body.studies, (s) => s.study_id, (s) => this.loadSeries(s.study_id));
+    const studies = (await this.pacs.get("/studies")).map(studySummary);
+    pickerItems($("studies"), studies, (s) => this.openStudy(s.uid));
   }
 
-  async loadSeries(studyId) {
+  async openStudy(study) {
+    press($("studies"), study);
+    clear($("series"));
     clear($("instances"));
-    const body = await this.pacs.get(`/studies/${path(studyId)}/series`);
-    pickerItems($("series"), body.series, (s) => s.series_id, (s) => this.loadInstances(studyId, s.series_id));
+    const series = (await this.pacs.get(`/studies/${enc(study)}/series`)).map(seriesSummary);
+    pickerItems($("series"), series, (s) => this.openSeries(study, s.uid));
   }
 
-  async loadInstances(studyId, seriesId) {
-    const body = await this.pacs.get(`/studies/${path(studyId, "series", seriesId)}/instances`);
-    pickerItems($("instances"), body.instances, (i) => i.instance_id, (i) => this.show(studyId, seriesId, i.instance_id));
+  async openSeries(study, series) {
+    press($("series"), series);
+    clear($("instances"));
+    const body = await this.pacs.get(`/studies/${enc(study)}/series/${enc(series)}/instances`);
+    pickerItems($("instances"), body.map(instanceSummary), (i) => this.show(study, series, i.uid));
   }
 
-  async show(studyId, seriesId, instanceId) {
-    this.current = { study_id: studyId, series_id: seriesId, image_id: instanceId };
-    this.onSelect(this.current);
+  /** Browse to one instance (a job's SEG): its study, series and instance picked in the lists. */
+  async reveal({ study, series, instance }) {
+    press($("studies"), study);
+    await this.openStudy(study);
+    await this.openSeries(study, series);
+    await this.show(study, series, instance);
+    $("instance-view").scrollIntoView({ block: "nearest" });
+  }
+
+  async show(study, series, instance) {
+    press($("instances"), instance);
+    this.current = { study, series, instance };
+    this.onSelect({ study_id: study, series_id: series, image_id: instance });
     $("instance-view").hidden = false;
-    $("instance-id").textContent = instanceId;
+    $("instance-id").textContent = instance;
     clear($("metadata"));
-    this.metadata = await this.pacs.get(`${this._base()}/metadata`);
-    keyValueRows($("metadata"), METADATA_ORDER.map((k) => [k, this.metadata[k]]));
-    this._resetWindow();
-  }
-
-  _base() {
-    const c = this.current;
-    return `/studies/${path(c.study_id, "series", c.series_id, "instances", c.image_id)}`;
+    this.metadata = await this.pacs.get(instancePath(this.current, "/metadata"));
+    const dataset = this.metadata[0] || {};
+    keyValueRows($("metadata"), metadataRows(dataset));
+    $("instance-view").dataset.modality = value(dataset, "Modality") ?? "";
+    this.frames = number(dataset, "NumberOfFrames") || 1;
+    $("frame").value = "1";
+    $("frame").max = String(this.frames);
+    $("frame-control").hidden = this.frames < 2;
+    $("frame-count").textContent = `of ${this.frames}`;
+    await this._resetWindow();
   }
 
   _resetWindow() {
-    const m = this.metadata || {};
-    $("window-center").value = m.window_center?.[0] ?? "";
-    $("window-width").value = m.window_width?.[0] ?? "";
+    const voi = defaultWindow(this.metadata);
+    $("window-center").value = voi?.center ?? "";
+    $("window-width").value = voi?.width ?? "";
     return this.render();
   }
 
   async render() {
     if (!this.current) return;
-    const query = new URLSearchParams();
     const center = $("window-center").value.trim();
     const width = $("window-width").value.trim();
-    if (center !== "") query.set("window_center", center);
-    if (width !== "") query.set("window_width", width);
+    const frame = Math.min(Math.max(1, Math.trunc(Number($("frame").value)) || 1), this.frames);
+    $("frame").value = String(frame);
+    const voi = windowParameter(center, width);
     const image = $("preview");
     image.dataset.state = "loading";
     try {
-      const blob = await this.pacs.image(`${this._base()}/rendered${query.size ? `?${query}` : ""}`);
+      const blob = await this.pacs.image(renderedPath(this.current, { frame: this.frames > 1 ? frame : undefined, window: voi }));
       if (this.objectUrl) URL.revokeObjectURL(this.objectUrl);
       this.objectUrl = URL.createObjectURL(blob);
       image.src = this.objectUrl;
       await image.decode();
       image.dataset.window = `${center}/${width}`;
+      image.dataset.frame = String(frame);
       image.dataset.state = "ready";
     } catch (error) {
       image.dataset.state = "error";
