@@ -97,6 +97,8 @@ def test_a_refused_sign_in_shows_cognitos_words_then_the_user_gets_in_and_out(
     rest_token = rest_call.value.headers["authorization"]
     assert rest_token.count(".") == 2
     assert pacs_call.value.headers["authorization"] == f"Bearer {rest_token}"
+    # And the PACS is asked for DICOM JSON (QIDO-RS), not the old project JSON
+    assert pacs_call.value.headers["accept"] == "application/dicom+json"
     # And the tokens are in this tab's sessionStorage only, never in localStorage
     local = page.evaluate("JSON.stringify(Object.assign({}, localStorage))")
     session = page.evaluate("JSON.stringify(Object.assign({}, sessionStorage))")
@@ -167,19 +169,32 @@ def test_a_token_the_api_refuses_brings_the_sign_in_form_back(page, console_stac
 def test_dicom_instance_preview_follows_the_window_controls(page, console_stack, user):
     # Given the console
     support.open_console(page, console_stack, user)
+    ct = console_stack.instance("CT_small.dcm")
+
+    # Then the study list shows what each study is (QIDO-RS): description, date, modalities
+    # and counts, not bare UIDs, and nothing about the patient
+    study = support.study_button(page, ct.study_id)
+    label = study.inner_text()
+    assert label.startswith("e+1 · 2004-01-19 · CT")
+    assert "series" in label
+    assert "instance" in label
+    assert ct.study_id not in label
+    assert "CompressedSamples" not in page.content()  # CT_small's patient name
 
     # When a CT instance is picked in the PACS browser
     support.pick_instance(page, console_stack, "CT_small.dcm")
 
-    # Then its metadata and a rendered preview of its real size are shown
-    assert page.locator("#metadata tr", has_text="modality").inner_text().split()[-1] == "CT"
+    # Then its metadata (WADO-RS, DICOM JSON) and a rendered preview of its real size are shown
+    assert page.locator("#metadata tr", has_text="Modality").inner_text().split()[-1] == "CT"
+    assert page.locator("#metadata tr", has_text="Rows").inner_text().split()[-1] == "128"
     assert page.eval_on_selector("#preview", "img => img.naturalWidth") == 128
+    assert "CompressedSamples" not in page.content()
     before = page.locator("#preview").screenshot()
 
-    # And a new window re-renders it through the PACS with exactly those values
+    # And a new window re-renders it through the PACS with exactly those values (PS3.18)
     page.fill("#window-center", "40")
     page.fill("#window-width", "80")
-    with page.expect_response(lambda r: "window_center=40&window_width=80" in r.url) as rendered:
+    with page.expect_response(lambda r: r.url.endswith("/rendered?window=40,80")) as rendered:
         page.click("#window-apply")
     assert rendered.value.status == 200
     page.wait_for_selector("#preview[data-state=ready][data-window='40/80']")
@@ -212,6 +227,32 @@ def test_client_survives_a_reload_and_a_job_result_is_pushed_with_its_overlay(
     wait_for(lambda: overlay.evaluate("img => img.complete && img.naturalWidth"), what="overlay")
     assert overlay.evaluate("img => img.naturalWidth") == 128
     assert job.locator(".measurements tr").count() > 0
+    ct = console_stack.instance("CT_small.dcm")
+    assert job.locator(".result-images figcaption").inner_text().endswith(ct.instance_id)
+
+    # And its DICOM SEG is named, and can be found in the source study
+    seg = job.locator(".seg")
+    seg_series = str(seg.get_attribute("data-seg-series"))
+    seg_instance = str(seg.get_attribute("data-seg-instance"))
+    assert seg_series in seg.inner_text()
+    assert seg_instance in seg.inner_text()
+    seg.locator("button.seg-find").click()
+    page.wait_for_selector(f"#series button[data-uid='{seg_series}'][aria-pressed=true]")
+    page.wait_for_selector(f"#instances button[data-uid='{seg_instance}'][aria-pressed=true]")
+    page.wait_for_selector("#instance-view[data-modality=SEG]")
+    assert page.inner_text("#instance-id") == seg_instance
+    assert "SEG" in page.locator(f"#series button[data-uid='{seg_series}']").inner_text()
+
+    # And the SEG, decoded in the browser (WADO-RS frames), is drawn on its source instance
+    seg.locator("button.seg-show").click()
+    overlay_layer = page.locator("#seg-overlay[data-state=ready]")
+    overlay_layer.wait_for()
+    assert overlay_layer.get_attribute("data-seg") == seg_instance
+    assert overlay_layer.get_attribute("data-source") == ct.instance_id
+    assert int(str(overlay_layer.get_attribute("data-pixels"))) > 0
+    assert overlay_layer.evaluate("c => [c.width, c.height]") == [128, 128]
+    assert page.inner_text("#instance-id") == ct.instance_id
+    page.wait_for_selector("#preview[data-state=ready]")
 
 
 def test_an_uploaded_photo_shows_its_grayscale_result_and_stage_timings(page, console_stack, user):

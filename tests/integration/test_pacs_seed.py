@@ -110,5 +110,5 @@ def test_the_api_also_answers_under_its_load_balancer_prefix(bucket: str) -> Non
         traversal = client.get("http://testserver/pacs/studies/..%2F..%2Fetc/series")
     # Then
     assert health.json() == {"status": "ok"}
-    assert metadata.json()["modality"] == "CT"
+    assert metadata.json()[0]["00080060"]["Value"] == ["CT"]  # DICOM JSON: Modality
     assert traversal.status_code == 400

@@ -124,8 +124,17 @@ def sign_in(page: Any, username: str, password: str) -> None:
 def pick_instance(page: Any, stack: ConsoleStack, source: str) -> Any:
     """Browse the PACS to one seeded instance, the way a person would."""
     instance = stack.instance(source)
-    page.locator("#studies button", has_text=instance.study_id).click()
-    page.locator("#series button", has_text=instance.series_id).click()
-    page.locator("#instances button", has_text=instance.instance_id).click()
+    study_button(page, instance.study_id).click()
+    page.locator(f"#series button[data-uid='{instance.series_id}']").click()
+    page.locator(f"#instances button[data-uid='{instance.instance_id}']").click()
+    page.wait_for_selector(
+        f"#instances button[data-uid='{instance.instance_id}'][aria-pressed=true]"
+    )
     page.wait_for_selector("#preview[data-state=ready]")
     return instance
+
+
+def study_button(page: Any, study_uid: str) -> Any:
+    """A study in the PACS list: it shows description, date, modalities and counts; its UID is
+    in ``data-uid``."""
+    return page.locator(f"#studies button[data-uid='{study_uid}']")

@@ -51,7 +51,7 @@ class InstanceIndex:
     def instances(
         self, study_id: str | None = None, series_id: str | None = None
     ) -> list[IndexedInstance]:
-        objects = self.store.list_objects(study_id, series_id)
+        objects = self.store.instance_objects(study_id, series_id)
         with ThreadPoolExecutor(max_workers=_READ_CONCURRENCY) as pool:
             summaries = list(pool.map(self._summary, objects))
         return [

@@ -114,7 +114,7 @@ class PacsStore:
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
         )
 
-    def list_objects(
+    def instance_objects(
         self, study_id: str | None = None, series_id: str | None = None
     ) -> list[StoredObject]:
         """Every instance under the PACS, a study or a series (one paginated listing)."""

@@ -105,6 +105,12 @@ export class PacsApi {
     const headers = { Accept: "application/dicom+json" };
     return readBody(await authorized(this.auth, "bearer", this.base, "GET", path, { headers }));
   }
+  /** WADO-RS frames: the multipart/related answer's content type and bytes (native pixels). */
+  async frames(path) {
+    const headers = { Accept: 'multipart/related; type="application/octet-stream"' };
+    const response = await authorized(this.auth, "bearer", this.base, "GET", path, { headers });
+    return { contentType: response.headers.get("content-type"), bytes: new Uint8Array(await response.arrayBuffer()) };
+  }
   /** A rendered PNG as a Blob, or the PACS's own error. */
   async image(path) {
     const headers = { Accept: "image/png" };

@@ -52,7 +52,13 @@ async function start(config, auth) {
   const api = new JobApi(config, auth);
   const client = new ClientPanel({ api, config, storeKey, username });
   let pacs = null;
-  const jobs = new JobsPanel({ api, client, storeKey, reveal: (ids) => pacs.reveal(ids) });
+  const jobs = new JobsPanel({
+    api,
+    client,
+    storeKey,
+    reveal: (ids) => pacs.reveal(ids),
+    showSegmentation: (seg, source) => pacs.showSegmentation(seg, source),
+  });
   pacs = new PacsPanel({ pacs: new PacsApi(config, auth), onSelect: (target) => jobs.select(target) });
   new ImagesPanel({ api });
   new VideoPanel({ api });

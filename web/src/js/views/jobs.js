@@ -19,9 +19,10 @@ export function overlayCaption(pacs, seg) {
 }
 
 export class JobsPanel {
-  constructor({ api, client, storeKey, reveal = null }) {
+  constructor({ api, client, storeKey, reveal = null, showSegmentation = null }) {
     this.api = api;
     this.reveal = reveal; // browses the PACS panel to an instance (a job's SEG)
+    this.showSegmentation = showSegmentation; // draws a SEG on its source instance in the PACS panel
     this.client = client;
     this.storeKey = storeKey;
     this.target = null;
@@ -142,7 +143,7 @@ export class JobsPanel {
       );
     }
     const seg = delivered.outputs?.seg;
-    if (seg) detail.append(this._segBlock(seg));
+    if (seg) detail.append(this._segBlock(seg, input));
     const measurements = h("table", { class: "kv measurements" });
     keyValueRows(measurements, Object.entries(delivered.measurements || {}).map(([k, v]) => [k, formatValue(v)]));
     detail.append(h("h4", {}, "Measurements"), measurements);
@@ -151,7 +152,7 @@ export class JobsPanel {
   }
 
   /** The job's DICOM SEG (stored in the source study as a new series) and a way to find it there. */
-  _segBlock(seg) {
+  _segBlock(seg, source) {
     const table = keyValueRows(h("table", { class: "kv seg-uids" }), [
       ["SEG series", seg.series_id],
       ["SEG SOP instance", seg.instance_id],
@@ -163,8 +164,13 @@ export class JobsPanel {
       if (!this.reveal) throw new Error("the PACS panel is not ready");
       await this.reveal({ study: seg.study_id, series: seg.series_id, instance: seg.instance_id });
     }));
+    const draw = h("button", { type: "button", class: "seg-show" }, "Show it on the source image");
+    draw.addEventListener("click", guarded(async () => {
+      if (!this.showSegmentation) throw new Error("the PACS panel is not ready");
+      await this.showSegmentation(seg, source);
+    }));
     return h("div", { class: "seg", dataset: { segSeries: seg.series_id, segInstance: seg.instance_id } },
-      h("h4", {}, "Segmentation (DICOM SEG)"), table, find);
+      h("h4", {}, "Segmentation (DICOM SEG)"), table, find, " ", draw);
   }
 
   pending() {

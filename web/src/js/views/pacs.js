@@ -17,6 +17,7 @@ import {
 } from "../dicomjson.js";
 import { $, clear, h, keyValueRows } from "../dom.js";
 import { guarded, showError } from "../errors.js";
+import { boundaryOf, frameMask, framesOf, maskRgba, multipartBodies, segFrames } from "../seg.js";
 
 function pickerItems(list, items, onPick) {
   clear(list);
@@ -51,6 +52,7 @@ export class PacsPanel {
     $("window-apply").addEventListener("click", guarded(() => this.render()));
     $("window-reset").addEventListener("click", guarded(() => this._resetWindow()));
     $("frame").addEventListener("change", guarded(() => this.render()));
+    $("seg-hide").addEventListener("click", () => this._clearSegmentation());
     for (const id of ["window-center", "window-width", "frame"]) {
       $(id).addEventListener("keydown", (event) => {
         if (event.key === "Enter") guarded(() => this.render())();
@@ -87,7 +89,41 @@ export class PacsPanel {
     $("instance-view").scrollIntoView({ block: "nearest" });
   }
 
+  /** A job's SEG decoded here and drawn on its source instance (browsed to in the lists):
+   * the SEG frames whose DerivationImageSequence names that instance, from WADO-RS frames. */
+  async showSegmentation(seg, source) {
+    const segIds = { study: seg.study_id, series: seg.series_id, instance: seg.instance_id };
+    const geometry = segFrames(await this.pacs.get(instancePath(segIds, "/metadata")));
+    const sourceUid =
+      source.scope === "image" ? source.image_id : geometry.frames.find((f) => f.sources.length)?.sources[0];
+    if (!sourceUid) throw new Error(`SEG ${seg.instance_id} names no source instance`);
+    const frames = framesOf(geometry, sourceUid);
+    if (!frames.length) throw new Error(`SEG ${seg.instance_id} has no frame on instance ${sourceUid}`);
+    await this.reveal({ study: source.study_id, series: source.series_id, instance: sourceUid });
+    const answer = await this.pacs.frames(instancePath(segIds, `/frames/${frames.join(",")}`));
+    const bodies = multipartBodies(answer.bytes, boundaryOf(answer.contentType));
+    const count = geometry.rows * geometry.columns;
+    const { rgba, set } = maskRgba(bodies.map((body) => frameMask(body, geometry)), count);
+    const canvas = $("seg-overlay");
+    canvas.width = geometry.columns;
+    canvas.height = geometry.rows;
+    canvas.getContext("2d").putImageData(new ImageData(rgba, geometry.columns, geometry.rows), 0, 0);
+    Object.assign(canvas.dataset, { seg: seg.instance_id, source: sourceUid, pixels: String(set), state: "ready" });
+    canvas.hidden = false;
+    $("seg-caption-text").textContent =
+      `SEG ${seg.instance_id} (frame${frames.length > 1 ? "s" : ""} ${frames.join(", ")}): ${set} pixels on this instance`;
+    $("seg-caption").hidden = false;
+  }
+
+  _clearSegmentation() {
+    const canvas = $("seg-overlay");
+    canvas.hidden = true;
+    for (const key of ["seg", "source", "pixels", "state"]) delete canvas.dataset[key];
+    $("seg-caption").hidden = true;
+  }
+
   async show(study, series, instance) {
+    this._clearSegmentation();
     press($("instances"), instance);
     this.current = { study, series, instance };
     this.onSelect({ study_id: study, series_id: series, image_id: instance });
