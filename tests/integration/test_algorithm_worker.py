@@ -335,6 +335,47 @@ def test_an_image_job_stores_its_mask_as_a_valid_seg_in_the_source_study(
     assert errors == []
 
 
+def test_an_image_job_stores_its_overlay_as_a_valid_secondary_capture_beside_the_source(
+    stack: JobStack, pacs_url: str, tmp_path: Path
+) -> None:
+    # Given
+    ct = sample_ref("CT_small.dcm")
+    body = job_message(ALGO, ct)
+    send_job(stack, body)
+    # When
+    make_worker(stack, pacs_url).poll_once()
+    # Then: the result names the Secondary Capture, in the source study, found by a search...
+    result = json.loads(job_item(stack, body["job_id"])["result"])
+    sc_ref = result["outputs"]["overlay_sc"]
+    assert sc_ref["study_id"] == ct.study_id
+    assert sc_ref["sop_class_uid"] == "1.2.840.10008.5.1.4.1.1.7"
+    client = DICOMwebClient(pacs_url, headers={"x-pacs-patient-access": "allowed"})
+    found = client.search_for_series(ct.study_id, search_filters={"Modality": "OT"})
+    assert sc_ref["series_id"] in [Dataset.from_json(s).SeriesInstanceUID for s in found]
+    # ...it names its source, keeps the patient, and its pixels are the overlay PNG's
+    stored = client.retrieve_instance(ct.study_id, sc_ref["series_id"], sc_ref["instance_id"])
+    source = dcmread(sample_path("CT_small.dcm"))
+    assert [i.ReferencedSOPInstanceUID for i in stored.SourceImageSequence] == [ct.instance_id]
+    assert str(stored.PatientID) == str(source.PatientID)
+    assert list(stored.PatientOrientation) == ["L", "P"]  # rows along +x, columns along +y
+    overlay_key = result["outputs"]["overlay"]["key"]
+    png = boto3.client("s3").get_object(Bucket=stack.output_bucket, Key=overlay_key)["Body"].read()
+    drawn = cv2.cvtColor(
+        cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB
+    )
+    assert np.array_equal(stored.pixel_array, drawn)
+    # ...and Debian's DICOM validator finds no error in it
+    if shutil.which("dciodvfy") is None:
+        pytest.skip("dciodvfy (Debian package dicom3tools) is not installed")
+    path = tmp_path / "sc.dcm"
+    stored.save_as(path, enforce_file_format=True)
+    report = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, check=False)
+    errors = [
+        line for line in (report.stdout + report.stderr).splitlines() if line.startswith("Error")
+    ]
+    assert errors == []
+
+
 def test_a_series_the_seg_cannot_describe_still_ends_done_saying_why(
     stack: JobStack, pacs_url: str
 ) -> None:
@@ -363,6 +404,9 @@ def test_a_retried_job_does_not_store_a_second_seg(stack: JobStack, pacs_url: st
     assert first.outputs is not None
     assert second.outputs is not None
     assert first.outputs.seg == second.outputs.seg
+    assert first.outputs.overlay_sc == second.outputs.overlay_sc
     client = DICOMwebClient(pacs_url)
     found = client.search_for_instances(ct.study_id, search_filters={"Modality": "SEG"})
     assert len(found) == 1
+    captures = client.search_for_instances(ct.study_id, search_filters={"Modality": "OT"})
+    assert len(captures) == 1

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset
 
-from algorithm_worker import imaging, segmentation
+from algorithm_worker import imaging, secondary_capture, segmentation
 from algorithm_worker.algorithms import Algorithm
 from algorithm_worker.dicom_io import Slice, decode_instance
 from algorithm_worker.errors import NotDicom, PacsUnavailable, SeriesTooLarge, WrongAlgorithm
@@ -28,8 +28,9 @@ from pipeline_common.contracts.jobs import (
 )
 from pipeline_common.observability import logger
 
-# FailureReason of a STOW-RS store of an instance UID already holding other bytes: for the SEG,
-# whose UIDs derive from the job id, that is this job's own SEG from an earlier attempt.
+# FailureReason of a STOW-RS store of an instance UID already holding other bytes: for the SEG and
+# the Secondary Capture, whose UIDs derive from the job id, that is this job's own from an earlier
+# attempt.
 _DUPLICATE_SOP_INSTANCE = 0x0111
 
 
@@ -87,21 +88,23 @@ class JobRunner:
         slices = clock.measure("decode", lambda: self._decode(blobs))
         displays = [imaging.display_image(image) for image in slices]
         results = clock.measure("algorithm", lambda: self._segment(slices, displays))
-        overlay_png = clock.measure(
+        overlay = clock.measure(
             "render",
-            lambda: imaging.encode_png(
-                imaging.montage(
-                    [imaging.overlay(d, r.mask) for d, r in zip(displays, results, strict=True)]
-                )
+            lambda: imaging.montage(
+                [imaging.overlay(d, r.mask) for d, r in zip(displays, results, strict=True)]
             ),
         )
+        overlay_png = imaging.encode_png(overlay)
         measurements = self._measurements(results)
-        seg = clock.measure("seg", lambda: self._store_seg(job, blobs, results, measurements))
+        seg, capture = clock.measure(
+            "seg", lambda: self._store_dicom(job, blobs, results, overlay, measurements)
+        )
         overlay_key, result_key = output_keys(job.job_id)
         outputs = JobOutputs(
             overlay=S3Location(bucket=self.output_bucket, key=overlay_key),
             result=S3Location(bucket=self.output_bucket, key=result_key),
             seg=seg,
+            overlay_sc=capture,
         )
         clock.timings_ms["total_before_upload"] = round((time.perf_counter() - started) * 1000, 3)
         result = JobResult(
@@ -142,20 +145,24 @@ class JobRunner:
             )
         return list(zip(ids, blobs, strict=True))
 
-    def _store_seg(
+    def _store_dicom(
         self,
         job: JobMessage,
         blobs: list[tuple[str, bytes]],
         results: list[SliceResult],
+        overlay: np.ndarray,
         measurements: dict[str, float | int | str],
-    ) -> DicomInstanceRef | None:
-        """The mask as a SEG, stored through the PACS's STOW-RS; None (and the reason in the
-        measurements) when this source cannot carry one. A PACS that is down retries the job."""
+    ) -> tuple[DicomInstanceRef | None, DicomInstanceRef | None]:
+        """The mask as a SEG and the overlay as a Secondary Capture, stored in the source study
+        through the PACS's STOW-RS (one request); for each, None (and the reason in the
+        measurements, ``seg_skipped``/``overlay_sc_skipped``) when the source cannot carry it.
+        A PACS that is down retries the job."""
         by_id = {instance_id: data for instance_id, data in blobs}
         order = list(dict.fromkeys(r.image.instance_id for r in results))
         sources: list[Dataset] = [
             dicom.parse_dicom(by_id[instance_id], instance_id, NotDicom) for instance_id in order
         ]
+        built: list[tuple[str, str, str, str, bytes]] = []  # (key, sop class, study, series, sop)
         try:
             seg = segmentation.build(
                 sources,
@@ -164,33 +171,55 @@ class JobRunner:
                 algo_id=self.algorithm.algo_id,
                 algorithm_version=self.algorithm.version,
             )
+            built.append(("seg", segmentation.SEG_SOP_CLASS_UID, *_uids(seg), seg.data))
         except segmentation.SegmentationSkipped as exc:
             measurements["seg_skipped"] = str(exc)
-            return None
-        response = self.pacs.store_instances(job.pacs.study_id, [seg.data])
+        try:
+            capture = secondary_capture.build(
+                sources,
+                overlay,
+                job_id=job.job_id,
+                algo_id=self.algorithm.algo_id,
+                version=self.algorithm.version,
+            )
+            built.append(
+                ("overlay_sc", secondary_capture.SC_SOP_CLASS_UID, *_uids(capture), capture.data)
+            )
+        except secondary_capture.CaptureSkipped as exc:
+            measurements["overlay_sc_skipped"] = str(exc)
+        if not built:
+            return None, None
+        response = self.pacs.store_instances(job.pacs.study_id, [b[-1] for b in built])
         stored = {
             str(v)
             for item in response.get("00081199", {}).get("Value", [])
             for v in item.get("00081155", {}).get("Value", [])
         }
-        reasons = [
-            int(v)
+        failed = {
+            str((item.get("00081155", {}).get("Value") or [""])[0]): int(reason)
             for item in response.get("00081198", {}).get("Value", [])
-            for v in item.get("00081197", {}).get("Value", [])
-        ]
-        if seg.sop_instance_uid not in stored and reasons != [_DUPLICATE_SOP_INSTANCE]:
-            if any(reason == 0x0110 for reason in reasons):
-                raise PacsUnavailable("the PACS could not store the SEG (processing failure)")
-            reason = ", ".join(f"0x{r:04X}" for r in reasons) or "no answer for it"
-            logger.warning("SEG refused by the PACS", extra={"failure_reasons": reason})
-            measurements["seg_skipped"] = f"the PACS refused the SEG ({reason})"
-            return None
-        return DicomInstanceRef(
-            study_id=seg.study_uid,
-            series_id=seg.series_uid,
-            instance_id=seg.sop_instance_uid,
-            sop_class_uid=segmentation.SEG_SOP_CLASS_UID,
-        )
+            for reason in item.get("00081197", {}).get("Value", [])
+        }
+        refs: dict[str, DicomInstanceRef] = {}
+        for key, sop_class, study_uid, series_uid, sop_uid, _ in built:
+            reason = failed.get(sop_uid)
+            if sop_uid not in stored and reason != _DUPLICATE_SOP_INSTANCE:
+                if reason == 0x0110:
+                    raise PacsUnavailable(
+                        f"the PACS could not store the {key} (processing failure)"
+                    )
+                said = f"0x{reason:04X}" if reason is not None else "no answer for it"
+                logger.warning("DICOM result refused by the PACS", extra={"failure_reason": said})
+                skipped_key = "seg_skipped" if key == "seg" else "overlay_sc_skipped"
+                measurements[skipped_key] = f"the PACS refused it ({said})"
+                continue
+            refs[key] = DicomInstanceRef(
+                study_id=study_uid,
+                series_id=series_uid,
+                instance_id=sop_uid,
+                sop_class_uid=sop_class,
+            )
+        return refs.get("seg"), refs.get("overlay_sc")
 
     @staticmethod
     def _decode(blobs: list[tuple[str, bytes]]) -> list[Slice]:
@@ -270,6 +299,10 @@ class JobRunner:
             Body=document,
             ContentType="application/json",
         )
+
+
+def _uids(instance: segmentation.Segmentation | secondary_capture.Capture) -> tuple[str, str, str]:
+    return instance.study_uid, instance.series_uid, instance.sop_instance_uid
 
 
 def failed_result(job: JobMessage, reason: str) -> JobResult:

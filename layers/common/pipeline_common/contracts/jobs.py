@@ -95,6 +95,9 @@ class JobOutputs(Contract):
     # The mask as a DICOM Segmentation in the source study (a new series); None when the source
     # cannot carry one (the reason is in the measurements, ``seg_skipped``).
     seg: DicomInstanceRef | None = None
+    # The overlay (source and mask) as a DICOM Secondary Capture in the source study; None when
+    # the source cannot carry one (``overlay_sc_skipped`` in the measurements says why).
+    overlay_sc: DicomInstanceRef | None = None
 
 
 class JobResult(Contract):
