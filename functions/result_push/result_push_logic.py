@@ -7,10 +7,15 @@
   push twice to a connection that already got it: clients de-duplicate on ``job_id``.
 - A body that is not a ``JobResult`` fails the record: the DLQ keeps it for inspection.
 - A client with no connection is a success with nothing to do.
+- A client's connections (at most ``MAX_CONNECTIONS_PER_CLIENT``, WsConnectFunction closes the
+  oldest beyond it) are posted to concurrently, each with short timeouts: a slow or failing
+  connection costs its own record (and, FIFO, the records after it of the same client), never
+  the batch's other clients, and never the function's whole timeout.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -18,7 +23,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from result_push_settings import ResultPushSettings
 
 from pipeline_common import aws
@@ -27,6 +32,8 @@ from pipeline_common.http import deliverable
 from pipeline_common.observability import logger, metrics
 
 CLIENT_INDEX = "client_id-index"
+# Connections posted to at once (a client has at most MAX_CONNECTIONS_PER_CLIENT, default 5).
+_MAX_PARALLEL_POSTS = 16
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=5)
 
 
@@ -60,23 +67,34 @@ def push_result(*, body: str, now: datetime, settings: ResultPushSettings) -> No
         return
 
     api = management_client(settings.management_endpoint)
+    with ThreadPoolExecutor(max_workers=min(len(connections), _MAX_PARALLEL_POSTS)) as pool:
+        outcomes = list(pool.map(lambda c: _post(api, c, payload), connections))
     failures = 0
-    for connection_id in connections:
-        try:
-            api.post_to_connection(ConnectionId=connection_id, Data=payload)
-        except api.exceptions.GoneException:
+    for connection_id, outcome in zip(connections, outcomes, strict=True):
+        if outcome == "gone":
             _forget(connection_id, settings=settings)
             metrics.add_metric(name="Disconnected", unit=MetricUnit.Count, value=1)
             logger.info("connection gone; removed", extra={"connection_id": connection_id})
-        except ClientError:
+        elif outcome == "failed":
             failures += 1
             metrics.add_metric(name="PushFailures", unit=MetricUnit.Count, value=1)
-            logger.exception("push failed", extra={"connection_id": connection_id})
         else:
             metrics.add_metric(name="PushSuccess", unit=MetricUnit.Count, value=1)
     if failures:
         raise PushFailed(f"{failures} of {len(connections)} connections failed for {result.job_id}")
     logger.info("result pushed", extra={"job_id": result.job_id, "connections": len(connections)})
+
+
+def _post(api: Any, connection_id: str, payload: bytes) -> str:
+    """``sent``, ``gone`` or ``failed`` (logged); runs on the pool's threads."""
+    try:
+        api.post_to_connection(ConnectionId=connection_id, Data=payload)
+    except api.exceptions.GoneException:
+        return "gone"
+    except (ClientError, BotoCoreError):
+        logger.exception("push failed", extra={"connection_id": connection_id})
+        return "failed"
+    return "sent"
 
 
 def _connections_of(client_id: str, *, settings: ResultPushSettings) -> list[str]:

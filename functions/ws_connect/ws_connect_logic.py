@@ -4,16 +4,28 @@ A client may hold several connections (tabs, devices, a reconnect racing its old
 gets its own item and the ``client_id-index`` finds them all when a result is pushed or the
 client is deleted. The row never outlives its client: its TTL is capped at the client's, and a
 client deleted or expired between the authorizer and this call is refused here.
+
+At most ``MAX_CONNECTIONS_PER_CLIENT`` connections per client: a new one beyond the cap closes
+the oldest (``@connections`` DELETE), so a client that reconnects in a loop without closing cannot
+pile up sockets that every result is posted to. Closing is best effort: a connection that cannot
+be closed now is closed by the next connect, and its row's TTL sweeps it in the end.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from botocore.exceptions import BotoCoreError, ClientError
 from ws_connect_settings import WsConnectSettings
 
 from pipeline_common import aws
 from pipeline_common.client_records import live_client_of
+from pipeline_common.client_teardown import (
+    ConnectionsNotClosed,
+    close_connection_ids,
+    connections_of,
+    management_client,
+)
 from pipeline_common.observability import logger
 
 FORBIDDEN = {"statusCode": 403, "body": "Forbidden"}
@@ -55,4 +67,32 @@ def register_connection(
         },
     )
     logger.info("connected", extra={"connection_id": connection_id, "client_id": client_id})
+    _close_the_oldest_beyond_the_cap(client_id, keep=connection_id, settings=settings)
     return {"statusCode": 200, "body": "Connected"}
+
+
+def _close_the_oldest_beyond_the_cap(
+    client_id: str, *, keep: str, settings: WsConnectSettings
+) -> None:
+    others = [
+        c
+        for c in connections_of(client_id, connections_table=settings.connections_table)
+        if c != keep
+    ]
+    excess = others[: max(0, len(others) + 1 - settings.max_connections_per_client)]
+    if not excess:
+        return
+    try:
+        close_connection_ids(
+            excess,
+            connections_table=settings.connections_table,
+            api=management_client(settings.management_endpoint),
+            client_id=client_id,
+        )
+    except (ClientError, BotoCoreError, ConnectionsNotClosed):
+        logger.exception("oldest connections not closed", extra={"client_id": client_id})
+        return
+    logger.info(
+        "oldest connections closed (cap reached)",
+        extra={"client_id": client_id, "closed": len(excess)},
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline_common.client_teardown import management_endpoint
+
 
 class WsConnectSettings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True)
@@ -13,3 +15,11 @@ class WsConnectSettings(BaseSettings):
     clients_table: str = Field(min_length=3)
     # API Gateway closes a WebSocket after 2 h at most; the TTL only sweeps up missed disconnects.
     connection_ttl_seconds: int = Field(default=3 * 3600, gt=0)
+    # The most live connections one client keeps: a new one beyond it closes the oldest.
+    max_connections_per_client: int = Field(default=5, ge=1, le=100)
+    # The WebSocket API's ApiEndpoint + "/" + stage: its @connections API closes the oldest.
+    websocket_endpoint: str
+
+    @property
+    def management_endpoint(self) -> str:
+        return management_endpoint(self.websocket_endpoint)

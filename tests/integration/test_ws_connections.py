@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from moto import mock_aws
+from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
+from moto.core import DEFAULT_ACCOUNT_ID
 
 from pipeline_common import aws
 from tests.support.functions import load_function
@@ -16,6 +18,7 @@ from tests.support.tenancy import ALICE, BOB
 from tests.support.test_api_aws import (
     SAMPLE_CLIENT_ID,
     SAMPLE_CONNECTION_ID,
+    WEBSOCKET_ENDPOINT,
     FakeLambdaContext,
     create_clients_table,
     create_connections_table,
@@ -33,6 +36,8 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         monkeypatch.setenv("CONNECTIONS_TABLE", name)
         monkeypatch.setenv("CLIENTS_TABLE", create_clients_table())
         monkeypatch.setenv("CONNECTION_TTL_SECONDS", "7200")
+        monkeypatch.setenv("WEBSOCKET_ENDPOINT", WEBSOCKET_ENDPOINT)
+        monkeypatch.setenv("MAX_CONNECTIONS_PER_CLIENT", "5")
         put_client("ClientsTable", SAMPLE_CLIENT_ID, owner=ALICE.sub)
         yield name
     aws.clear_clients()
@@ -129,6 +134,46 @@ def test_a_client_may_hold_several_connections(table):
 
     # Then both connections are found by the client
     assert connections_of(SAMPLE_CLIENT_ID) == {"conn-one=", "conn-two="}
+
+
+def live_sockets() -> set[str]:
+    """The connections moto's @connections API still knows."""
+    region = boto3.session.Session().region_name
+    return set(apigatewaymanagementapi_backends[DEFAULT_ACCOUNT_ID][region].connections)
+
+
+def open_socket(connection_id: str) -> None:
+    """A socket the @connections API knows (moto learns one from a post, and keeps its id
+    URL-encoded: these ids have nothing to encode), then its $connect."""
+    management = "https://" + WEBSOCKET_ENDPOINT.removeprefix("wss://")
+    boto3.client("apigatewaymanagementapi", endpoint_url=management).post_to_connection(
+        ConnectionId=connection_id, Data=b"hello"
+    )
+    assert connect(connection_id)["statusCode"] == 200
+
+
+def test_a_connection_beyond_the_cap_closes_the_clients_oldest(table, monkeypatch):
+    # Given a cap of two connections per client, and another client's connection
+    monkeypatch.setenv("MAX_CONNECTIONS_PER_CLIENT", "2")
+    put_client("ClientsTable", "b" * 32, owner=BOB.sub)
+    other = load_event("ws_connect_authorized")
+    other["requestContext"].update(connectionId="bobconn")
+    other["requestContext"]["authorizer"].update(client_id="b" * 32, owner=BOB.sub)
+    assert (
+        load_function("ws_connect").lambda_handler(other, FakeLambdaContext())["statusCode"] == 200
+    )
+    # When Alice's client connects three times, then a fourth
+    for connection_id in ("conn1", "conn2", "conn3"):
+        open_socket(connection_id)
+    after_three = connections_of(SAMPLE_CLIENT_ID)
+    open_socket("conn4")
+    # Then each connection beyond two closed the oldest socket and removed its row, and the
+    # newest always stays; Bob's connection is untouched
+    assert after_three == {"conn2", "conn3"}
+    assert connections_of(SAMPLE_CLIENT_ID) == {"conn3", "conn4"}
+    assert {"conn1", "conn2"}.isdisjoint(live_sockets())
+    assert {"conn3", "conn4"} <= live_sockets()
+    assert connections_of("b" * 32) == {"bobconn"}
 
 
 @pytest.mark.parametrize("missing", ["authorizer", "owner", "client_id"])

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import threading
 from collections.abc import Iterator
 from types import ModuleType
 
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.exceptions import ReadTimeoutError
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
@@ -197,3 +199,70 @@ def test_a_client_with_no_connection_is_a_success(push, management):
     response = push.lambda_handler(load_event("result_push_batch"), FakeLambdaContext())
 
     assert response == {"batchItemFailures": []}
+
+
+class RecordingApi:
+    """An @connections client for what moto and Stubber cannot do: posts that run at the same
+    time (the ``together`` connections each wait at a barrier that only all of them passing at
+    once can cross) and a connection that never answers (botocore's read timeout)."""
+
+    class exceptions:
+        class GoneException(Exception):
+            pass
+
+    def __init__(self, together: set[str], timing_out: frozenset[str] = frozenset()) -> None:
+        self.together = together
+        self.barrier = threading.Barrier(len(together), timeout=10)
+        self.timing_out = timing_out
+        self.posted: list[str] = []
+
+    def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> dict:
+        if ConnectionId in self.together:
+            self.barrier.wait()  # BrokenBarrierError if the posts were made one after another
+        if ConnectionId in self.timing_out:
+            raise ReadTimeoutError(endpoint_url=f"https://stub.invalid/@connections/{ConnectionId}")
+        self.posted.append(ConnectionId)
+        return {}
+
+
+def use(api: RecordingApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    logic = importlib.import_module("result_push_logic")
+    monkeypatch.setattr(logic, "management_client", lambda _endpoint: api)
+
+
+def test_a_clients_connections_are_posted_to_at_the_same_time(push, monkeypatch):
+    # Given a client with three connections
+    tabs = {"tab-1=", "tab-2=", "tab-3="}
+    for connection_id in tabs:
+        add_connection(connection_id)
+    api = RecordingApi(together=tabs)
+    use(api, monkeypatch)
+
+    # When its result is pushed
+    response = push.lambda_handler(one_record_event(0), FakeLambdaContext())
+
+    # Then all three posts were in flight together, and each got the result
+    assert response == {"batchItemFailures": []}
+    assert sorted(api.posted) == sorted(tabs)
+
+
+def test_a_connection_that_times_out_fails_only_its_own_record(push, monkeypatch, capsys):
+    # Given a client whose second connection never answers, and another client in the batch
+    add_connection("live-conn=")
+    add_connection("stuck-conn=")
+    add_connection("other-conn=", client_id="b" * 32)
+    api = RecordingApi(
+        together={"live-conn=", "stuck-conn="}, timing_out=frozenset({"stuck-conn="})
+    )
+    use(api, monkeypatch)
+    event = two_clients_event()
+
+    # When the batch is pushed
+    response = push.lambda_handler(event, FakeLambdaContext())
+
+    # Then the live connection still got it, only the first record is retried, the other client
+    # got its own result, and no connection row was removed
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    assert sorted(api.posted) == ["live-conn=", "other-conn="]
+    assert remaining_connections() == {"live-conn=", "stuck-conn=", "other-conn="}
+    assert sum(emitted_metrics(capsys.readouterr().out)["PushFailures"]) == 1

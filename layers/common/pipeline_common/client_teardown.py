@@ -55,6 +55,17 @@ def close_connections(client_id: str, *, connections_table: str, api: Any) -> in
     @connections client); how many there were. A row is deleted only once its socket is closed
     or gone, so a failure leaves the row for the retry to find."""
     connection_ids = connections_of(client_id, connections_table=connections_table)
+    close_connection_ids(
+        connection_ids, connections_table=connections_table, api=api, client_id=client_id
+    )
+    return len(connection_ids)
+
+
+def close_connection_ids(
+    connection_ids: list[str], *, connections_table: str, api: Any, client_id: str
+) -> None:
+    """Close and forget these connections of ``client_id``; ``ConnectionsNotClosed`` if any
+    could not be closed (its row is kept)."""
     failures = 0
     for connection_id in connection_ids:
         try:
@@ -72,19 +83,24 @@ def close_connections(client_id: str, *, connections_table: str, api: Any) -> in
         raise ConnectionsNotClosed(
             f"{failures} of {len(connection_ids)} connections of {client_id} are still open"
         )
-    return len(connection_ids)
 
 
 def connections_of(client_id: str, *, connections_table: str) -> list[str]:
+    """The client's connection ids, oldest first (by ``connected_at``, then id)."""
     paginator = aws.client("dynamodb").get_paginator("query")
     pages = paginator.paginate(
         TableName=connections_table,
         IndexName=CLIENT_INDEX,
         KeyConditionExpression="client_id = :c",
         ExpressionAttributeValues={":c": {"S": client_id}},
-        ProjectionExpression="connection_id",
+        ProjectionExpression="connection_id, connected_at",
     )
-    return [item["connection_id"]["S"] for page in pages for item in page.get("Items", [])]
+    rows = [
+        (item.get("connected_at", {}).get("S", ""), item["connection_id"]["S"])
+        for page in pages
+        for item in page.get("Items", [])
+    ]
+    return [connection_id for _, connection_id in sorted(rows)]
 
 
 def remove_delivery(record: ClientRecord) -> None:
