@@ -18,6 +18,7 @@ import os
 import socket
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 from pipeline_common import aws
@@ -91,7 +92,7 @@ class YoloStreamService:
             "stream": self.settings.stream_name,
             "worker": self.store.owner,
             "consumers_alive": sum(c.is_alive() for c in self._consumers.values()),
-            "leases": sorted(s for s, c in self._consumers.items() if c.is_alive()),
+            "leased_shards": sorted(s for s, c in self._consumers.items() if c.is_alive()),
             **self.balance,
             "shard_list_error": self.refresh_error,
             "balance_error": self.balance_error,
@@ -112,19 +113,22 @@ class YoloStreamService:
                 except Exception as exc:  # keep supervising: a stream may appear or recover later
                     self.refresh_error = short_error(exc)
                     logger.exception("listing shards failed")
+            wait = self._tick
             if self._shards is not None:
                 try:
-                    self._balance(self._shards)
+                    if self._balance(self._shards):
+                        wait = self._tick / 4
                     self.balance_error = None
                 except Exception as exc:  # the leases keep their owners until the next pass
                     self.balance_error = short_error(exc)
                     logger.exception("balancing shard leases failed")
-            self._stop.wait(self._tick)
+            self._stop.wait(wait)
 
-    def _balance(self, shards: list[dict[str, Any]]) -> None:
+    def _balance(self, shards: list[dict[str, Any]]) -> bool:
         """One pass of the KCL-style balancer: heartbeat, count live workers, then take free or
         expired leases up to the fair share ``ceil(consumable shards / workers)``, or give back
-        the leases above it (each at a checkpoint boundary, so nothing is lost or repeated)."""
+        the leases above it (each at a checkpoint boundary, so nothing is lost or repeated).
+        True when this task is still under its share: the next pass comes sooner."""
         stream = self.settings.stream_name
         self.store.heartbeat(stream)
         listed = {s["ShardId"]: s for s in shards}
@@ -158,7 +162,7 @@ class YoloStreamService:
                     extra={"shard_id": shard_id, "workers": len(workers), "fair_share": target},
                 )
                 self._consumers[shard_id].release_lease()
-            return
+            return False
         free = [
             sid
             for sid in active
@@ -167,6 +171,10 @@ class YoloStreamService:
         ]
         for shard_id in free[: target - len(mine)]:
             self._start_consumer(listed[shard_id])
+        # Still short with nothing free: if a peer holds more than its share, it is giving
+        # leases back right now, so the next pass comes sooner (else 2 + 2 + 0 is final).
+        held = Counter(v.owner for v in views.values() if v.held(now))
+        return len(mine) + len(free) < target and max(held.values(), default=0) > target
 
     def _start_consumer(self, shard: dict[str, Any]) -> None:
         shard_id = shard["ShardId"]
