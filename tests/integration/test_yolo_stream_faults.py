@@ -421,3 +421,28 @@ def test_two_instances_split_four_shards_and_a_stopped_ones_shards_move_over(
     assert a.stats.frames_processed + b.stats.frames_processed == total
     print(f"\nin-process: 2/2 split after {split_s:.2f}s, takeover after stop {takeover_s:.2f}s")
     assert takeover_s < lease
+
+
+def test_three_instances_on_four_shards_settle_without_flapping(cloud4, detector_settings):
+    # Given three instances starting one after the other on a 4-shard stream
+    common = {"lease_seconds": 1.5, "shard_refresh_seconds": 5.0}
+    workers = ["worker-a", "worker-b", "worker-c"]
+    services = []
+    for worker in workers:
+        services.append(_service(cloud4, _StubDetector(), detector_settings, worker, **common))
+        services[-1].start()
+        time.sleep(0.3)
+
+    # When they have had time to balance
+    _wait(lambda: sorted(_split(_owners(), *workers)) == [0, 2, 2], "a 2 + 2 + 0 split")
+
+    # Then the split holds: ceil(4 / 3) = 2 is everyone's share, so nobody gives back or steals
+    # (the KCL's behaviour too) and the leases keep their owners over two lease periods
+    settled = _owners()
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        assert _owners() == settled
+        time.sleep(0.1)
+    for service in services:
+        service.stop()
+    assert all(owner is None for owner in _owners().values())  # all released at stop

@@ -86,13 +86,15 @@ class YoloStreamService:
         return time.monotonic() - self.last_refresh < 3 * self.settings.shard_refresh_seconds + 30
 
     def status(self) -> dict[str, Any]:
+        # a copy: the supervisor thread adds consumers while the HTTP thread reads
+        leased = sorted(s for s, c in list(self._consumers.items()) if c.is_alive())
         return {
             "model": self.detector.model_id,
             "backend": self.settings.yolo_backend,
             "stream": self.settings.stream_name,
             "worker": self.store.owner,
-            "consumers_alive": sum(c.is_alive() for c in self._consumers.values()),
-            "leased_shards": sorted(s for s, c in self._consumers.items() if c.is_alive()),
+            "consumers_alive": len(leased),
+            "leased_shards": leased,
             **self.balance,
             "shard_list_error": self.refresh_error,
             "balance_error": self.balance_error,

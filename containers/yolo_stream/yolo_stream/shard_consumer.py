@@ -11,8 +11,9 @@ No record stalls a shard. A record whose processing raises anything but an outag
 from the checkpoint and, after ``max_attempts`` attempts, published as a frame-level
 ``video.failed`` and checkpointed past. The attempts are counted in the lease item, not in memory:
 after taking a lease or after a failure, the consumer processes records one at a time and counts
-each attempt *before* it starts (``CAREFUL_RECORDS`` records), so a record that kills the process
-(a native crash, out of memory) is given up too after ``max_attempts`` restarts.
+each attempt *before* it starts (``CAREFUL_RECORDS`` records, which cover every record that was in
+flight), so a record that kills the process (a native crash, out of memory) is given up too: after
+``max_attempts`` crashes, or one more when the first crash came in the pipelined fast path.
 
 A lease is given back at a checkpoint boundary (``release_lease``: the frames already handed to
 the output stage are sent and checkpointed first), so a rebalance loses and repeats nothing.
@@ -302,8 +303,17 @@ class ShardConsumer(threading.Thread):
                     },
                 )
             self._stats.shard(self.shard_id, state="error", error=short_error(exc))
-        self._stop_event.wait(backoff)
+        self._pause(backoff)
         return backoff
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep, waking early for a stop or a lease to give back."""
+        deadline = time.monotonic() + seconds
+        while not self._leaving():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._stop_event.wait(min(left, 0.25))
 
     def _iterator(self, after: str | None) -> str:
         kwargs: dict[str, Any] = {"StreamName": self.stream_name, "ShardId": self.shard_id}
