@@ -153,7 +153,7 @@ class ShardConsumer(threading.Thread):
             self._stats.shard(self.shard_id, state="released")
 
     def _consume(self, stage: OrderedOutputStage) -> None:
-        iterator = self._iterator(stage.last_checkpoint)
+        iterator: str | None = None
         backoff = 0.0
         careful = CAREFUL_RECORDS  # the previous owner may have died on the next record
         self._stats.shard(
@@ -161,6 +161,8 @@ class ShardConsumer(threading.Thread):
         )
         while not self._leaving():
             try:
+                if iterator is None:  # at start and after a failure: from the checkpoint on
+                    iterator = self._iterator(stage.last_checkpoint)
                 response = self._kinesis.get_records(
                     ShardIterator=iterator, Limit=self._max_records
                 )
@@ -194,20 +196,30 @@ class ShardConsumer(threading.Thread):
             except Exception as exc:
                 # Nothing after the last checkpoint counts as done, so reading again from there
                 # retries it; a record at fault is counted and, at the limit, given up.
-                failed = self._settle(stage)
-                if failed is None and isinstance(exc, RecordFailedError):
-                    failed = exc
-                if failed is not None and not is_outage(failed.cause):
-                    backoff = self._record_failed(stage, failed, backoff)
-                else:
-                    if failed is not None and failed.attempts is not None:
-                        self._store.remove_attempt(self._key, failed.sequence_number)
-                    cause = failed.cause if failed is not None else exc
-                    code = getattr(cause, "response", {}).get("Error", {}).get("Code")
-                    if code != "ExpiredIteratorException":
-                        backoff = self._back_off(backoff, cause, throttled=code in _THROTTLED)
+                backoff = self._recover(stage, exc, backoff)
                 careful = CAREFUL_RECORDS
-                iterator = self._iterator(stage.last_checkpoint)
+                iterator = None
+
+    def _recover(self, stage: OrderedOutputStage, exc: Exception, backoff: float) -> float:
+        """Settle the output stage after a failure, count or forgive the record at fault and
+        back off; returns the next back-off. Only a lost lease escapes."""
+        try:
+            failed = self._settle(stage)
+            if failed is None and isinstance(exc, RecordFailedError):
+                failed = exc
+            if failed is not None and not is_outage(failed.cause):
+                return self._record_failed(stage, failed, backoff)
+            if failed is not None and failed.attempts is not None:
+                self._store.remove_attempt(self._key, failed.sequence_number)
+            cause = failed.cause if failed is not None else exc
+        except LeaseLostError:
+            raise
+        except Exception as error:  # DynamoDB itself failing: back off and read again
+            cause = error
+        code = getattr(cause, "response", {}).get("Error", {}).get("Code")
+        if code == "ExpiredIteratorException":
+            return backoff
+        return self._back_off(backoff, cause, throttled=code in _THROTTLED)
 
     def _process(self, stage: OrderedOutputStage, record: dict[str, Any], careful: int) -> int:
         """Hand one record through both halves; returns the careful records still to go."""
