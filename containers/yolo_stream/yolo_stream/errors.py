@@ -28,6 +28,11 @@ class FrameDecodeError(FrameError):
     """The frame's bytes are not a decodable image."""
 
 
+class RecordAbandonedError(FrameError):
+    """A record whose processing failed (or never finished) ``MAX_RECORD_ATTEMPTS`` times: it is
+    reported as a frame-level failure and the shard moves past it instead of stalling."""
+
+
 class LeaseLostError(YoloStreamError):
     """Another worker took this shard's lease; this worker stops reading the shard."""
 
@@ -35,4 +40,14 @@ class LeaseLostError(YoloStreamError):
 def failure_reason(exc: BaseException) -> str:
     if isinstance(exc, YoloStreamError):
         return str(exc)
-    return f"internal error: {type(exc).__name__}: {exc}"
+    return f"internal error: {short_error(exc)}"
+
+
+def short_error(exc: BaseException, limit: int = 160) -> str:
+    """The exception's type and the first line of its message, cut to ``limit`` characters: what a
+    failure message may say about an unexpected error (never a traceback or a data dump)."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

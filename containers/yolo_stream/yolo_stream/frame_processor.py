@@ -1,6 +1,7 @@
 """One Kinesis record in, its results out: annotated JPEG + detections JSON in S3 and one FIFO
-message. Bad records become frame-level ``video.failed`` messages instead of exceptions; only
-infrastructure errors (S3/SQS unavailable) propagate, so the consumer retries the record."""
+message. Bad records become frame-level ``video.failed`` messages instead of exceptions; any other
+error propagates and the consumer retries the record, giving it up (``abandon``, again a
+frame-level ``video.failed``) after ``MAX_RECORD_ATTEMPTS`` unless the error is an outage."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from yolo_stream.errors import (
     FrameDecodeError,
     FrameError,
     FrameMissingError,
+    RecordAbandonedError,
     failure_reason,
 )
 from yolo_stream.video_tracker import VideoTracker
@@ -99,6 +101,12 @@ class FrameProcessor:
             return self._detect(record)
         except FrameError as exc:
             return Prepared(failure=self._failure(exc, data, sequence_number))
+
+    def abandon(self, data: bytes, sequence_number: str, reason: str) -> Prepared:
+        """A record given up after repeated failures, as the frame-level failure to publish
+        (``finish`` sends it like any rejected frame)."""
+        exc = RecordAbandonedError(reason)
+        return Prepared(failure=self._failure(exc, data, sequence_number))
 
     def finish(self, prepared: Prepared) -> Outcome:
         """The output half, called in stream order: S3 outputs, the FIFO message, the tracker."""

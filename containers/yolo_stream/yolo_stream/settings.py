@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     shard_refresh_seconds: float = Field(default=30.0, gt=0)
     start_position: Literal["TRIM_HORIZON", "LATEST"] = "TRIM_HORIZON"
     lease_seconds: float = Field(default=60.0, gt=0)
+    # Attempts at one record (errors other than outages, or crashes) before it is published as a
+    # frame-level video.failed and the shard moves past it.
+    max_record_attempts: int = Field(default=3, ge=1, le=100)
     worker_id: str | None = None  # defaults to host:pid
     port: int = Field(default=8080, ge=0, le=65535)
 

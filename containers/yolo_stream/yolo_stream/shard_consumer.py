@@ -1,19 +1,75 @@
-"""One thread per shard: lease, read from the checkpoint on, process, checkpoint, repeat."""
+"""One thread per leased shard: lease, read from the checkpoint on, process, checkpoint, repeat.
+
+Delivery is at-least-once: the checkpoint moves only after a record's message was sent, so a
+worker that dies re-reads (and re-sends) at most the records in flight. The replay is harmless:
+the FIFO deduplication id is ``<video>:<frame>`` (``<video>:failed:<frame>`` for a failure) and the
+S3 keys are deterministic, so SQS drops the second copy and the outputs are overwritten with the
+same content.
+
+No record stalls a shard. A record whose processing raises anything but an outage (throttling,
+5xx, a lost connection: retried for ever with back-off, since no record is at fault) is retried
+from the checkpoint and, after ``max_attempts`` attempts, published as a frame-level
+``video.failed`` and checkpointed past. The attempts are counted in the lease item, not in memory:
+after taking a lease or after a failure, the consumer processes records one at a time and counts
+each attempt *before* it starts (``CAREFUL_RECORDS`` records, which cover every record that was in
+flight), so a record that kills the process (a native crash, out of memory) is given up too: after
+``max_attempts`` crashes, or one more when the first crash came in the pipelined fast path.
+
+A lease is given back at a checkpoint boundary (``release_lease``: the frames already handed to
+the output stage are sent and checkpointed first), so a rebalance loses and repeats nothing.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
+
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from pipeline_common.observability import logger
 from yolo_stream.checkpoints import CheckpointStore, shard_key
-from yolo_stream.errors import LeaseLostError
+from yolo_stream.errors import LeaseLostError, short_error
 from yolo_stream.frame_processor import FrameProcessor
-from yolo_stream.output_stage import OrderedOutputStage
+from yolo_stream.output_stage import OrderedOutputStage, RecordFailedError
 from yolo_stream.service_stats import ServiceStats
 
-_THROTTLED = {"ProvisionedThroughputExceededException", "LimitExceededException"}
+_THROTTLED = {
+    "ProvisionedThroughputExceededException",
+    "LimitExceededException",
+    "ThrottlingException",
+    "Throttling",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "SlowDown",
+}
+_OUTAGE = _THROTTLED | {
+    "InternalError",
+    "InternalFailure",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "KMSThrottlingException",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
+}
 MAX_BACKOFF_SECONDS = 30.0
+# Records processed one at a time, attempts counted ahead, after taking a lease or a failure:
+# enough to cover every record that was in flight (output stage depth + one in each thread).
+CAREFUL_RECORDS = 4
+
+
+def is_outage(exc: BaseException) -> bool:
+    """An error of the infrastructure rather than of the record: retried without counting."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return code in _OUTAGE or int(status) >= 500
+    return isinstance(exc, BotoConnectionError | HTTPClientError | ConnectionError | TimeoutError)
 
 
 class ShardConsumer(threading.Thread):
@@ -31,6 +87,7 @@ class ShardConsumer(threading.Thread):
         max_records: int,
         poll_interval: float,
         renew_every: float,
+        max_attempts: int = 3,
     ) -> None:
         super().__init__(name=f"shard-{shard_id}", daemon=True)
         self.stream_name = stream_name
@@ -41,11 +98,24 @@ class ShardConsumer(threading.Thread):
         self._processor = processor
         self._stats = stats
         self._stop_event = stop
+        self._release = threading.Event()
         self._start_position = start_position
         self._max_records = max_records
         self._poll_interval = poll_interval
         self._renew_every = renew_every
+        self._max_attempts = max_attempts
         self._key = shard_key(stream_name, shard_id)
+
+    def release_lease(self) -> None:
+        """Give the shard back (rebalancing) after the records already in hand are checkpointed."""
+        self._release.set()
+
+    @property
+    def releasing(self) -> bool:
+        return self._release.is_set()
+
+    def _leaving(self) -> bool:
+        return self._stop_event.is_set() or self._release.is_set()
 
     def run(self) -> None:
         lease = self._store.acquire(self._key)
@@ -66,7 +136,9 @@ class ShardConsumer(threading.Thread):
         )
         try:
             self._consume(stage)
-            stage.drain()  # the current frames finish: a stop never loses a sent message
+            # The current frames finish: a stop never loses a sent message. A failure here
+            # leaves the checkpoint before the failed record, where the next owner resumes.
+            self._settle(stage)
         except LeaseLostError as exc:
             logger.warning("shard lease lost", extra={"shard_id": self.shard_id, "error": str(exc)})
             self._stats.shard(self.shard_id, state="leased-elsewhere")
@@ -78,24 +150,26 @@ class ShardConsumer(threading.Thread):
             self._stats.shard(self.shard_id, state="finished")
         else:
             self._store.release(self._key)
+            self._stats.shard(self.shard_id, state="released")
 
     def _consume(self, stage: OrderedOutputStage) -> None:
-        iterator = self._iterator(stage.last_checkpoint)
+        iterator: str | None = None
         backoff = 0.0
-        idle_since_renew = 0.0
+        careful = CAREFUL_RECORDS  # the previous owner may have died on the next record
         self._stats.shard(
             self.shard_id, state="reading", last_sequence=stage.last_checkpoint, error=None
         )
-        while not self._stop_event.is_set():
+        while not self._leaving():
             try:
+                if iterator is None:  # at start and after a failure: from the checkpoint on
+                    iterator = self._iterator(stage.last_checkpoint)
                 response = self._kinesis.get_records(
                     ShardIterator=iterator, Limit=self._max_records
                 )
                 for record in response["Records"]:
-                    if self._stop_event.is_set():
+                    if self._leaving():
                         return
-                    prepared = self._processor.prepare(record["Data"], record["SequenceNumber"])
-                    stage.submit(prepared, record["SequenceNumber"])
+                    careful = self._process(stage, record, careful)
                 self._stats.shard(
                     self.shard_id,
                     state="reading",
@@ -105,47 +179,153 @@ class ShardConsumer(threading.Thread):
                 backoff = 0.0
                 iterator = response.get("NextShardIterator")
                 if iterator is None:  # closed shard (resharding) fully read
+                    stage.drain()  # SHARD_END only once every record is checkpointed
                     self.finished = True
                     return
                 if not response["Records"]:
                     stage.raise_error()
-                    idle_since_renew += self._poll_interval
-                    if idle_since_renew >= self._renew_every:
+                    # Measured on the clock (a checkpoint renews too): counting poll intervals
+                    # would let a slow GetRecords stretch the renewal past the lease.
+                    if time.monotonic() - stage.renewed_at >= self._renew_every:
                         stage.drain()  # the output thread may be checkpointing (renews too)
                         self._store.renew(self._key)
-                        idle_since_renew = 0.0
+                        stage.renewed_at = time.monotonic()
                     self._stop_event.wait(self._poll_interval)
             except LeaseLostError:
                 raise
             except Exception as exc:
-                # Kinesis, S3, SQS or DynamoDB failing beyond boto's own retries: nothing after
-                # the last checkpoint counts as done, so reading again from there retries it.
-                code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-                self._wait_for_stage(stage)
-                if code != "ExpiredIteratorException":
-                    backoff = self._back_off(backoff, exc, throttled=code in _THROTTLED)
-                iterator = self._iterator(stage.last_checkpoint)
+                # Nothing after the last checkpoint counts as done, so reading again from there
+                # retries it; a record at fault is counted and, at the limit, given up.
+                backoff = self._recover(stage, exc, backoff)
+                careful = CAREFUL_RECORDS
+                iterator = None
 
-    def _wait_for_stage(self, stage: OrderedOutputStage) -> None:
+    def _recover(self, stage: OrderedOutputStage, exc: Exception, backoff: float) -> float:
+        """Settle the output stage after a failure, count or forgive the record at fault and
+        back off; returns the next back-off. Only a lost lease escapes."""
+        try:
+            failed = self._settle(stage)
+            if failed is None and isinstance(exc, RecordFailedError):
+                failed = exc
+            if failed is not None and not is_outage(failed.cause):
+                return self._record_failed(stage, failed, backoff)
+            if failed is not None and failed.attempts is not None:
+                self._store.remove_attempt(self._key, failed.sequence_number)
+            cause = failed.cause if failed is not None else exc
+        except LeaseLostError:
+            raise
+        except Exception as error:  # DynamoDB itself failing: back off and read again
+            cause = error
+        code = getattr(cause, "response", {}).get("Error", {}).get("Code")
+        if code == "ExpiredIteratorException":
+            return backoff
+        return self._back_off(backoff, cause, throttled=code in _THROTTLED)
+
+    def _process(self, stage: OrderedOutputStage, record: dict[str, Any], careful: int) -> int:
+        """Hand one record through both halves; returns the careful records still to go."""
+        sequence_number, data = record["SequenceNumber"], record["Data"]
+        attempts: int | None = None
+        if careful > 0:
+            # Counted before it starts: should this record take the process down, the next
+            # owner still knows it was tried.
+            attempts = self._store.add_attempt(self._key, sequence_number)
+            if attempts > self._max_attempts:
+                reason = (
+                    f"gave up after {attempts - 1} attempts: processing never completed"
+                    " (the worker stopped while processing this record)"
+                )
+                self._give_up(stage, data, sequence_number, reason)
+                return careful - 1
+        try:
+            prepared = self._processor.prepare(data, sequence_number)
+        except LeaseLostError:
+            raise
+        except Exception as exc:
+            raise RecordFailedError(sequence_number, data, exc, attempts) from exc
+        stage.submit(prepared, sequence_number, data, attempts)
+        if careful > 0:
+            stage.drain()  # one at a time: a failure here is this record's
+            return careful - 1
+        return 0
+
+    def _record_failed(
+        self, stage: OrderedOutputStage, failed: RecordFailedError, backoff: float
+    ) -> float:
+        attempts = failed.attempts
+        if attempts is None:
+            attempts = self._store.add_attempt(self._key, failed.sequence_number)
+        error = short_error(failed.cause)
+        if attempts < self._max_attempts:
+            logger.warning(
+                "record failed; retrying from checkpoint",
+                extra={
+                    "shard_id": self.shard_id,
+                    "sequence_number": failed.sequence_number,
+                    "attempts": attempts,
+                    "error": error,
+                },
+            )
+            return self._back_off(backoff, failed.cause, throttled=False, quiet=True)
+        reason = f"gave up after {attempts} attempts: {error}"
+        try:
+            self._give_up(stage, failed.data, failed.sequence_number, reason)
+        except LeaseLostError:
+            raise
+        except Exception as exc:  # publishing the failure failed: the next pass gives up again
+            self._settle(stage)
+            return self._back_off(backoff, exc, throttled=False)
+        return 0.0
+
+    def _give_up(
+        self, stage: OrderedOutputStage, data: bytes, sequence_number: str, reason: str
+    ) -> None:
+        logger.error(
+            "record given up",
+            extra={"shard_id": self.shard_id, "sequence_number": sequence_number, "reason": reason},
+        )
+        stage.submit(self._processor.abandon(data, sequence_number, reason), sequence_number, data)
+        stage.drain()
+
+    def _settle(self, stage: OrderedOutputStage) -> RecordFailedError | None:
+        """Wait for the output stage and reset it; returns the record failure it had, if any."""
         try:
             stage.drain()
         except LeaseLostError:
             raise
+        except RecordFailedError as failed:
+            return failed
         except Exception:
             logger.exception("writing outputs failed", extra={"shard_id": self.shard_id})
         finally:
             stage.reset()
+        return None
 
-    def _back_off(self, backoff: float, exc: Exception, *, throttled: bool) -> float:
+    def _back_off(
+        self, backoff: float, exc: BaseException, *, throttled: bool, quiet: bool = False
+    ) -> float:
         backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF_SECONDS)
         if not throttled:
-            logger.exception(
-                "shard read failed; retrying from checkpoint",
-                extra={"shard_id": self.shard_id, "backoff_s": backoff},
-            )
-            self._stats.shard(self.shard_id, state="error", error=f"{type(exc).__name__}: {exc}")
-        self._stop_event.wait(backoff)
+            if not quiet:
+                logger.warning(
+                    "shard read failed; retrying from checkpoint",
+                    extra={
+                        "shard_id": self.shard_id,
+                        "backoff_s": backoff,
+                        "error": short_error(exc),
+                    },
+                )
+            self._stats.shard(self.shard_id, state="error", error=short_error(exc))
+        self._pause(backoff)
         return backoff
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep, waking early for a stop or a lease to give back."""
+        deadline = time.monotonic() + seconds
+        while not self._leaving():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._stop_event.wait(min(left, 0.25))
 
     def _iterator(self, after: str | None) -> str:
         kwargs: dict[str, Any] = {"StreamName": self.stream_name, "ShardId": self.shard_id}
