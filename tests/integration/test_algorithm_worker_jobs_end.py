@@ -48,6 +48,7 @@ from tests.support.test_api_aws import FakeLambdaContext, load_event
 
 # isort: split
 from algorithm_worker.algorithms import REGISTRY, Algorithm
+from algorithm_worker.heartbeat import VisibilityHeartbeat
 from algorithm_worker.jobs_table import JobsTable
 from algorithm_worker.settings import WorkerSettings
 from algorithm_worker.worker import Worker
@@ -422,6 +423,28 @@ def test_the_sweeper_fails_a_job_whose_heartbeat_stopped_and_leaves_live_ones(
     # When: it runs again / Then: nothing more to do
     assert invoke(sweeper, load_event("job_sweeper_schedule"))["failed"] == 0
     assert published(stack) == []
+
+
+def test_a_running_jobs_heartbeat_keeps_it_from_the_sweeper(stack: JobStack) -> None:
+    # Given: a job claimed 20 minutes ago, and its message received by its worker
+    body = running_job(stack, heartbeat_age_seconds=1200)
+    send_job(stack, body)
+    sqs = boto3.client("sqs")
+    message = sqs.receive_message(QueueUrl=stack.request_queue_url, VisibilityTimeout=30)
+    jobs = table(stack)
+    # When: the worker's heartbeat beats while the job runs (every 0.3 s here, 40 s deployed)
+    with VisibilityHeartbeat(
+        sqs,
+        stack.request_queue_url,
+        message["Messages"][0]["ReceiptHandle"],
+        visibility_timeout_seconds=30,
+        interval_seconds=0.3,
+        on_beat=lambda: jobs.beat(body["job_id"]),
+    ) as heartbeat:
+        time.sleep(1.0)
+    # Then: heartbeat_at is fresh again
+    assert heartbeat.extensions >= 2
+    assert int(job_item(stack, body["job_id"])["heartbeat_at"]) >= int(time.time()) - 5
 
 
 # -- the memory budget ---------------------------------------------------------------------------
