@@ -13,8 +13,10 @@ stored but never published (``publish_pending``: its ender stopped in between) i
 Why a Scan: JobsTable has one index, ``owner-index`` (``owner`` + ``created_at``, keys only),
 and no index by status; a Query needs one (a sparse GSI on an attribute set only while a job
 is RUNNING would make this a Query). The Scan reads only the attributes the sweep needs
-(``ProjectionExpression``) and filters on the server; it runs every few minutes and stops before
-the function's timeout (the next sweep covers the rest).
+(``ProjectionExpression``) and filters on the server, but it still reads (and is billed for) the
+whole table each time: rows live 30 days (TTL), so its cost grows with the jobs of a month. It
+runs every few minutes and stops before the function's timeout (the next sweep covers the rest);
+a job that cannot be ended now (SNS or DynamoDB unavailable) is counted and left for the next.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class SweepReport:
     failed: int = 0
     published: int = 0
     unreadable: int = 0
+    errors: int = 0
     complete: bool = True
 
 
@@ -92,12 +95,18 @@ def sweep(
     for page in pages:
         for item in page.get("Items", []):
             report.examined += 1
-            _end(item, settings=settings, ender=ender, values=values, report=report)
+            try:
+                _end(item, settings=settings, ender=ender, values=values, report=report)
+            except Exception:  # one job's failure (SNS, throttling) must not stop the sweep
+                report.errors += 1
+                logger.exception("could not end a stale job", extra={"job_id": item["job_id"]["S"]})
         if seconds_left() < settings.stop_before_timeout_seconds:
             report.complete = False
             break
     if report.failed:
         metrics.add_metric(name="StaleJobsFailed", unit=MetricUnit.Count, value=report.failed)
+    if report.errors:
+        metrics.add_metric(name="SweepErrors", unit=MetricUnit.Count, value=report.errors)
     logger.info("sweep done", extra=report.__dict__)
     return report
 

@@ -28,6 +28,7 @@ from pydicom.uid import generate_uid
 
 from localcloud.event_sources import _sqs_record
 from pipeline_common.contracts.jobs import JobMessage
+from pipeline_common.job_endings import failed_result
 from tests.support.dicom_samples import (
     InstanceRef,
     JobStack,
@@ -367,6 +368,35 @@ def test_a_failed_job_whose_publish_was_lost_is_published_on_the_retry(
     assert response == {"batchItemFailures": []}
     assert [p["status"] for p in published(stack)] == ["FAILED"]
     assert "publish_pending" not in job_item(stack, body["job_id"])
+
+
+def test_a_result_a_worker_stored_but_never_published_is_published_from_the_dlq(
+    stack: JobStack, dead_letters: ModuleType
+) -> None:
+    # Given: a worker that failed the job on its last receive and died before publishing
+    body = job_message(ALGO, sample_ref("CT_small.dcm"))
+    job = JobMessage.model_validate(body)
+    jobs = table(stack)
+    jobs.claim(job, receive_count=3)
+    assert jobs.finish(failed_result(job, "the job could not be completed in 3 attempts"))
+    stored = job_item(stack, body["job_id"])
+    assert stored["publish_pending"] is True
+    records = dead_letter(stack, body)
+    # When
+    response = invoke(dead_letters, {"Records": records})
+    # Then: the worker's own result is published (not a new one), once
+    assert response == {"batchItemFailures": []}
+    assert [(p["status"], p["reason"]) for p in published(stack)] == [
+        ("FAILED", "the job could not be completed in 3 attempts")
+    ]
+    item = job_item(stack, body["job_id"])
+    assert "publish_pending" not in item
+    assert {k: v for k, v in item.items() if k != "publish_pending"} == {
+        k: v for k, v in stored.items() if k != "publish_pending"
+    }
+    # ...and a retried record publishes nothing more
+    assert invoke(dead_letters, {"Records": records}) == {"batchItemFailures": []}
+    assert published(stack) == []
 
 
 # -- the sweeper ---------------------------------------------------------------------------------

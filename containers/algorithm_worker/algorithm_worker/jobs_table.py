@@ -1,7 +1,10 @@
 """JobsTable transitions, each a conditional update so a redelivered job never runs twice.
 
 QUEUED/RUNNING -> RUNNING (claim; RUNNING too, because a worker killed mid-job leaves it so and
-the redelivered message must be able to finish it), RUNNING -> DONE/FAILED (finish).
+the redelivered message must be able to finish it), RUNNING -> DONE/FAILED (finish). ``finish``
+also sets ``publish_pending``, removed once the result is published (``published``): a result
+whose publish was lost on the last receive is published by the dead-letter consumer or the
+sweeper (``pipeline_common.job_endings``), and by no one else.
 
 While a job runs, ``heartbeat_at`` (epoch seconds) is set at the claim and at every beat of the
 visibility heartbeat; the sweeper fails a RUNNING job whose heartbeat is older than its bound.
@@ -114,6 +117,7 @@ class JobsTable:
             ":now": {"S": now},
             ":reason": {"S": result.reason} if result.reason else {"NULL": True},
             ":by": {"S": "worker"},
+            ":pending": {"BOOL": True},
         }
         try:
             self.dynamodb.update_item(
@@ -121,7 +125,8 @@ class JobsTable:
                 Key={"job_id": {"S": result.job_id}},
                 UpdateExpression=(
                     "SET #status = :final, #result = :result, reason = :reason, "
-                    "completed_at = :now, updated_at = :now, ended_by = :by"
+                    "completed_at = :now, updated_at = :now, ended_by = :by, "
+                    "publish_pending = :pending"
                 ),
                 ConditionExpression="#status = :running",
                 ExpressionAttributeNames={"#status": "status", "#result": "result"},
@@ -132,6 +137,19 @@ class JobsTable:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
             raise
+
+    def published(self, job_id: str) -> None:
+        """The final result is published: no one needs to publish it again."""
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table_name,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression="REMOVE publish_pending",
+                ConditionExpression="attribute_exists(job_id)",  # never recreate a removed row
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
 
     def stored(self, job_id: str) -> Claim:
         """The job's stored status and final result (None while it has none)."""

@@ -182,6 +182,7 @@ class Worker:
             # its result delivered, and SNS drops the copy when the first publish did happen.
             if claim.final is not None:
                 self.publisher.publish(claim.final)
+                self._mark_published(claim.final.job_id)
             self._delete(receipt)
             return Outcome("skipped", job.job_id, f"already {claim.status.value}")
 
@@ -226,6 +227,7 @@ class Worker:
             logger.warning("job was finished by another delivery; publishing its stored result")
             result = self.table.stored(result.job_id).final or result
         self.publisher.publish(result)
+        self._mark_published(result.job_id)
         self._delete(receipt)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -237,6 +239,12 @@ class Worker:
         except ValidationError as exc:
             fields = ", ".join(".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors())
             raise InvalidJobMessage(f"not a valid job message ({fields})") from exc
+
+    def _mark_published(self, job_id: str) -> None:
+        try:
+            self.table.published(job_id)
+        except Exception:  # at worst the sweeper publishes it again (same dedup id)
+            logger.warning("could not record the publish", exc_info=True)
 
     def _note_failure(self, job_id: str, error: str) -> None:
         try:

@@ -8,8 +8,10 @@ request dead-letter queues, or the sweeper of jobs whose worker was lost.
 - ``JobEnder.fail``: one conditional ``UpdateItem`` sets the job FAILED with its result (only
   where the caller's condition holds, so a job that ended meanwhile is never overwritten), then
   the result is published. The row carries ``publish_pending`` from the update until the publish
-  succeeded: a consumer that failed between the two finds it on its retry (the condition check
-  returns the old row) and publishes the stored result, so no FAILED job stays unannounced.
+  succeeded (the worker's ``finish`` sets it too): whoever stopped between the two, a retry finds
+  it (the condition check returns the old row; the sweeper scans for it) and publishes the
+  stored result, so no ended job stays unannounced, and a result already published is never
+  published again.
 
 JobsTable attributes written here: ``status``, ``result`` (the JobResult's JSON), ``reason``,
 ``completed_at``, ``updated_at``, ``ended_by`` (``worker``, ``dead-letter``, ``sweeper``),
