@@ -55,6 +55,10 @@ def detector(detector_settings):
     return load_detector(settings.detector_config())
 
 
+# Every service a test made: the cloud fixture stops those a failed test left running.
+_SERVICES: list[YoloStreamService] = []
+
+
 @pytest.fixture
 def cloud():
     with mock_aws():
@@ -71,8 +75,12 @@ def cloud():
             QueueName="video-results.fifo",
             Attributes={"FifoQueue": "true", "VisibilityTimeout": "60"},
         )["QueueUrl"]
-        yield queue_url
-        aws.clear_clients()
+        try:
+            yield queue_url
+        finally:
+            while _SERVICES:  # a failed test's services stop before their moto goes away
+                _SERVICES.pop().stop(timeout=10)
+            aws.clear_clients()
 
 
 def _service(queue_url: str, detector, detector_settings, worker: str) -> YoloStreamService:
@@ -86,7 +94,9 @@ def _service(queue_url: str, detector, detector_settings, worker: str) -> YoloSt
         worker_id=worker,
         **detector_settings,
     )
-    return YoloStreamService(settings, detector)
+    service = YoloStreamService(settings, detector)
+    _SERVICES.append(service)
+    return service
 
 
 def _run_until(service: YoloStreamService, outcomes: int, timeout: float = 120) -> None:
