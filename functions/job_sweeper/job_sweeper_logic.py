@@ -1,10 +1,16 @@
-"""The sweep: RUNNING jobs whose worker was lost are FAILED with the reason and published.
+"""The sweep: RUNNING jobs whose worker was lost, and QUEUED jobs no worker took in time, are
+FAILED with the reason and published.
 
 A worker writes its job's ``heartbeat_at`` (epoch seconds) when it claims the job and every third
 of its visibility timeout while the job runs. A RUNNING job whose heartbeat is older than
 ``STALE_AFTER_SECONDS`` has no live worker: its request is neither running nor waiting to be
 retried in time (a retried request is claimed again, which refreshes the heartbeat). Rows of a
 worker that wrote no heartbeat count from their ``updated_at``.
+
+A QUEUED job older than ``QUEUED_TIMEOUT_SECONDS`` (a day by default) has waited through any
+normal scale-out from zero: its workers are failing to start, or its request was lost. Its
+request stays in the queue (14 days); a worker that receives it later finds the job FAILED and
+drops it (the claim is conditional on QUEUED or RUNNING), so the client hears once.
 
 Each failure is one conditional update (still RUNNING, heartbeat still stale), so a job whose
 worker beat again, or that ended meanwhile, is left as it is. A row whose FAILED result was
@@ -35,10 +41,12 @@ from pipeline_common.contracts.jobs import JobStatus
 from pipeline_common.job_endings import JobEnder, job_of_item
 from pipeline_common.observability import logger, metrics
 
-STALE = (
+LOST_WORKER = (
     "#status = :running AND (heartbeat_at < :cutoff OR "
     "(attribute_not_exists(heartbeat_at) AND updated_at < :cutoff_iso))"
 )
+NEVER_TAKEN = "#status = :queued AND created_at < :queued_cutoff_iso"
+STALE = f"({LOST_WORKER}) OR ({NEVER_TAKEN})"
 _NAMES = {"#status": "status", "#result": "result", "#request": "request"}
 _PROJECTION = (
     "job_id, #status, heartbeat_at, updated_at, #request, #result, publish_pending, "
@@ -56,19 +64,36 @@ class SweepReport:
     complete: bool = True
 
 
-def stale_values(now: float, stale_after_seconds: int) -> dict[str, Any]:
+def stale_values(
+    now: float, stale_after_seconds: int, queued_timeout_seconds: int
+) -> dict[str, Any]:
     cutoff = int(now) - stale_after_seconds
+    queued_cutoff = int(now) - queued_timeout_seconds
     return {
         ":running": {"S": JobStatus.RUNNING.value},
+        ":queued": {"S": JobStatus.QUEUED.value},
         ":cutoff": {"N": str(cutoff)},
-        ":cutoff_iso": {"S": datetime.fromtimestamp(cutoff, UTC).isoformat()},
+        ":cutoff_iso": {"S": _iso(cutoff)},
+        ":queued_cutoff_iso": {"S": _iso(queued_cutoff)},
     }
+
+
+def _iso(epoch: int) -> str:
+    # The writers' fixed width (microseconds, +00:00): string order is time order.
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="microseconds")
 
 
 def reason_for(stale_after_seconds: int) -> str:
     return (
         f"the job's worker stopped reporting progress (no heartbeat for over "
         f"{stale_after_seconds} s); the job was ended by the sweeper"
+    )
+
+
+def queued_reason_for(queued_timeout_seconds: int) -> str:
+    return (
+        f"no worker took the job within {queued_timeout_seconds} s of its submission; "
+        "the job was ended by the sweeper"
     )
 
 
@@ -79,7 +104,11 @@ def sweep(
     seconds_left: Callable[[], float],
     now: float | None = None,
 ) -> SweepReport:
-    values = stale_values(time.time() if now is None else now, settings.stale_after_seconds)
+    values = stale_values(
+        time.time() if now is None else now,
+        settings.stale_after_seconds,
+        settings.queued_timeout_seconds,
+    )
     report = SweepReport()
     pages = (
         aws.client("dynamodb")
@@ -130,9 +159,12 @@ def _end(
         logger.warning("stale RUNNING job without a readable request", extra={"job_id": job_id})
         report.unreadable += 1
         return
+    queued = item.get("status", {}).get("S") == JobStatus.QUEUED.value
     if ender.fail(
         job,
-        reason_for(settings.stale_after_seconds),
+        queued_reason_for(settings.queued_timeout_seconds)
+        if queued
+        else reason_for(settings.stale_after_seconds),
         ended_by="sweeper",
         condition=STALE,
         values=values,

@@ -174,6 +174,13 @@ def test_a_done_job_never_published_is_published_on_redelivery(
     worker.publisher.publish = lambda result: "not published"  # type: ignore[method-assign]
     worker.poll_once()
     assert drain(stack.results_queue_url) == []
+    # (it died before confirming: the row still says its publish is pending)
+    boto3.client("dynamodb").update_item(
+        TableName=stack.jobs_table,
+        Key={"job_id": {"S": body["job_id"]}},
+        UpdateExpression="SET publish_pending = :pending",
+        ExpressionAttributeValues={":pending": {"BOOL": True}},
+    )
     send_job(stack, body, dedup_id=body["job_id"] + "-redelivered")
     # When
     outcome = make_worker(stack, pacs_url).poll_once()
@@ -182,6 +189,24 @@ def test_a_done_job_never_published_is_published_on_redelivery(
     assert outcome.action == "skipped"
     results = drain(stack.results_queue_url)
     assert [json.loads(m["Body"])["job_id"] for m in results] == [body["job_id"]]
+
+
+def test_a_published_job_redelivered_later_is_not_published_again(
+    stack: JobStack, pacs_url: str
+) -> None:
+    # Given: a job done and published, whose request comes back later (a visibility timeout
+    # that ran out, SQS's at-least-once)
+    body = job_message(ALGO, sample_ref("MR_small.dcm"))
+    send_job(stack, body)
+    make_worker(stack, pacs_url).poll_once()
+    assert len(drain(stack.results_queue_url)) == 1
+    send_job(stack, body, dedup_id=body["job_id"] + "-redelivered")
+    # When
+    outcome = make_worker(stack, pacs_url).poll_once()
+    # Then: nothing is run or sent again
+    assert outcome is not None
+    assert outcome.action == "skipped"
+    assert drain(stack.results_queue_url) == []
 
 
 @pytest.mark.parametrize(

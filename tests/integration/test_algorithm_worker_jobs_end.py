@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from io import BytesIO
 from types import ModuleType
 from typing import Any
@@ -453,6 +454,52 @@ def test_the_sweeper_fails_a_job_whose_heartbeat_stopped_and_leaves_live_ones(
     # When: it runs again / Then: nothing more to do
     assert invoke(sweeper, load_event("job_sweeper_schedule"))["failed"] == 0
     assert published(stack) == []
+
+
+def queued_job(stack: JobStack, age_seconds: int) -> dict[str, Any]:
+    """A row as the router writes it (QUEUED, created ``age_seconds`` ago, with its request)."""
+    body = job_message(ALGO, sample_ref("CT_small.dcm"))
+    created = datetime.fromtimestamp(time.time() - age_seconds, UTC)
+    boto3.client("dynamodb").put_item(
+        TableName=stack.jobs_table,
+        Item={
+            "job_id": {"S": body["job_id"]},
+            "status": {"S": "QUEUED"},
+            "client_id": {"S": body["client_id"]},
+            "algo_id": {"S": body["algo_id"]},
+            "request": {"S": json.dumps(body)},
+            "created_at": {"S": created.isoformat(timespec="microseconds")},
+            "updated_at": {"S": created.isoformat(timespec="microseconds")},
+        },
+    )
+    return body
+
+
+def test_the_sweeper_fails_a_job_no_worker_took_within_a_day_and_a_late_worker_drops_it(
+    stack: JobStack, pacs_url: str, sweeper: ModuleType
+) -> None:
+    # Given: a job queued 25 hours ago that no worker took (its request still in the queue),
+    # and one queued a minute ago
+    forgotten = queued_job(stack, age_seconds=25 * 3600)
+    send_job(stack, forgotten)
+    recent = queued_job(stack, age_seconds=60)
+    # When: the scheduled sweep runs
+    report = invoke(sweeper, load_event("job_sweeper_schedule"))
+    # Then: the forgotten job is FAILED with the reason and published, the recent one waits
+    reason = (
+        "no worker took the job within 86400 s of its submission; the job was ended by the sweeper"
+    )
+    assert report["failed"] == 1
+    item = job_item(stack, forgotten["job_id"])
+    assert (item["status"], item["reason"]) == ("FAILED", reason)
+    assert [(p["job_id"], p["reason"]) for p in published(stack)] == [(forgotten["job_id"], reason)]
+    assert job_item(stack, recent["job_id"])["status"] == "QUEUED"
+    # When: a worker finally receives the forgotten request / Then: it drops it, runs nothing,
+    # and the client is not told twice
+    make_worker(stack, pacs_url).poll_once()
+    assert job_item(stack, forgotten["job_id"])["status"] == "FAILED"
+    assert published(stack) == []
+    assert queued(stack.request_queue_url) == 0
 
 
 def test_a_running_jobs_heartbeat_keeps_it_from_the_sweeper(stack: JobStack) -> None:

@@ -32,6 +32,8 @@ class Claim:
     claimed: bool
     status: JobStatus
     final: JobResult | None = None
+    # The final result was stored but its publish not confirmed (``publish_pending``).
+    unpublished: bool = False
 
 
 class JobsTable:
@@ -159,4 +161,5 @@ class JobsTable:
         status = JobStatus(item["status"]["S"])
         stored = item.get("result", {}).get("S")
         final = JobResult.model_validate(json.loads(stored)) if stored else None
-        return Claim(claimed=False, status=status, final=final)
+        unpublished = bool(item.get("publish_pending", {}).get("BOOL"))
+        return Claim(claimed=False, status=status, final=final, unpublished=unpublished)

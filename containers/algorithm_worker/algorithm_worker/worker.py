@@ -177,10 +177,11 @@ class Worker:
     def _handle_job(self, job: JobMessage, receipt: str, receive_count: int) -> Outcome:
         claim = self.table.claim(job, receive_count)
         if not claim.claimed:
-            # Already DONE/FAILED: nothing is recomputed. The stored result is republished with
-            # the same dedup id, so a worker that died between "DONE" and "publish" still gets
-            # its result delivered, and SNS drops the copy when the first publish did happen.
-            if claim.final is not None:
+            # Already DONE/FAILED: nothing is recomputed. A result stored but never confirmed
+            # published (its ender died in between: ``publish_pending``) is published now, with
+            # the same dedup id; one already published is not sent again, however late this
+            # redelivery comes (SNS FIFO deduplicates for 5 minutes only).
+            if claim.final is not None and claim.unpublished:
                 self.publisher.publish(claim.final)
                 self._mark_published(claim.final.job_id)
             self._delete(receipt)
