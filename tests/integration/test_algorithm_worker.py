@@ -4,8 +4,6 @@ HTTP (uvicorn in a thread), real pydicom files, the real FIFO queue -> topic -> 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from tests.support.dicom_samples import (
     MR700_SERIES_SIZE,
     JobStack,
     broken_ref,
+    dciodvfy_errors,
     drain,
     free_port,
     job_item,
@@ -349,15 +348,7 @@ def test_an_image_job_stores_its_mask_as_a_valid_seg_in_the_source_study(
     )
     assert int(mask.sum()) == result["measurements"]["mask_area_px"]
     # ...and Debian's DICOM validator finds no error in it
-    if shutil.which("dciodvfy") is None:
-        pytest.skip("dciodvfy (Debian package dicom3tools) is not installed")
-    path = tmp_path / "seg.dcm"
-    stored.save_as(path, enforce_file_format=True)
-    report = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, check=False)
-    errors = [
-        line for line in (report.stdout + report.stderr).splitlines() if line.startswith("Error")
-    ]
-    assert errors == []
+    assert dciodvfy_errors(stored, tmp_path / "seg.dcm") == []
 
 
 def test_an_image_job_stores_its_overlay_as_a_valid_secondary_capture_beside_the_source(
@@ -390,15 +381,7 @@ def test_an_image_job_stores_its_overlay_as_a_valid_secondary_capture_beside_the
     )
     assert np.array_equal(stored.pixel_array, drawn)
     # ...and Debian's DICOM validator finds no error in it
-    if shutil.which("dciodvfy") is None:
-        pytest.skip("dciodvfy (Debian package dicom3tools) is not installed")
-    path = tmp_path / "sc.dcm"
-    stored.save_as(path, enforce_file_format=True)
-    report = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, check=False)
-    errors = [
-        line for line in (report.stdout + report.stderr).splitlines() if line.startswith("Error")
-    ]
-    assert errors == []
+    assert dciodvfy_errors(stored, tmp_path / "sc.dcm") == []
 
 
 def test_a_series_the_seg_cannot_describe_still_ends_done_saying_why(

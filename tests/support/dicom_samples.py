@@ -385,3 +385,20 @@ def seeded_job_stack(
     seed_pacs(job_stack.pacs_bucket, with_broken=with_broken)
     yield job_stack
     aws.clear_clients()
+
+
+def dciodvfy_errors(dataset: Any, path: Path) -> list[str]:
+    """The errors Debian's DICOM validator (dciodvfy, package dicom3tools, installed by
+    ``make dicom-tools``) reports on ``dataset``, written to ``path`` as a PS3.10 file."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if shutil.which("dciodvfy") is None:
+        pytest.skip("dciodvfy (Debian package dicom3tools) is not installed")
+    dataset.save_as(path, enforce_file_format=True)
+    report = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, check=False)
+    return [
+        line for line in (report.stdout + report.stderr).splitlines() if line.startswith("Error")
+    ]
