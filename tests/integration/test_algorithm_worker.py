@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import cv2
@@ -19,6 +20,7 @@ from pydicom.dataset import Dataset
 from pipeline_common.contracts.jobs import JobMessage
 from tests.support.dicom_samples import (
     MR700_SERIES_SIZE,
+    InstanceRef,
     JobStack,
     broken_ref,
     dciodvfy_errors,
@@ -314,17 +316,21 @@ def test_the_heartbeat_keeps_a_long_job_invisible(stack: JobStack) -> None:
     assert heartbeat.extensions >= 4
 
 
+def run_image_job(stack: JobStack, pacs_url: str, name: str) -> tuple[InstanceRef, dict[str, Any]]:
+    """A job on one instance of the PACS, run by a worker: the instance and its stored result."""
+    source = sample_ref(name)
+    body = job_message(ALGO, source)
+    send_job(stack, body)
+    make_worker(stack, pacs_url).poll_once()
+    return source, json.loads(job_item(stack, body["job_id"])["result"])
+
+
 def test_an_image_job_stores_its_mask_as_a_valid_seg_in_the_source_study(
     stack: JobStack, pacs_url: str, tmp_path: Path
 ) -> None:
-    # Given
-    ct = sample_ref("CT_small.dcm")
-    body = job_message(ALGO, ct)
-    send_job(stack, body)
-    # When
-    make_worker(stack, pacs_url).poll_once()
+    # Given / When: a job on CT_small
+    ct, result = run_image_job(stack, pacs_url, "CT_small.dcm")
     # Then: the result names the SEG...
-    result = json.loads(job_item(stack, body["job_id"])["result"])
     seg_ref = result["outputs"]["seg"]
     assert seg_ref["study_id"] == ct.study_id
     assert seg_ref["sop_class_uid"] == "1.2.840.10008.5.1.4.1.1.66.4"
@@ -354,14 +360,9 @@ def test_an_image_job_stores_its_mask_as_a_valid_seg_in_the_source_study(
 def test_an_image_job_stores_its_overlay_as_a_valid_secondary_capture_beside_the_source(
     stack: JobStack, pacs_url: str, tmp_path: Path
 ) -> None:
-    # Given
-    ct = sample_ref("CT_small.dcm")
-    body = job_message(ALGO, ct)
-    send_job(stack, body)
-    # When
-    make_worker(stack, pacs_url).poll_once()
+    # Given / When: a job on CT_small
+    ct, result = run_image_job(stack, pacs_url, "CT_small.dcm")
     # Then: the result names the Secondary Capture, in the source study, found by a search...
-    result = json.loads(job_item(stack, body["job_id"])["result"])
     sc_ref = result["outputs"]["overlay_sc"]
     assert sc_ref["study_id"] == ct.study_id
     assert sc_ref["sop_class_uid"] == "1.2.840.10008.5.1.4.1.1.7"
