@@ -19,7 +19,7 @@ WEB_SOURCES := $(shell find web/src web/build.mjs web/package.json 2>/dev/null)
 NATIVE_SOURCES := $(shell find native -name '*.c' -o -name '*.h' -o -name '*.py' -o -name '*.toml' 2>/dev/null)
 
 .PHONY: demo test lint format unit integration e2e validate build security bench up outputs \
-	images images-push cloud-test web browser dicom-tools clean
+	images images-push cloud-test web browser dicom-tools arm64-tools clean
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,13 @@ browser:
 dicom-tools:
 	@command -v dciodvfy >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq dicom3tools >/dev/null; }
 
+# The arm64 cross compiler and user-mode emulator: the kernel's NEON path (what the ARM64 Fargate
+# tasks run) is built for aarch64 and checked bit-exact under qemu (tests/integration).
+arm64-tools:
+	@{ command -v aarch64-linux-gnu-gcc && command -v qemu-aarch64-static; } >/dev/null 2>&1 || { \
+		apt-get update -qq && apt-get install -y -qq gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+		qemu-user-static >/dev/null; }
+
 $(TOOLS)/.installed: requirements/tools.txt
 	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet -r requirements/tools.txt
@@ -81,7 +88,7 @@ format: $(VENV)/.installed
 unit: $(VENV)/.native
 	$(VENV)/bin/pytest -q tests/unit
 
-integration: $(VENV)/.native dicom-tools
+integration: $(VENV)/.native dicom-tools arm64-tools
 	$(VENV)/bin/pytest -q tests/integration
 
 e2e: $(VENV)/.native web browser

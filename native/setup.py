@@ -1,4 +1,4 @@
-"""C extension build: -O3 and OpenMP, no -march (AVX2/AVX-512 are picked at run time)."""
+"""C extension build: -O3 and OpenMP, no -march (AVX2/AVX-512/NEON are picked at run time)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ SOURCES = [
     "gray_rows_scalar.c",
     "gray_rows_avx2.c",
     "gray_rows_avx512.c",
+    "gray_rows_neon.c",
 ]
 
 setup(

@@ -64,7 +64,7 @@ def effective_threads(height: int, width: int, threads: int | None = None) -> in
 
 
 def best_isa() -> str:
-    """The instruction-set path used on this CPU: ``"avx512"``, ``"avx2"`` or ``"scalar"``."""
+    """The path used on this CPU: ``"avx512"``, ``"avx2"``, ``"neon"`` (arm64) or ``"scalar"``."""
     return _native.best_isa()
 
 

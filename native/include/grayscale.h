@@ -5,8 +5,9 @@
  *
  *     Y = (9798 * R + 19235 * G + 3735 * B + 16384) >> 15
  *
- * Every code path (portable scalar, AVX2, AVX-512) evaluates exactly this integer expression,
- * so the output is identical on every CPU; the tests check all 2^24 colours on each path.
+ * Every code path (portable scalar, AVX2, AVX-512, NEON) evaluates exactly this integer
+ * expression, so the output is identical on every CPU; the tests check all 2^24 colours on each
+ * path (NEON and arm64's scalar path under qemu: native/tests/bitexact.c).
  *
  * Memory layout
  *   - src: `height` rows of `width` pixels; each pixel is `channels` (3 or 4) consecutive bytes,
@@ -59,9 +60,10 @@ typedef enum gray_order {
 /* Instruction-set paths; GRAY_ISA_AUTO picks the fastest one this CPU supports. */
 typedef enum gray_isa {
     GRAY_ISA_AUTO = 0,
-    GRAY_ISA_SCALAR = 1, /* portable C (compilers may auto-vectorise it, e.g. NEON on arm64) */
+    GRAY_ISA_SCALAR = 1, /* portable C (compilers may auto-vectorise it) */
     GRAY_ISA_AVX2 = 2,   /* x86-64 AVX2 */
-    GRAY_ISA_AVX512 = 3  /* x86-64 AVX-512 BW + VBMI + VNNI (Ice Lake, Zen 4 and later) */
+    GRAY_ISA_AVX512 = 3, /* x86-64 AVX-512 BW + VBMI + VNNI (Ice Lake, Zen 4 and later) */
+    GRAY_ISA_NEON = 4    /* arm64 Advanced SIMD (every AArch64 CPU, e.g. AWS Graviton) */
 } gray_isa;
 
 typedef enum gray_status {
@@ -101,7 +103,7 @@ int gray_max_threads(void);
 gray_isa gray_best_isa(void);
 int gray_isa_supported(gray_isa isa);
 
-/* "auto", "scalar", "avx2", "avx512", or NULL for an unknown value. */
+/* "auto", "scalar", "avx2", "avx512", "neon", or NULL for an unknown value. */
 const char *gray_isa_name(gray_isa isa);
 
 #ifdef __cplusplus

@@ -42,4 +42,14 @@ void gray_row4_avx512(const uint8_t *src, uint8_t *dst, size_t width, const gray
 #define GRAY_HAVE_X86 0
 #endif
 
+/* AdvSIMD is part of the AArch64 base ISA: every arm64 build has these kernels. */
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#define GRAY_HAVE_NEON 1
+void gray_row3_neon(const uint8_t *src, uint8_t *dst, size_t width, const gray_coeffs *k);
+void gray_row4_neon(const uint8_t *src, uint8_t *dst, size_t width, const gray_coeffs *k);
+void gray_floor_row_neon(const uint8_t *src, uint8_t *dst, size_t width);
+#else
+#define GRAY_HAVE_NEON 0
+#endif
+
 #endif /* GRAY_ROWS_H */

@@ -10,6 +10,13 @@
 #include <omp.h>
 #endif
 
+#if GRAY_HAVE_NEON && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMD
+#define HWCAP_ASIMD (1 << 1) /* <asm/hwcap.h> */
+#endif
+#endif
+
 int gray_max_threads(void)
 {
 #ifdef _OPENMP
@@ -34,6 +41,15 @@ int gray_isa_supported(gray_isa isa)
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vnni");
 #endif
+#if GRAY_HAVE_NEON
+    case GRAY_ISA_NEON:
+        /* Architecturally always there on AArch64; asked anyway, like the x86 features. */
+#if defined(__linux__)
+        return (getauxval(AT_HWCAP) & HWCAP_ASIMD) != 0;
+#else
+        return 1;
+#endif
+#endif
     default:
         return 0;
     }
@@ -45,6 +61,8 @@ gray_isa gray_best_isa(void)
         return GRAY_ISA_AVX512;
     if (gray_isa_supported(GRAY_ISA_AVX2))
         return GRAY_ISA_AVX2;
+    if (gray_isa_supported(GRAY_ISA_NEON))
+        return GRAY_ISA_NEON;
     return GRAY_ISA_SCALAR;
 }
 
@@ -59,6 +77,8 @@ const char *gray_isa_name(gray_isa isa)
         return "avx2";
     case GRAY_ISA_AVX512:
         return "avx512";
+    case GRAY_ISA_NEON:
+        return "neon";
     default:
         return NULL;
     }
@@ -101,6 +121,10 @@ static gray_row_fn pick_row(gray_isa isa, int channels)
         return channels == 3 ? gray_row3_avx512 : gray_row4_avx512;
     case GRAY_ISA_AVX2:
         return channels == 3 ? gray_row3_avx2 : gray_row4_avx2;
+#endif
+#if GRAY_HAVE_NEON
+    case GRAY_ISA_NEON:
+        return channels == 3 ? gray_row3_neon : gray_row4_neon;
 #endif
     default:
         return channels == 3 ? gray_row3_scalar : gray_row4_scalar;
@@ -160,6 +184,10 @@ int gray_bandwidth_floor(const uint8_t *src, ptrdiff_t src_stride, uint8_t *dst,
 #if GRAY_HAVE_X86
     if (gray_isa_supported(GRAY_ISA_AVX2))
         row = gray_floor_row_avx2;
+#endif
+#if GRAY_HAVE_NEON
+    if (gray_isa_supported(GRAY_ISA_NEON))
+        row = gray_floor_row_neon;
 #endif
     const ptrdiff_t rows = (ptrdiff_t)height;
     const int team = gray_effective_threads(width, height, threads);

@@ -99,7 +99,7 @@ static int check_output(const Py_buffer *dst, const Py_buffer *src, Py_ssize_t r
 
 static int parse_isa(const char *name, gray_isa *isa)
 {
-    for (int i = GRAY_ISA_AUTO; i <= GRAY_ISA_AVX512; ++i) {
+    for (int i = GRAY_ISA_AUTO; i <= GRAY_ISA_NEON; ++i) {
         if (strcmp(name, gray_isa_name((gray_isa)i)) == 0) {
             *isa = (gray_isa)i;
             if (!gray_isa_supported(*isa)) {
@@ -109,7 +109,7 @@ static int parse_isa(const char *name, gray_isa *isa)
             return 0;
         }
     }
-    PyErr_Format(PyExc_ValueError, "isa must be auto, scalar, avx2 or avx512, not %s", name);
+    PyErr_Format(PyExc_ValueError, "isa must be auto, scalar, avx2, avx512 or neon, not %s", name);
     return -1;
 }
 
@@ -215,7 +215,7 @@ static PyObject *py_supported_isas(PyObject *self, PyObject *unused)
     (void)self;
     (void)unused;
     PyObject *names = PyList_New(0);
-    for (int i = GRAY_ISA_SCALAR; names && i <= GRAY_ISA_AVX512; ++i) {
+    for (int i = GRAY_ISA_SCALAR; names && i <= GRAY_ISA_NEON; ++i) {
         if (!gray_isa_supported((gray_isa)i))
             continue;
         PyObject *name = PyUnicode_FromString(gray_isa_name((gray_isa)i));
