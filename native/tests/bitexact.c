@@ -7,8 +7,8 @@
  * (pixel i has colour i; random 4th byte, which must be ignored), converts it on every path this
  * CPU runs (scalar, and avx2/avx512 or neon), and compares each output byte with OpenCV's formula
  * evaluated here from the colour code. It also checks every row width from 1 to 200 (vector
- * bodies and tails) with padded and flipped strides, and that the bandwidth floor keeps to its
- * rows.
+ * bodies and tails) with padded and flipped strides, that no path reads or writes a byte past
+ * a row (rows that end at an unmapped page), and that the bandwidth floor keeps to its rows.
  *
  * Output, one fact a line (the test parses it):
  *     arch <x86_64|aarch64|other>
@@ -17,6 +17,7 @@
  *     colours fnv1a64 <hash of the formula's 2^24 outputs, in colour order>
  *     layout <RGB|BGR|RGBA|BGRA> isa <isa> mismatches <n> fnv1a64 <hash of that path's output>
  *     widths isa <isa> mismatches <n>
+ *     bounds isa <isa> ok                 (an out-of-row access would crash the driver instead)
  *     floor mismatches <n>
  *     result <OK|FAIL>
  * Exit status 0 only when every comparison matched.
@@ -29,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "gray_rows.h"
 #include "grayscale.h"
@@ -159,6 +162,43 @@ static size_t check_widths(gray_isa isa, uint32_t *seed)
 }
 
 /*
+ * One row of every width 1..200 whose source and destination both end where an inaccessible
+ * page begins: a path that reads or writes past its row crashes here. Returns wrong bytes.
+ */
+static size_t check_bounds(gray_isa isa, uint32_t *seed)
+{
+    enum { MAX_W = 200 };
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uint8_t *src = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *dst = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (src == MAP_FAILED || dst == MAP_FAILED || mprotect(src + page, page, PROT_NONE) != 0 ||
+        mprotect(dst + page, page, PROT_NONE) != 0) {
+        puts("error mmap");
+        return 1;
+    }
+    size_t bad = 0;
+    for (size_t width = 1; width <= MAX_W; ++width) {
+        for (int channels = 3; channels <= 4; ++channels) {
+            uint8_t *s = src + page - width * (size_t)channels, *d = dst + page - width;
+            for (size_t i = 0; i < width * (size_t)channels; ++i)
+                s[i] = (uint8_t)xorshift32(seed);
+            if (gray_convert(s, 0, channels, d, 0, width, 1, GRAY_ORDER_BGR, 1, isa) != GRAY_OK)
+                return 1;
+            for (size_t x = 0; x < width; ++x) {
+                const uint8_t *p = s + x * (size_t)channels;
+                bad += d[x] != formula(p[2], p[1], p[0]);
+            }
+            if (channels == 3 && gray_bandwidth_floor(s, 0, d, 0, width, 1, 1) != GRAY_OK)
+                return 1;
+        }
+    }
+    munmap(src, 2 * page);
+    munmap(dst, 2 * page);
+    printf("bounds isa %s %s\n", gray_isa_name(isa), bad ? "mismatches" : "ok");
+    return bad;
+}
+
+/*
  * The bandwidth floor's bytes are meaningless (each path ORs whichever three bytes suit it), so
  * only its bounds are checked: it succeeds and writes nothing after each row's `width` bytes.
  */
@@ -183,6 +223,7 @@ static size_t check_floor(uint32_t *seed)
 
 int main(void)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* a crash (out-of-row access) keeps the lines before it */
 #if defined(__x86_64__)
     puts("arch x86_64");
 #elif defined(__aarch64__)
@@ -220,7 +261,7 @@ int main(void)
     }
     for (size_t i = 0; i < N_ISAS; ++i)
         if (gray_isa_supported(ALL_ISAS[i]))
-            bad += check_widths(ALL_ISAS[i], &seed);
+            bad += check_widths(ALL_ISAS[i], &seed) + check_bounds(ALL_ISAS[i], &seed);
     bad += check_floor(&seed);
 
     free(image);

@@ -40,6 +40,7 @@ class Run:
     facts: dict[str, str] = field(default_factory=dict)
     layouts: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     widths: dict[str, int] = field(default_factory=dict)
+    bounds: dict[str, str] = field(default_factory=dict)
     colours: str = ""  # hash of the formula's 2^24 outputs, computed by the driver itself
     output: str = ""
 
@@ -52,6 +53,8 @@ def parse(output: str) -> Run:
             run.layouts[(words[1], words[3])] = (int(words[5]), words[7])
         elif words[:2] == ["widths", "isa"]:  # widths isa I mismatches N
             run.widths[words[2]] = int(words[4])
+        elif words[:2] == ["bounds", "isa"]:  # bounds isa I ok
+            run.bounds[words[2]] = words[3]
         elif words[:2] == ["colours", "fnv1a64"]:  # colours fnv1a64 H
             run.colours = words[2]
         elif words:
@@ -119,10 +122,12 @@ def test_every_colour_is_bit_exact_on_arm64(arm64: Run, host: Run, layout: str, 
 
 def test_every_row_width_and_stride_is_bit_exact_on_arm64(arm64: Run) -> None:
     # Given rows of every width 1..200 (vector bodies, overlapping last blocks, short rows),
-    # padded and flipped strides, both orders and channel counts, on each arm64 path
-    # Then none differs from the formula, padding is never written, and the bandwidth floor the
-    # benchmark uses stays inside its rows
+    # padded and flipped strides, both orders and channel counts, on each arm64 path, and rows
+    # that end where an unmapped page begins
+    # Then none differs from the formula, padding is never written, nothing outside a row is
+    # touched (the driver would have crashed), and the bandwidth floor stays inside its rows
     assert arm64.widths == {"scalar": 0, "neon": 0}, arm64.output
+    assert arm64.bounds == {"scalar": "ok", "neon": "ok"}, arm64.output
     assert arm64.facts["floor"] == "mismatches 0"
     assert arm64.facts["result"] == "OK"
 
