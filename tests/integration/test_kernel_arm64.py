@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,3 +139,24 @@ def test_the_host_build_agrees_on_its_own_paths(host: Run) -> None:
     assert host.facts["result"] == "OK", host.output
     assert {layout for layout, _ in host.layouts} == set(LAYOUTS)
     assert all(mismatches == 0 for mismatches, _ in host.layouts.values())
+
+
+def test_the_python_extension_compiles_for_arm64(tmp_path: Path) -> None:
+    # Given every C source setup.py builds, the CPython binding included, with its flags (OpenMP
+    # too; this machine's Python headers, which are the same on both 64-bit Linux targets)
+    compiler = tool(CROSS_CC)
+    include = sysconfig.get_paths()["include"]
+
+    # When each is compiled for aarch64, warnings as errors
+    flags = ["-O3", "-fopenmp", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-fPIC"]
+    for source in sorted((NATIVE / "src").glob("*.c")):
+        done = subprocess.run(
+            [compiler, *flags, *INCLUDES, f"-I{include}", "-c", str(source), "-o", f"{tmp_path}/o"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+        # Then it compiles (the arm64 image's `pip install` builds the same files)
+        assert done.returncode == 0, f"{source.name}:\n{done.stderr}"
