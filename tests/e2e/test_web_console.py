@@ -272,6 +272,8 @@ def test_an_uploaded_photo_shows_its_grayscale_result_and_stage_timings(page, co
     output = item.locator("img.output")
     wait_for(lambda: output.evaluate("img => img.complete && img.naturalWidth"), what="output")
     assert output.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [810, 1080]
+    # (the page keeps reading until the task's result, with the timings, follows its output)
+    item.locator(".timings tr").first.wait_for(timeout=30_000)
     stages = item.locator(".timings tr").evaluate_all("rows => rows.map(r => r.dataset.stage)")
     assert stages[:5] == ["download", "decode", "convert", "encode", "upload"]
 

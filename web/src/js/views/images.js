@@ -9,6 +9,7 @@ const FAST_POLL_MS = 1000;
 const SLOW_POLL_MS = 3000;
 const PENDING_HINT_MS = 90_000;
 const GIVE_UP_MS = 10 * 60_000;
+const TIMINGS_GRACE_MS = 15_000; // a done image whose result (timings) is not written yet
 
 export class ImagesPanel {
   constructor({ api }) {
@@ -51,6 +52,7 @@ export class ImagesPanel {
 
   async _follow(key, item) {
     const started = Date.now();
+    let doneAt = null;
     while (Date.now() - started < GIVE_UP_MS) {
       let view;
       try {
@@ -61,6 +63,14 @@ export class ImagesPanel {
       }
       if (view) {
         this._render(item, view);
+        if (view.status === "done" && !Object.keys(view.timings_ms || {}).length) {
+          // The task writes its output, then the result with the timings: keep reading a little.
+          doneAt ??= Date.now();
+          if (Date.now() - doneAt < TIMINGS_GRACE_MS) {
+            await new Promise((r) => setTimeout(r, FAST_POLL_MS));
+            continue;
+          }
+        }
         if (view.status !== "pending") return;
       }
       if (Date.now() - started > PENDING_HINT_MS) {
