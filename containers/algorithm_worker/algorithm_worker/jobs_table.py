@@ -2,6 +2,10 @@
 
 QUEUED/RUNNING -> RUNNING (claim; RUNNING too, because a worker killed mid-job leaves it so and
 the redelivered message must be able to finish it), RUNNING -> DONE/FAILED (finish).
+
+``finish`` also sets ``completed_seq`` (``pipeline_common.result_feed``), the sort key of
+``client-results-index`` that ``GET /results`` pages a poll client's results by: a job made final
+without it never reaches a poll client.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from pipeline_common.contracts.common import utc_now
 from pipeline_common.contracts.jobs import JobMessage, JobResult, JobStatus
+from pipeline_common.result_feed import seq_assignment
 
 
 @dataclass(frozen=True)
@@ -77,12 +82,15 @@ class JobsTable:
     def finish(self, result: JobResult) -> bool:
         """Record the final state; False when another delivery already finished the job."""
         now = result.completed_at.isoformat()
+        # Stamped now, at the write (not completed_at, taken before the outputs were uploaded).
+        seq_clause, seq_values = seq_assignment(result.job_id)
         values = {
             ":final": {"S": result.status.value},
             ":running": {"S": JobStatus.RUNNING.value},
             ":result": {"S": result.model_dump_json()},
             ":now": {"S": now},
             ":reason": {"S": result.reason} if result.reason else {"NULL": True},
+            **seq_values,
         }
         try:
             self.dynamodb.update_item(
@@ -90,7 +98,7 @@ class JobsTable:
                 Key={"job_id": {"S": result.job_id}},
                 UpdateExpression=(
                     "SET #status = :final, #result = :result, reason = :reason, "
-                    "completed_at = :now, updated_at = :now"
+                    f"completed_at = :now, updated_at = :now, {seq_clause}"
                 ),
                 ConditionExpression="#status = :running",
                 ExpressionAttributeNames={"#status": "status", "#result": "result"},
