@@ -218,7 +218,6 @@ def drain(queue_url: str) -> list[dict[str, Any]]:
 # --- ProvisionerFunction's stack: every table, the results topic, the WebSocket stage ----------
 
 WEBSOCKET_ENDPOINT = "wss://wsapi12345.execute-api.us-east-1.amazonaws.com/prod"
-CLIENT_QUEUE_PREFIX = "pipeline-test"
 
 
 def create_provisioner_stack(**overrides: str) -> dict[str, str]:
