@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -417,3 +419,31 @@ def test_at_most_max_recent_unsettled_results_are_remembered_the_rest_wait_to_se
     got = [r.job_id for r in fresh.results] + [r.job_id for r in settled.results]
     assert got == [r.job_id for r in results]
     assert len(fresh.next_cursor) < 4096
+
+
+def test_wait_seconds_answers_when_a_result_arrives_and_empty_after_the_wait(
+    proxy, monkeypatch: pytest.MonkeyPatch
+):
+    # Given the function allowing waits of up to 5 s, reading the index every 0.1 s
+    monkeypatch.setenv("WAIT_TIME_SECONDS", "5")
+    monkeypatch.setenv("REQUERY_SECONDS", "0.1")
+    waiting = load_function("results_proxy")
+
+    # When a client waits with nothing there, and then waits while a job finishes meanwhile
+    started = time.monotonic()
+    empty = poll(waiting, wait_seconds="1")
+    waited = time.monotonic() - started
+    result = sample_result(1)
+    timer = threading.Timer(0.5, finish, args=(result,))
+    timer.start()
+    started = time.monotonic()
+    arrived = poll(waiting, after=empty.next_cursor, wait_seconds="5")
+    answered_in = time.monotonic() - started
+    timer.join()
+
+    # Then the first answers empty after about its wait, the second with the result well before
+    # its wait is over
+    assert empty.results == []
+    assert 0.8 <= waited < 4
+    assert [r.job_id for r in arrived.results] == [result.job_id]
+    assert answered_in < 4
