@@ -31,7 +31,9 @@ from localcloud.event_sources import (
     AsyncEventSource,
     DynamoDBStreamEventSource,
     KinesisEventSource,
+    ScheduleEventSource,
     SqsEventSource,
+    rate_seconds,
     unwrap_s3_notification,
     unwrap_sns_notification,
 )
@@ -49,7 +51,7 @@ log = logging.getLogger("localcloud")
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "localcloud", "AWS_SECRET_ACCESS_KEY": "localcloud"}
-_SUPPORTED_EVENTS = {"S3", "SQS", "Kinesis", "DynamoDB", "Api", "SNS"}
+_SUPPORTED_EVENTS = {"S3", "SQS", "Kinesis", "DynamoDB", "Api", "SNS", "Schedule"}
 #: The web console's origin (CORS), when the template asks for it and no override names one.
 CONSOLE_ORIGIN_PARAMETER = "ConsoleOrigin"
 _APP_CLIENTS_MAX_AGE_SECONDS = 2.0
@@ -332,6 +334,12 @@ class LocalCloud:
             for name, event in (function.properties.get("Events") or {}).items():
                 if event.get("Type") not in _SUPPORTED_EVENTS:
                     problems.append(f"{function.logical_id}.{name} ({event.get('Type')})")
+                elif (
+                    event.get("Type") == "Schedule"
+                    and rate_seconds(str((event.get("Properties") or {}).get("Schedule", "")))
+                    is None
+                ):
+                    problems.append(f"{function.logical_id}.{name} (Schedule other than rate())")
         if problems:
             raise UnsupportedError(
                 "event sources the local cloud cannot drive: " + ", ".join(problems)
@@ -482,6 +490,18 @@ class LocalCloud:
                     )
                 elif kind == "DynamoDB":
                     self.pollers.append(self._dynamodb_source(logical_id, event_name, props))
+                elif kind == "Schedule":
+                    self.pollers.append(
+                        ScheduleEventSource(
+                            invoke=self.runtime.invoke,
+                            function=logical_id,
+                            rule_arn=f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/"
+                            f"{self.stack_name}-{logical_id}{event_name}",
+                            region=REGION,
+                            account_id=ACCOUNT_ID,
+                            period_seconds=float(rate_seconds(str(props["Schedule"])) or 0),
+                        )
+                    )
                 elif kind == "S3":
                     url, arn = self._internal_queue(f"s3-{logical_id}-{event_name}")
                     events = (

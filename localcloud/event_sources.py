@@ -9,6 +9,9 @@
 - ``DynamoDBStreamEventSource``: a DynamoDB stream mapping (moto's ``dynamodbstreams``; one
   iterator per shard, ``FilterCriteria``, batch size, checkpoint only after success, partial batch
   responses, ``BisectBatchOnFunctionError``, bounded retries then the on-failure destination).
+- ``ScheduleEventSource``: a SAM ``Schedule`` event (an EventBridge rule with a ``rate(...)``
+  expression): the function is invoked asynchronously with a ``Scheduled Event`` every period,
+  the first one period after the start, as EventBridge does.
 - ``AsyncEventSource``: asynchronous invocation (S3 notifications, SNS): S3/SNS deliver to an
   internal SQS queue of the local cloud; each event is invoked with Lambda's async retry policy
   (``MaximumRetryAttempts``, default 2) and then goes to the on-failure destination or the
@@ -22,6 +25,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -601,6 +605,64 @@ class AsyncEventSource(_Poller):
                     with contextlib.suppress(Exception):
                         self.on_success(event, result)
                 return
+
+
+_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86_400}
+
+
+def rate_seconds(expression: str) -> int | None:
+    """Seconds of an EventBridge ``rate(N unit)`` expression; None for anything else."""
+    found = _RATE.match(expression.strip())
+    if not found or int(found.group(1)) < 1:
+        return None
+    return int(found.group(1)) * _UNIT_SECONDS[found.group(2).rstrip("s")]
+
+
+class ScheduleEventSource(_Poller):
+    """A scheduled rule: an EventBridge ``Scheduled Event`` every ``period_seconds``."""
+
+    def __init__(
+        self,
+        *,
+        invoke: Invoke,
+        function: str,
+        rule_arn: str,
+        region: str,
+        account_id: str,
+        period_seconds: float,
+    ) -> None:
+        super().__init__()
+        self.name = f"schedule->{function}"
+        self.invoke = invoke
+        self.function = function
+        self.rule_arn = rule_arn
+        self.region = region
+        self.account_id = account_id
+        self.period = period_seconds
+        self.delivered = 0
+
+    def event(self) -> dict[str, Any]:
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": self.account_id,
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": self.region,
+            "resources": [self.rule_arn],
+            "detail": {},
+        }
+
+    def poll_once(self) -> None:
+        if self._stop.wait(self.period):
+            return
+        try:
+            self.invoke(self.function, self.event())
+            self.delivered += 1
+        except FunctionError as exc:  # EventBridge retries; the next period does the same
+            log.warning("%s: scheduled invocation failed: %s", self.name, exc)
 
 
 def unwrap_s3_notification(body: str) -> Any | None:

@@ -4,10 +4,9 @@ HTTP (uvicorn in a thread), real pydicom files, the real FIFO queue -> topic -> 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import cv2
@@ -21,8 +20,10 @@ from pydicom.dataset import Dataset
 from pipeline_common.contracts.jobs import JobMessage
 from tests.support.dicom_samples import (
     MR700_SERIES_SIZE,
+    InstanceRef,
     JobStack,
     broken_ref,
+    dciodvfy_errors,
     drain,
     free_port,
     job_item,
@@ -174,6 +175,13 @@ def test_a_done_job_never_published_is_published_on_redelivery(
     worker.publisher.publish = lambda result: "not published"  # type: ignore[method-assign]
     worker.poll_once()
     assert drain(stack.results_queue_url) == []
+    # (it died before confirming: the row still says its publish is pending)
+    boto3.client("dynamodb").update_item(
+        TableName=stack.jobs_table,
+        Key={"job_id": {"S": body["job_id"]}},
+        UpdateExpression="SET publish_pending = :pending",
+        ExpressionAttributeValues={":pending": {"BOOL": True}},
+    )
     send_job(stack, body, dedup_id=body["job_id"] + "-redelivered")
     # When
     outcome = make_worker(stack, pacs_url).poll_once()
@@ -182,6 +190,24 @@ def test_a_done_job_never_published_is_published_on_redelivery(
     assert outcome.action == "skipped"
     results = drain(stack.results_queue_url)
     assert [json.loads(m["Body"])["job_id"] for m in results] == [body["job_id"]]
+
+
+def test_a_published_job_redelivered_later_is_not_published_again(
+    stack: JobStack, pacs_url: str
+) -> None:
+    # Given: a job done and published, whose request comes back later (a visibility timeout
+    # that ran out, SQS's at-least-once)
+    body = job_message(ALGO, sample_ref("MR_small.dcm"))
+    send_job(stack, body)
+    make_worker(stack, pacs_url).poll_once()
+    assert len(drain(stack.results_queue_url)) == 1
+    send_job(stack, body, dedup_id=body["job_id"] + "-redelivered")
+    # When
+    outcome = make_worker(stack, pacs_url).poll_once()
+    # Then: nothing is run or sent again
+    assert outcome is not None
+    assert outcome.action == "skipped"
+    assert drain(stack.results_queue_url) == []
 
 
 @pytest.mark.parametrize(
@@ -290,17 +316,21 @@ def test_the_heartbeat_keeps_a_long_job_invisible(stack: JobStack) -> None:
     assert heartbeat.extensions >= 4
 
 
+def run_image_job(stack: JobStack, pacs_url: str, name: str) -> tuple[InstanceRef, dict[str, Any]]:
+    """A job on one instance of the PACS, run by a worker: the instance and its stored result."""
+    source = sample_ref(name)
+    body = job_message(ALGO, source)
+    send_job(stack, body)
+    make_worker(stack, pacs_url).poll_once()
+    return source, json.loads(job_item(stack, body["job_id"])["result"])
+
+
 def test_an_image_job_stores_its_mask_as_a_valid_seg_in_the_source_study(
     stack: JobStack, pacs_url: str, tmp_path: Path
 ) -> None:
-    # Given
-    ct = sample_ref("CT_small.dcm")
-    body = job_message(ALGO, ct)
-    send_job(stack, body)
-    # When
-    make_worker(stack, pacs_url).poll_once()
+    # Given / When: a job on CT_small
+    ct, result = run_image_job(stack, pacs_url, "CT_small.dcm")
     # Then: the result names the SEG...
-    result = json.loads(job_item(stack, body["job_id"])["result"])
     seg_ref = result["outputs"]["seg"]
     assert seg_ref["study_id"] == ct.study_id
     assert seg_ref["sop_class_uid"] == "1.2.840.10008.5.1.4.1.1.66.4"
@@ -324,28 +354,15 @@ def test_an_image_job_stores_its_mask_as_a_valid_seg_in_the_source_study(
     )
     assert int(mask.sum()) == result["measurements"]["mask_area_px"]
     # ...and Debian's DICOM validator finds no error in it
-    if shutil.which("dciodvfy") is None:
-        pytest.skip("dciodvfy (Debian package dicom3tools) is not installed")
-    path = tmp_path / "seg.dcm"
-    stored.save_as(path, enforce_file_format=True)
-    report = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, check=False)
-    errors = [
-        line for line in (report.stdout + report.stderr).splitlines() if line.startswith("Error")
-    ]
-    assert errors == []
+    assert dciodvfy_errors(stored, tmp_path / "seg.dcm") == []
 
 
 def test_an_image_job_stores_its_overlay_as_a_valid_secondary_capture_beside_the_source(
     stack: JobStack, pacs_url: str, tmp_path: Path
 ) -> None:
-    # Given
-    ct = sample_ref("CT_small.dcm")
-    body = job_message(ALGO, ct)
-    send_job(stack, body)
-    # When
-    make_worker(stack, pacs_url).poll_once()
+    # Given / When: a job on CT_small
+    ct, result = run_image_job(stack, pacs_url, "CT_small.dcm")
     # Then: the result names the Secondary Capture, in the source study, found by a search...
-    result = json.loads(job_item(stack, body["job_id"])["result"])
     sc_ref = result["outputs"]["overlay_sc"]
     assert sc_ref["study_id"] == ct.study_id
     assert sc_ref["sop_class_uid"] == "1.2.840.10008.5.1.4.1.1.7"
@@ -365,15 +382,7 @@ def test_an_image_job_stores_its_overlay_as_a_valid_secondary_capture_beside_the
     )
     assert np.array_equal(stored.pixel_array, drawn)
     # ...and Debian's DICOM validator finds no error in it
-    if shutil.which("dciodvfy") is None:
-        pytest.skip("dciodvfy (Debian package dicom3tools) is not installed")
-    path = tmp_path / "sc.dcm"
-    stored.save_as(path, enforce_file_format=True)
-    report = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, check=False)
-    errors = [
-        line for line in (report.stdout + report.stderr).splitlines() if line.startswith("Error")
-    ]
-    assert errors == []
+    assert dciodvfy_errors(stored, tmp_path / "sc.dcm") == []
 
 
 def test_a_series_the_seg_cannot_describe_still_ends_done_saying_why(

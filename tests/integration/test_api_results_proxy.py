@@ -452,3 +452,30 @@ def test_wait_seconds_answers_when_a_result_arrives_and_empty_after_the_wait(
     assert 0.8 <= waited < 6
     assert [r.job_id for r in arrived.results] == [result.job_id]
     assert answered_in < 12
+
+
+def test_a_job_failed_by_the_dead_letter_consumer_or_the_sweeper_is_in_the_feed(proxy):
+    # Given a job that no worker finished, failed through pipeline_common.job_endings (what the
+    # request dead-letter consumer and the sweeper call)
+    from pipeline_common.job_endings import JobEnder
+
+    topic_arn = boto3.client("sns").create_topic(
+        Name="pipeline-results.fifo", Attributes={"FifoTopic": "true"}
+    )["TopicArn"]
+    result = sample_result(1)
+    job = JobMessage(
+        job_id=result.job_id,
+        client_id=POLL_CLIENT,
+        algo_id=result.algo_id,
+        pacs=result.pacs,
+        submitted_at=result.completed_at,
+    )
+    assert JobEnder("JobsTable", topic_arn).fail(job, "the worker was lost", ended_by="sweeper")
+
+    # When the client polls / Then the FAILED result is there, with its reason
+    [failed] = poll(proxy).results
+    assert (failed.job_id, failed.status, failed.reason) == (
+        result.job_id,
+        "FAILED",
+        "the worker was lost",
+    )

@@ -23,9 +23,14 @@ from pipeline_common.contracts.video import (
     FrameResult,
     VideoFailed,
     VideoSummary,
-    parse_video_message,
 )
 from tests.support.video_samples import fall_model, pan_zoom_frames, photo, use_container
+from tests.support.video_stream import (
+    STREAM,
+    TABLE,
+    create_stream_resources,
+    drain_video_messages,
+)
 
 use_container("yolo_stream")
 
@@ -33,8 +38,6 @@ from yolo_stream.detection import load_detector  # noqa: E402
 from yolo_stream.service import YoloStreamService  # noqa: E402
 from yolo_stream.settings import Settings  # noqa: E402
 
-STREAM = "VideoFrameStream"
-TABLE = "VideoCheckpoints"
 VIDEO = "vbus0001"
 
 
@@ -55,24 +58,21 @@ def detector(detector_settings):
     return load_detector(settings.detector_config())
 
 
+# Every service a test made: the cloud fixture stops those a failed test left running.
+_SERVICES: list[YoloStreamService] = []
+
+
 @pytest.fixture
 def cloud():
     with mock_aws():
         aws.clear_clients()
-        boto3.client("s3").create_bucket(Bucket="video-frames")
-        boto3.client("kinesis").create_stream(StreamName=STREAM, ShardCount=1)
-        boto3.client("dynamodb").create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "shard_key", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "shard_key", "KeyType": "HASH"}],
-        )
-        queue_url = boto3.client("sqs").create_queue(
-            QueueName="video-results.fifo",
-            Attributes={"FifoQueue": "true", "VisibilityTimeout": "60"},
-        )["QueueUrl"]
-        yield queue_url
-        aws.clear_clients()
+        queue_url = create_stream_resources(1)
+        try:
+            yield queue_url
+        finally:
+            while _SERVICES:  # a failed test's services stop before their moto goes away
+                _SERVICES.pop().stop(timeout=10)
+            aws.clear_clients()
 
 
 def _service(queue_url: str, detector, detector_settings, worker: str) -> YoloStreamService:
@@ -86,7 +86,9 @@ def _service(queue_url: str, detector, detector_settings, worker: str) -> YoloSt
         worker_id=worker,
         **detector_settings,
     )
-    return YoloStreamService(settings, detector)
+    service = YoloStreamService(settings, detector)
+    _SERVICES.append(service)
+    return service
 
 
 def _run_until(service: YoloStreamService, outcomes: int, timeout: float = 120) -> None:
@@ -126,20 +128,6 @@ def _put_end(frames_sent: int) -> None:
     )
 
 
-def _messages(queue_url: str) -> list:
-    sqs = boto3.client("sqs")
-    out = []
-    while True:
-        batch = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
-        ).get("Messages", [])
-        if not batch:
-            return out
-        for message in batch:
-            out.append((parse_video_message(message["Body"]), message["Attributes"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-
 def test_frames_become_s3_outputs_fifo_messages_and_a_summary(cloud, detector, detector_settings):
     # Given three frames of a pan over bus.jpg and the end marker on the stream
     frames = pan_zoom_frames(photo("bus.jpg"), 3)
@@ -150,7 +138,7 @@ def test_frames_become_s3_outputs_fifo_messages_and_a_summary(cloud, detector, d
     _run_until(_service(cloud, detector, detector_settings, "w1"), outcomes=4)
 
     # Then one message per frame (group = video, dedup = video:frame), then the summary
-    messages = _messages(cloud)
+    messages = drain_video_messages(cloud)
     results = [m for m, _ in messages if isinstance(m, FrameResult)]
     assert [r.frame_index for r in results] == [0, 1, 2]
     attrs = [a for m, a in messages if isinstance(m, FrameResult)]
@@ -179,7 +167,7 @@ def test_restart_resumes_after_the_last_checkpoint(cloud, detector, detector_set
     frames = pan_zoom_frames(photo("zidane.jpg"), 4)
     _put_frames(range(2), frames)
     _run_until(_service(cloud, detector, detector_settings, "w1"), outcomes=2)
-    first = _messages(cloud)
+    first = drain_video_messages(cloud)
 
     # When frames 2-3 and the end marker arrive and a new worker starts
     _put_frames(range(2, 4), frames)
@@ -188,7 +176,7 @@ def test_restart_resumes_after_the_last_checkpoint(cloud, detector, detector_set
     _run_until(second_service, outcomes=3)
 
     # Then the new worker processed only the new frames, and the summary counts all four
-    second = _messages(cloud)
+    second = drain_video_messages(cloud)
     assert [m.frame_index for m, _ in first] == [0, 1]
     assert [m.frame_index for m, _ in second if isinstance(m, FrameResult)] == [2, 3]
     assert second_service.stats.frames_processed == 2
@@ -230,7 +218,7 @@ def test_broken_records_fail_alone_and_the_consumer_keeps_going(cloud, detector,
     _run_until(_service(cloud, detector, detector_settings, "w1"), outcomes=6)
 
     # Then each broken record produced one frame-level failure with a clear reason
-    messages = [m for m, _ in _messages(cloud)]
+    messages = [m for m, _ in drain_video_messages(cloud)]
     failures = [m for m in messages if isinstance(m, VideoFailed)]
     assert all(f.level == "frame" for f in failures)
     reasons = {f.frame_index: f.reason for f in failures}
@@ -279,7 +267,7 @@ def test_an_output_failure_loses_nothing(cloud, detector, detector_settings):
 
     # Then the failure happened, yet every frame has exactly one message and the summary is whole
     assert flaky.failures == 1
-    messages = [m for m, _ in _messages(cloud)]
+    messages = [m for m, _ in drain_video_messages(cloud)]
     assert sorted(m.frame_index for m in messages if isinstance(m, FrameResult)) == [0, 1, 2, 3]
     (summary,) = [m for m in messages if isinstance(m, VideoSummary)]
     assert (summary.frames, summary.frames_failed) == (4, 0)

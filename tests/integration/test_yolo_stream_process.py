@@ -10,7 +10,6 @@ launcher around the real entry point, which also lets a test make one frame kill
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
@@ -29,19 +28,22 @@ import pytest
 from pipeline_common import aws
 from pipeline_common.contracts.video import (
     EndOfVideoRecord,
-    FrameRecord,
     FrameResult,
     VideoFailed,
     VideoSummary,
     fifo_ids,
-    parse_video_message,
 )
 from tests.support.dicom_samples import moto_server, reset_moto
 from tests.support.video_samples import ROOT, pan_zoom_frames, photo
+from tests.support.video_stream import (
+    BUCKET,
+    STREAM,
+    TABLE,
+    create_stream_resources,
+    drain_video_messages,
+    frame_record,
+)
 
-STREAM = "VideoFrameStream"
-TABLE = "VideoCheckpoints"
-BUCKET = "video-frames"
 SIZE = (160, 90)
 POISON_WIDTH = 200
 
@@ -77,24 +79,6 @@ def stack(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, 
     aws.clear_clients()
     yield {"endpoint": endpoint}
     aws.clear_clients()
-
-
-def _create(shards: int) -> str:
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket=BUCKET)
-    # Versioning counts how often each frame was processed (each run writes its JSON again).
-    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    boto3.client("kinesis").create_stream(StreamName=STREAM, ShardCount=shards)
-    boto3.client("dynamodb").create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "shard_key", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "shard_key", "KeyType": "HASH"}],
-    )
-    return boto3.client("sqs").create_queue(
-        QueueName="video-results.fifo",
-        Attributes={"FifoQueue": "true", "VisibilityTimeout": "60"},
-    )["QueueUrl"]
 
 
 @pytest.fixture
@@ -147,36 +131,6 @@ def _wait(condition: Callable[[], object], what: str, timeout: float = 20) -> fl
     return time.monotonic() - start
 
 
-def _frame(video: str, index: int, image) -> bytes:
-    jpeg = cv2.imencode(".jpg", image)[1].tobytes()
-    return (
-        FrameRecord(
-            video_id=video,
-            frame_index=index,
-            timestamp_ms=index * 100.0,
-            width=image.shape[1],
-            height=image.shape[0],
-            data_b64=base64.b64encode(jpeg).decode(),
-        )
-        .model_dump_json()
-        .encode()
-    )
-
-
-def _messages(queue_url: str) -> list[tuple[object, dict]]:
-    sqs = boto3.client("sqs")
-    out = []
-    while True:
-        batch = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
-        ).get("Messages", [])
-        if not batch:
-            return out
-        for message in batch:
-            out.append((parse_video_message(message["Body"]), message["Attributes"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-
 def _owners(shard_ids: list[str]) -> dict[str, str | None]:
     dynamodb = boto3.client("dynamodb")
     now = time.time()
@@ -217,7 +171,7 @@ def _processing_counts() -> Counter[str]:
 def test_two_processes_split_four_shards_and_a_killed_ones_shards_move_over(stack, spawn):
     # Given a 4-shard stream, two videos per shard, and a feeder adding a frame per video every
     # 0.4 s for the whole test, while the workers come and go
-    queue_url = _create(4)
+    queue_url = create_stream_resources(4, versioned_bucket=True)
     shard_ids = [
         s["ShardId"] for s in boto3.client("kinesis").list_shards(StreamName=STREAM)["Shards"]
     ]
@@ -235,7 +189,7 @@ def test_two_processes_split_four_shards_and_a_killed_ones_shards_move_over(stac
             for video, hash_key in videos.items():
                 kinesis.put_record(
                     StreamName=STREAM,
-                    Data=_frame(video, sent[video], image),
+                    Data=frame_record(video, sent[video], image),
                     PartitionKey=video,
                     ExplicitHashKey=str(hash_key),
                 )
@@ -285,7 +239,7 @@ def test_two_processes_split_four_shards_and_a_killed_ones_shards_move_over(stac
     b.send_signal(signal.SIGTERM)
     assert b.wait(timeout=20) == 0, b_log.read_text()[-2000:]
 
-    messages = _messages(queue_url)
+    messages = drain_video_messages(queue_url)
     results = [(m, attrs) for m, attrs in messages if isinstance(m, FrameResult)]
     expected = {f"{v}:{i}" for v, n in sent.items() for i in range(n)}
     delivered = [attrs["MessageDeduplicationId"] for _, attrs in results]
@@ -329,13 +283,15 @@ def test_two_processes_split_four_shards_and_a_killed_ones_shards_move_over(stac
 
 def test_a_record_that_kills_the_process_is_given_up_after_n_restarts(stack, spawn):
     # Given frames 0-4 of a video, where frame 2 kills the process whenever it is processed
-    queue_url = _create(1)
+    queue_url = create_stream_resources(1, versioned_bucket=True)
     video = "vcrash01"
     kinesis = boto3.client("kinesis")
     images = pan_zoom_frames(photo("zidane.jpg"), 5, SIZE)
     images[2] = cv2.resize(images[2], (POISON_WIDTH, 112))
     for i, image in enumerate(images):
-        kinesis.put_record(StreamName=STREAM, Data=_frame(video, i, image), PartitionKey=video)
+        kinesis.put_record(
+            StreamName=STREAM, Data=frame_record(video, i, image), PartitionKey=video
+        )
     end = EndOfVideoRecord(video_id=video, frames_sent=5, source_fps=10.0)
     kinesis.put_record(StreamName=STREAM, Data=end.model_dump_json().encode(), PartitionKey=video)
     env = {
@@ -367,7 +323,7 @@ def test_a_record_that_kills_the_process_is_given_up_after_n_restarts(stack, spa
     # frame-level failure, and the frames behind it and the summary followed
     assert summary_seen
     assert crashes == 3
-    messages = [m for m, _ in _messages(queue_url)]
+    messages = [m for m, _ in drain_video_messages(queue_url)]
     (failure,) = [m for m in messages if isinstance(m, VideoFailed)]
     assert (failure.frame_index, failure.level) == (2, "frame")
     assert failure.reason.startswith("gave up after 3 attempts: processing never completed")

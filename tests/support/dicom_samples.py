@@ -142,6 +142,34 @@ def template_properties(logical_id: str) -> dict[str, Any]:
     return properties
 
 
+def template_parameter_default(name: str) -> Any:
+    from localcloud.template import load_yaml
+
+    return load_yaml(ROOT / "template.yaml")["Parameters"][name]["Default"]
+
+
+def put_pacs_instance(bucket: str, data: bytes, *, source: str = "crafted") -> InstanceRef:
+    """Store one instance's bytes in the PACS bucket the way STOW-RS and the seed do (same
+    layout, same index summary), under the file's own Study/Series/SOP Instance UIDs."""
+    from io import BytesIO
+
+    import boto3
+
+    from pacs_api.dicom_files import parse_dicom
+    from pacs_api.dicomjson import summarize
+    from pacs_api.store import PacsStore
+
+    header = dcmread(BytesIO(data), stop_before_pixels=True)
+    ref = InstanceRef(
+        str(header.StudyInstanceUID), str(header.SeriesInstanceUID), str(header.SOPInstanceUID)
+    )
+    summary = summarize(parse_dicom(data, ref.instance_id), data)
+    PacsStore(bucket, boto3.client("s3")).put_instance(
+        ref.study_id, ref.series_id, ref.instance_id, data, summary=summary, source=source
+    )
+    return ref
+
+
 @dataclass(frozen=True)
 class JobStack:
     """What one algorithm's worker talks to, created in the moto server at ``endpoint``."""
@@ -166,6 +194,11 @@ class JobStack:
             "VISIBILITY_TIMEOUT_SECONDS": "30",
             "WAIT_TIME_SECONDS": "1",
             "JOB_TTL_DAYS": "7",
+            # As the template deploys it: the queue's maxReceiveCount, the task's memory.
+            "MAX_RECEIVE_COUNT": str(
+                template_properties("Processing1RequestQueue")["RedrivePolicy"]["maxReceiveCount"]
+            ),
+            "TASK_MEMORY_MIB": str(template_parameter_default("AlgorithmWorkerTaskMemory")),
         }
         env.update(overrides)
         return env
@@ -352,3 +385,20 @@ def seeded_job_stack(
     seed_pacs(job_stack.pacs_bucket, with_broken=with_broken)
     yield job_stack
     aws.clear_clients()
+
+
+def dciodvfy_errors(dataset: Any, path: Path) -> list[str]:
+    """The errors Debian's DICOM validator (dciodvfy, package dicom3tools, installed by
+    ``make dicom-tools``) reports on ``dataset``, written to ``path`` as a PS3.10 file."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if shutil.which("dciodvfy") is None:
+        pytest.skip("dciodvfy (Debian package dicom3tools) is not installed")
+    dataset.save_as(path, enforce_file_format=True)
+    report = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, check=False)
+    return [
+        line for line in (report.stdout + report.stderr).splitlines() if line.startswith("Error")
+    ]

@@ -102,8 +102,8 @@ def test_cors_allows_the_console_origin_only() -> None:
 
 
 def test_users_and_owned_data_survive_a_stack_deletion() -> None:
-    # Given the user pool and the tables that hold who owns what
-    for logical_id in ("UserPool", "JobsTable", "ClientsTable"):
+    # Given the user pool, the tables that hold who owns what, the archive and the job results
+    for logical_id in ("UserPool", "JobsTable", "ClientsTable", "PacsBucket", "OutputBucket"):
         resource = TEMPLATE.document["Resources"][logical_id]
         # Then deleting or replacing the stack keeps them
         assert resource.get("DeletionPolicy") == "Retain", logical_id

@@ -35,7 +35,24 @@ class Slice:
 
 
 def decode_instance(data: bytes, instance_id: str) -> list[Slice]:
+    """The instance's frames as slices; any failure on its data raises a ``JobInputError``
+    (``NotDicom`` or ``UnreadablePixels``) whose message is the reason the job failed."""
     ds = dicom.parse_dicom(data, instance_id, NotDicom)
+    try:
+        return _decode(ds, instance_id)
+    except (NotDicom, UnreadablePixels):
+        raise
+    except MemoryError as exc:
+        raise UnreadablePixels(
+            f"instance {instance_id} does not fit in the worker's memory once decoded"
+        ) from exc
+    except Exception as exc:  # any other decoding failure is this file's, not a transient one
+        raise UnreadablePixels(
+            f"instance {instance_id} cannot be decoded: {type(exc).__name__}: {_short(exc)}"
+        ) from exc
+
+
+def _decode(ds: Dataset, instance_id: str) -> list[Slice]:
     if "PixelData" not in ds:
         raise UnreadablePixels(f"instance {instance_id} has no pixel data")
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
@@ -72,7 +89,7 @@ def decode_instance(data: bytes, instance_id: str) -> list[Slice]:
             values = cv2.cvtColor(_colour_uint8(frame), cv2.COLOR_RGB2GRAY)
             frame_window = None
         elif photometric.startswith("MONOCHROME"):
-            values = apply_modality_lut(frame, ds)
+            values = _modality_values(frame, ds, instance_id)
             frame_window = window
         else:
             raise UnreadablePixels(
@@ -90,6 +107,33 @@ def decode_instance(data: bytes, instance_id: str) -> list[Slice]:
             )
         )
     return slices
+
+
+def _modality_values(frame: np.ndarray, ds: Dataset, instance_id: str) -> np.ndarray:
+    """The frame in modality units (PS3.3 C.11.1): rescale slope/intercept or a Modality LUT."""
+    if "ModalityLUTSequence" not in ds:
+        for keyword in ("RescaleSlope", "RescaleIntercept"):
+            value = ds[keyword].value if keyword in ds else None
+            if value not in (None, "", b"") and not _is_finite_number(value):
+                raise UnreadablePixels(
+                    f"instance {instance_id} has an invalid {keyword} "
+                    f"({str(value)[:16]!r}): not a number"
+                )
+    try:
+        return np.asarray(apply_modality_lut(frame, ds))
+    except Exception as exc:
+        raise UnreadablePixels(
+            f"instance {instance_id}: its modality LUT cannot be applied: {_short(exc)}"
+        ) from exc
+
+
+def _is_finite_number(value: object) -> bool:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    try:
+        return bool(np.isfinite(float(value)))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
 def _syntax_name(ds: Dataset) -> str:

@@ -1,7 +1,15 @@
 """JobsTable transitions, each a conditional update so a redelivered job never runs twice.
 
 QUEUED/RUNNING -> RUNNING (claim; RUNNING too, because a worker killed mid-job leaves it so and
-the redelivered message must be able to finish it), RUNNING -> DONE/FAILED (finish).
+the redelivered message must be able to finish it), RUNNING -> DONE/FAILED (finish). ``finish``
+also sets ``publish_pending``, removed once the result is published (``published``): a result
+whose publish was lost on the last receive is published by the dead-letter consumer or the
+sweeper (``pipeline_common.job_endings``), and by no one else.
+
+While a job runs, ``heartbeat_at`` (epoch seconds) is set at the claim and at every beat of the
+visibility heartbeat; the sweeper fails a RUNNING job whose heartbeat is older than its bound.
+A transient failure records ``last_error`` (the exception's type, never its text), which the
+reason of a job failed later (last receive, dead-letter queue, sweeper) names.
 
 ``finish`` also sets ``completed_seq`` (``pipeline_common.result_feed``), the sort key of
 ``client-results-index`` that ``GET /results`` pages a poll client's results by: a job made final
@@ -29,6 +37,8 @@ class Claim:
     claimed: bool
     status: JobStatus
     final: JobResult | None = None
+    # The final result was stored but its publish not confirmed (``publish_pending``).
+    unpublished: bool = False
 
 
 class JobsTable:
@@ -47,7 +57,7 @@ class JobsTable:
                 # gets a complete one (client, algorithm, request, TTL), so nothing is lost.
                 UpdateExpression=(
                     "SET #status = :running, started_at = :now, updated_at = :now, "
-                    "receive_count = :receives, "
+                    "receive_count = :receives, heartbeat_at = :beat, "
                     "client_id = if_not_exists(client_id, :client), "
                     "algo_id = if_not_exists(algo_id, :algo), "
                     "#request = if_not_exists(#request, :request), "
@@ -67,6 +77,7 @@ class JobsTable:
                     ":queued": {"S": JobStatus.QUEUED.value},
                     ":now": {"S": now},
                     ":receives": {"N": str(receive_count)},
+                    ":beat": {"N": str(int(time.time()))},
                     ":client": {"S": job.client_id},
                     ":algo": {"S": job.algo_id},
                     ":request": {"S": job.model_dump_json()},
@@ -79,6 +90,30 @@ class JobsTable:
                 raise
         return self.stored(job.job_id)
 
+    def beat(self, job_id: str) -> None:
+        """The job is alive: ``heartbeat_at`` = now (only while it is RUNNING)."""
+        self._update_running(
+            job_id, "SET heartbeat_at = :beat", {":beat": {"N": str(int(time.time()))}}
+        )
+
+    def note_failure(self, job_id: str, error: str) -> None:
+        """An attempt failed transiently with ``error`` (a type name)."""
+        self._update_running(job_id, "SET last_error = :error", {":error": {"S": error[:100]}})
+
+    def _update_running(self, job_id: str, expression: str, values: dict[str, Any]) -> None:
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table_name,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression=expression,
+                ConditionExpression="#status = :running",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":running": {"S": JobStatus.RUNNING.value}, **values},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
     def finish(self, result: JobResult) -> bool:
         """Record the final state; False when another delivery already finished the job."""
         now = result.completed_at.isoformat()
@@ -90,6 +125,8 @@ class JobsTable:
             ":result": {"S": result.model_dump_json()},
             ":now": {"S": now},
             ":reason": {"S": result.reason} if result.reason else {"NULL": True},
+            ":by": {"S": "worker"},
+            ":pending": {"BOOL": True},
             **seq_values,
         }
         try:
@@ -98,7 +135,8 @@ class JobsTable:
                 Key={"job_id": {"S": result.job_id}},
                 UpdateExpression=(
                     "SET #status = :final, #result = :result, reason = :reason, "
-                    f"completed_at = :now, updated_at = :now, {seq_clause}"
+                    "completed_at = :now, updated_at = :now, ended_by = :by, "
+                    f"publish_pending = :pending, {seq_clause}"
                 ),
                 ConditionExpression="#status = :running",
                 ExpressionAttributeNames={"#status": "status", "#result": "result"},
@@ -110,6 +148,19 @@ class JobsTable:
                 return False
             raise
 
+    def published(self, job_id: str) -> None:
+        """The final result is published: no one needs to publish it again."""
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table_name,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression="REMOVE publish_pending",
+                ConditionExpression="attribute_exists(job_id)",  # never recreate a removed row
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
     def stored(self, job_id: str) -> Claim:
         """The job's stored status and final result (None while it has none)."""
         item = self.dynamodb.get_item(
@@ -118,4 +169,5 @@ class JobsTable:
         status = JobStatus(item["status"]["S"])
         stored = item.get("result", {}).get("S")
         final = JobResult.model_validate(json.loads(stored)) if stored else None
-        return Claim(claimed=False, status=status, final=final)
+        unpublished = bool(item.get("publish_pending", {}).get("BOOL"))
+        return Claim(claimed=False, status=status, final=final, unpublished=unpublished)

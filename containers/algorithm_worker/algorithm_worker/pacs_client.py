@@ -7,12 +7,14 @@ because it needs whole instances (their patient module goes into the SEG it writ
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NoReturn
 from urllib.parse import quote
 
 import httpx
 
 from algorithm_worker.errors import InstanceNotFound, PacsRefused, PacsUnavailable
+from algorithm_worker.memory_budget import InstanceSize
 from pipeline_common import multipart
 
 PATIENT_ACCESS = {"x-pacs-patient-access": "allowed"}
@@ -20,6 +22,17 @@ DICOM_JSON = "application/dicom+json"
 RETRIEVE_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 _SOP_INSTANCE_UID = "00080018"
 _INSTANCE_NUMBER = "00200013"
+_ROWS, _COLUMNS, _FRAMES = "00280010", "00280011", "00280008"
+_SAMPLES, _BITS_ALLOCATED = "00280002", "00280100"
+
+
+@dataclass(frozen=True)
+class ListedInstance:
+    """One QIDO-RS instance result: its id and, when the PACS gave its image attributes, its
+    size (what the memory budget counts)."""
+
+    instance_id: str
+    size: InstanceSize | None
 
 
 class PacsClient:
@@ -37,19 +50,35 @@ class PacsClient:
 
     def list_instance_ids(self, study_id: str, series_id: str) -> list[str]:
         """SOP Instance UIDs of a series (QIDO-RS), in InstanceNumber order."""
-        path = f"/studies/{_seg(study_id)}/series/{_seg(series_id)}/instances"
-        response = self._request("GET", path, headers={"Accept": DICOM_JSON})
-        results = response.json()
-        if not isinstance(results, list):
-            raise PacsUnavailable("the PACS answered a search with something else than a list")
-        ids = []
-        for result in results:
-            values = result.get(_SOP_INSTANCE_UID, {}).get("Value") or []
-            if values:
-                ids.append(str(values[0]))
+        ids = [i.instance_id for i in self.list_instances(study_id, series_id)]
         if not ids:
             raise InstanceNotFound(f"series {series_id} of study {study_id} has no instances")
         return ids
+
+    def list_instances(
+        self, study_id: str, series_id: str, instance_id: str | None = None
+    ) -> list[ListedInstance]:
+        """The series' instances (QIDO-RS), or only ``instance_id`` (empty when unknown), with
+        their sizes (Rows, Columns, NumberOfFrames, SamplesPerPixel, BitsAllocated)."""
+        path = f"/studies/{_seg(study_id)}/series/{_seg(series_id)}/instances"
+        params = {"includefield": f"{_SAMPLES},{_BITS_ALLOCATED},{_FRAMES}"}
+        if instance_id is not None:
+            params[_SOP_INSTANCE_UID] = instance_id
+        response = self._request("GET", path, headers={"Accept": DICOM_JSON}, params=params)
+        try:
+            results = response.json()
+        except ValueError as exc:
+            raise PacsUnavailable("the PACS answered a search that is not JSON") from exc
+        if not isinstance(results, list):
+            raise PacsUnavailable("the PACS answered a search with something else than a list")
+        listed = []
+        for result in results:
+            if not isinstance(result, dict):
+                continue
+            values = result.get(_SOP_INSTANCE_UID, {}).get("Value") or []
+            if values:
+                listed.append(ListedInstance(str(values[0]), _size_of(result)))
+        return listed
 
     def download_instance(self, study_id: str, series_id: str, instance_id: str) -> bytes:
         """One instance's PS3.10 bytes, as stored (WADO-RS retrieve instance)."""
@@ -98,14 +127,25 @@ class PacsClient:
             )
         except httpx.HTTPError as exc:
             raise PacsUnavailable(f"PACS API unreachable: {type(exc).__name__}") from exc
-        if response.status_code in (200, 202, 409):
-            return dict(response.json())
-        _raise_for(response, "store")
-        raise AssertionError("unreachable")
-
-    def _request(self, method: str, path: str, *, headers: dict[str, str]) -> httpx.Response:
+        if response.status_code not in (200, 202, 409):
+            _raise_for(response, "store")
         try:
-            response = self.http.request(method, self.base_url + path, headers=headers)
+            return dict(response.json())
+        except ValueError as exc:
+            raise PacsUnavailable("the PACS answered a store that is not JSON") from exc
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str],
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        try:
+            response = self.http.request(
+                method, self.base_url + path, headers=headers, params=params
+            )
         except httpx.HTTPError as exc:
             raise PacsUnavailable(f"PACS API unreachable: {type(exc).__name__}") from exc
         if response.status_code != 200:
@@ -113,7 +153,27 @@ class PacsClient:
         return response
 
 
-def _raise_for(response: httpx.Response, what: str) -> None:
+def _size_of(result: dict[str, Any]) -> InstanceSize | None:
+    def integer(tag: str, default: int | None) -> int | None:
+        values = (result.get(tag) or {}).get("Value") or []
+        try:
+            return int(values[0]) if values else default
+        except (TypeError, ValueError):
+            return default
+
+    rows, columns = integer(_ROWS, None), integer(_COLUMNS, None)
+    if not rows or not columns or rows < 0 or columns < 0:
+        return None  # not an image, or a PACS that does not return the attributes
+    return InstanceSize(
+        rows=rows,
+        columns=columns,
+        frames=max(integer(_FRAMES, 1) or 1, 1),
+        samples=max(integer(_SAMPLES, 1) or 1, 1),
+        bits_allocated=max(integer(_BITS_ALLOCATED, 16) or 16, 1),
+    )
+
+
+def _raise_for(response: httpx.Response, what: str) -> NoReturn:
     message = _error_message(response)
     if response.status_code == 404:
         raise InstanceNotFound(f"not found in the PACS: {message}")

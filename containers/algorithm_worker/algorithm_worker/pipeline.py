@@ -15,8 +15,18 @@ from pydicom.dataset import Dataset
 from algorithm_worker import imaging, secondary_capture, segmentation
 from algorithm_worker.algorithms import Algorithm
 from algorithm_worker.dicom_io import Slice, decode_instance
-from algorithm_worker.errors import NotDicom, PacsUnavailable, SeriesTooLarge, WrongAlgorithm
-from algorithm_worker.pacs_client import PacsClient
+from algorithm_worker.errors import (
+    InstanceNotFound,
+    JobInputError,
+    NotDicom,
+    OverMemoryBudget,
+    PacsUnavailable,
+    SeriesTooLarge,
+    UnprocessableData,
+    WrongAlgorithm,
+)
+from algorithm_worker.memory_budget import MIB, MemoryBudget
+from algorithm_worker.pacs_client import ListedInstance, PacsClient
 from pipeline_common import dicom
 from pipeline_common.contracts.common import S3Location, utc_now
 from pipeline_common.contracts.jobs import (
@@ -26,7 +36,10 @@ from pipeline_common.contracts.jobs import (
     JobResult,
     JobStatus,
 )
+from pipeline_common.job_endings import failed_result
 from pipeline_common.observability import logger
+
+__all__ = ["JobRunner", "failed_result", "output_keys"]
 
 # FailureReason of a STOW-RS store of an instance UID already holding other bytes: for the SEG and
 # the Secondary Capture, whose UIDs derive from the job id, that is this job's own from an earlier
@@ -68,6 +81,7 @@ class JobRunner:
         output_bucket: str,
         max_series_instances: int,
         download_concurrency: int,
+        budget: MemoryBudget | None = None,
     ) -> None:
         self.algorithm = algorithm
         self.pacs = pacs
@@ -75,6 +89,7 @@ class JobRunner:
         self.output_bucket = output_bucket
         self.max_series_instances = max_series_instances
         self.download_concurrency = download_concurrency
+        self.budget = budget
 
     def run(self, job: JobMessage) -> JobResult:
         """The DONE result of ``job``; raises ``JobInputError`` when its input cannot succeed."""
@@ -85,17 +100,20 @@ class JobRunner:
         clock = _Stopwatch()
         started = time.perf_counter()
         blobs = clock.measure("fetch", lambda: self._fetch(job))
-        slices = clock.measure("decode", lambda: self._decode(blobs))
-        displays = [imaging.display_image(image) for image in slices]
-        results = clock.measure("algorithm", lambda: self._segment(slices, displays))
-        overlay = clock.measure(
-            "render",
-            lambda: imaging.montage(
-                [imaging.overlay(d, r.mask) for d, r in zip(displays, results, strict=True)]
-            ),
+        # Decoding and the algorithm are pure work on the job's data: whatever fails there
+        # fails on every attempt, so it is the input's error (FAILED with the reason), not one
+        # to retry. Only the PACS and AWS calls around them can be transient.
+        slices = clock.measure("decode", lambda: _on_data("decoding", lambda: self._decode(blobs)))
+        displays = _on_data("display", lambda: [imaging.display_image(i) for i in slices])
+        results = clock.measure(
+            "algorithm",
+            lambda: _on_data(self.algorithm.algo_id, lambda: self._segment(slices, displays)),
         )
-        overlay_png = imaging.encode_png(overlay)
-        measurements = self._measurements(results)
+        overlay = clock.measure(
+            "render", lambda: _on_data("rendering", lambda: self._render(displays, results))
+        )
+        overlay_png = _on_data("rendering", lambda: imaging.encode_png(overlay))
+        measurements = _on_data("measuring", lambda: self._measurements(results))
         seg, capture = clock.measure(
             "seg", lambda: self._store_dicom(job, blobs, results, overlay, measurements)
         )
@@ -130,20 +148,53 @@ class JobRunner:
     def _fetch(self, job: JobMessage) -> list[tuple[str, bytes]]:
         ref = job.pacs
         if ref.scope == "image":
-            assert ref.image_id is not None  # the contract requires it for scope "image"
+            if ref.image_id is None:  # the contract requires it; never trust that silently
+                raise JobInputError("a job of scope 'image' must name its image_id")
             ids = [ref.image_id]
+            if self.budget is not None:
+                # Unknown here (empty listing): the retrieve answers why, below.
+                listed = self.pacs.list_instances(ref.study_id, ref.series_id, ref.image_id)
+                self._check_budget(listed, f"instance {ref.image_id}")
         else:
-            ids = self.pacs.list_instance_ids(ref.study_id, ref.series_id)
+            listed = self.pacs.list_instances(ref.study_id, ref.series_id)
+            ids = [i.instance_id for i in listed]
+            if not ids:
+                raise InstanceNotFound(
+                    f"series {ref.series_id} of study {ref.study_id} has no instances"
+                )
             if len(ids) > self.max_series_instances:
                 raise SeriesTooLarge(
                     f"series {ref.series_id} has {len(ids)} instances; "
                     f"the limit is {self.max_series_instances}"
                 )
+            if self.budget is not None:
+                self._check_budget(listed, f"series {ref.series_id}")
         with ThreadPoolExecutor(max_workers=self.download_concurrency) as pool:
             blobs = list(
                 pool.map(lambda i: self.pacs.download_instance(ref.study_id, ref.series_id, i), ids)
             )
         return list(zip(ids, blobs, strict=True))
+
+    def _check_budget(self, listed: list[ListedInstance], what: str) -> None:
+        if self.budget is None:
+            return
+        sizes = [i.size for i in listed if i.size is not None]
+        needed = self.budget.check(sizes, what)
+        logger.info(
+            "memory estimate",
+            extra={
+                "estimate_mib": round(needed / MIB, 1),
+                "budget_mib": round(self.budget.limit_bytes / MIB, 1),
+                "sized_instances": len(sizes),
+                "instances": len(listed),
+            },
+        )
+
+    @staticmethod
+    def _render(displays: list[np.ndarray], results: list[SliceResult]) -> np.ndarray:
+        return imaging.montage(
+            [imaging.overlay(d, r.mask) for d, r in zip(displays, results, strict=True)]
+        )
 
     def _store_dicom(
         self,
@@ -174,6 +225,11 @@ class JobRunner:
             built.append(("seg", segmentation.SEG_SOP_CLASS_UID, *_uids(seg), seg.data))
         except segmentation.SegmentationSkipped as exc:
             measurements["seg_skipped"] = str(exc)
+        except MemoryError:
+            raise OverMemoryBudget("the job ran out of memory building its SEG") from None
+        except Exception as exc:  # the SEG is an extra output: the job still ends DONE
+            logger.exception("SEG not built")
+            measurements["seg_skipped"] = f"the SEG could not be built ({type(exc).__name__})"
         try:
             capture = secondary_capture.build(
                 sources,
@@ -187,6 +243,11 @@ class JobRunner:
             )
         except secondary_capture.CaptureSkipped as exc:
             measurements["overlay_sc_skipped"] = str(exc)
+        except MemoryError:
+            raise OverMemoryBudget("the job ran out of memory building its overlay SC") from None
+        except Exception as exc:  # an extra output too
+            logger.exception("Secondary Capture not built")
+            measurements["overlay_sc_skipped"] = f"it could not be built ({type(exc).__name__})"
         if not built:
             return None, None
         response = self.pacs.store_instances(job.pacs.study_id, [b[-1] for b in built])
@@ -234,7 +295,10 @@ class JobRunner:
         for image, display in zip(slices, displays, strict=True):
             mask = np.asarray(self.algorithm.segment(display, image), dtype=bool)
             if mask.shape != display.shape:
-                raise RuntimeError(f"{self.algorithm.algo_id} returned a mask of the wrong shape")
+                raise UnprocessableData(
+                    f"{self.algorithm.algo_id} returned a {mask.shape} mask "
+                    f"for a {display.shape} image"
+                )
             results.append(SliceResult(image, mask, imaging.component_count(mask)))
         return results
 
@@ -305,14 +369,19 @@ def _uids(instance: segmentation.Segmentation | secondary_capture.Capture) -> tu
     return instance.study_uid, instance.series_uid, instance.sop_instance_uid
 
 
-def failed_result(job: JobMessage, reason: str) -> JobResult:
-    return JobResult(
-        job_id=job.job_id,
-        client_id=job.client_id,
-        algo_id=job.algo_id,
-        status=JobStatus.FAILED,
-        reason=reason,
-        pacs=job.pacs,
-        submitted_at=job.submitted_at,
-        completed_at=utc_now(),
-    )
+def _on_data(stage: str, work: Callable[[], Any]) -> Any:
+    """``work()``, with any failure but a ``JobInputError`` turned into one that says where."""
+    try:
+        return work()
+    except JobInputError:
+        raise
+    except MemoryError:
+        raise OverMemoryBudget(f"the job ran out of memory while {stage}") from None
+    except Exception as exc:
+        # Logged with its traceback: a bug in an algorithm shows up here, on its input.
+        logger.exception("processing failed on the job's data", extra={"stage": stage})
+        message = str(exc).split("\n")[0][:200]
+        raise UnprocessableData(
+            f"{stage} failed on this input: {type(exc).__name__}"
+            + (f": {message}" if message else "")
+        ) from exc

@@ -1,31 +1,13 @@
 """Publishing results to the ResultsTopic (SNS FIFO), which delivers to ResultsQueue.fifo (the
 WebSocket push). Poll clients read JobsTable instead (``GET /results``), so the topic has no
-per-client subscription; the ``client_id`` attribute stays for any filtered subscriber."""
+per-client subscription; the ``client_id`` attribute stays for any filtered subscriber.
+
+The publisher is the common layer's, shared with the functions that end the jobs no worker
+could end (the request dead-letter queue consumer and the sweeper), so every result is
+published the same way."""
 
 from __future__ import annotations
 
-from typing import Any
+from pipeline_common.job_endings import ResultPublisher
 
-from pipeline_common.contracts.jobs import JobResult
-
-
-class ResultPublisher:
-    def __init__(self, sns: Any, topic_arn: str) -> None:
-        self.sns = sns
-        self.topic_arn = topic_arn
-
-    def publish(self, result: JobResult) -> str:
-        response = self.sns.publish(
-            TopicArn=self.topic_arn,
-            Message=result.model_dump_json(),
-            # One group per client keeps each client's results in order; the job id as the
-            # dedup id makes a republish (redelivered job) a no-op within SNS's 5-minute window.
-            MessageGroupId=result.client_id,
-            MessageDeduplicationId=result.job_id,
-            MessageAttributes={
-                "client_id": {"DataType": "String", "StringValue": result.client_id},
-                "algo_id": {"DataType": "String", "StringValue": result.algo_id},
-                "status": {"DataType": "String", "StringValue": result.status.value},
-            },
-        )
-        return str(response["MessageId"])
+__all__ = ["ResultPublisher"]

@@ -29,6 +29,14 @@ class WorkerSettings(BaseSettings):
     download_concurrency: int = Field(default=4, ge=1, le=32)
     # After SIGTERM a running job gets this long to finish before its message is released.
     shutdown_grace_seconds: float = Field(default=25.0, ge=0)
+    # The request queue's RedrivePolicy maxReceiveCount: on that receive, a job that fails for
+    # a transient reason is FAILED (and published) instead of going to the DLQ still RUNNING.
+    # Unset: the worker never gives up itself (the DLQ consumer still ends the job).
+    max_receive_count: int | None = Field(default=None, ge=1, le=1000)
+    # The task's memory (MiB): with it, a job whose data would not fit in it (less
+    # memory_reserved_mib for the process itself) is FAILED before download. Unset: no budget.
+    task_memory_mib: int | None = Field(default=None, ge=128)
+    memory_reserved_mib: int = Field(default=512, ge=0)
 
     @property
     def heartbeat_seconds(self) -> float:

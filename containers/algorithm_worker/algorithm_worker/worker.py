@@ -16,6 +16,7 @@ from algorithm_worker.algorithms import Algorithm
 from algorithm_worker.errors import InvalidJobMessage, JobInputError
 from algorithm_worker.heartbeat import VisibilityHeartbeat
 from algorithm_worker.jobs_table import JobsTable
+from algorithm_worker.memory_budget import MemoryBudget
 from algorithm_worker.pacs_client import PacsClient
 from algorithm_worker.pipeline import JobRunner, failed_result
 from algorithm_worker.publisher import ResultPublisher
@@ -63,6 +64,11 @@ class Worker:
             output_bucket=settings.output_bucket,
             max_series_instances=settings.max_series_instances,
             download_concurrency=settings.download_concurrency,
+            budget=(
+                MemoryBudget(settings.task_memory_mib, settings.memory_reserved_mib)
+                if settings.task_memory_mib is not None
+                else None
+            ),
         )
         self.table = table or JobsTable(
             aws.client("dynamodb"), settings.jobs_table, settings.job_ttl_days
@@ -171,11 +177,13 @@ class Worker:
     def _handle_job(self, job: JobMessage, receipt: str, receive_count: int) -> Outcome:
         claim = self.table.claim(job, receive_count)
         if not claim.claimed:
-            # Already DONE/FAILED: nothing is recomputed. The stored result is republished with
-            # the same dedup id, so a worker that died between "DONE" and "publish" still gets
-            # its result delivered, and SNS drops the copy when the first publish did happen.
-            if claim.final is not None:
+            # Already DONE/FAILED: nothing is recomputed. A result stored but never confirmed
+            # published (its ender died in between: ``publish_pending``) is published now, with
+            # the same dedup id; one already published is not sent again, however late this
+            # redelivery comes (SNS FIFO deduplicates for 5 minutes only).
+            if claim.final is not None and claim.unpublished:
                 self.publisher.publish(claim.final)
+                self._mark_published(claim.final.job_id)
             self._delete(receipt)
             return Outcome("skipped", job.job_id, f"already {claim.status.value}")
 
@@ -186,17 +194,31 @@ class Worker:
             receipt,
             visibility_timeout_seconds=self.settings.visibility_timeout_seconds,
             interval_seconds=self.settings.heartbeat_seconds,
+            on_beat=lambda: self.table.beat(job.job_id),
         ):
             try:
                 result = self.runner.run(job)
             except JobInputError as exc:
                 result = failed_result(job, str(exc))
             except Exception as exc:
-                # Transient (PACS/AWS unavailable, a bug): the message is not deleted; it
-                # reappears after its visibility timeout and the DLQ catches a poison one.
-                logger.exception("job attempt failed; it will be retried")
-                self._record_metrics("JobsRetried", started)
-                return Outcome("retry", job.job_id, f"{type(exc).__name__}: {exc}")
+                error = type(exc).__name__
+                last = self.settings.max_receive_count
+                if last is None or receive_count < last:
+                    # Transient (PACS/AWS unavailable): the message is not deleted; it
+                    # reappears after its visibility timeout and is tried again.
+                    logger.exception("job attempt failed; it will be retried")
+                    self._note_failure(job.job_id, error)
+                    self._record_metrics("JobsRetried", started)
+                    return Outcome("retry", job.job_id, f"{error}: {exc}")
+                # The queue's last allowed receive: the job ends here, FAILED and published,
+                # rather than in the DLQ still RUNNING. Its request stays in JobsTable.
+                logger.exception("job attempt failed on its last allowed receive; job FAILED")
+                result = failed_result(
+                    job,
+                    f"the job could not be completed in {receive_count} attempts "
+                    f"(last error: {error})",
+                )
+                self._record_metrics("JobsGivenUp", started)
         self._complete(result, receipt)
         self._record_metrics("JobsDone" if result.reason is None else "JobsFailed", started)
         return Outcome("done" if result.reason is None else "failed", job.job_id, result.reason)
@@ -206,6 +228,7 @@ class Worker:
             logger.warning("job was finished by another delivery; publishing its stored result")
             result = self.table.stored(result.job_id).final or result
         self.publisher.publish(result)
+        self._mark_published(result.job_id)
         self._delete(receipt)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -217,6 +240,18 @@ class Worker:
         except ValidationError as exc:
             fields = ", ".join(".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors())
             raise InvalidJobMessage(f"not a valid job message ({fields})") from exc
+
+    def _mark_published(self, job_id: str) -> None:
+        try:
+            self.table.published(job_id)
+        except Exception:  # at worst the sweeper publishes it again (same dedup id)
+            logger.warning("could not record the publish", exc_info=True)
+
+    def _note_failure(self, job_id: str, error: str) -> None:
+        try:
+            self.table.note_failure(job_id, error)
+        except Exception:  # the retry does not depend on it
+            logger.warning("could not record the failed attempt", exc_info=True)
 
     def _delete(self, receipt: str) -> None:
         self.sqs.delete_message(QueueUrl=self.settings.request_queue_url, ReceiptHandle=receipt)

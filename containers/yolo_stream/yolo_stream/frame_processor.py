@@ -170,8 +170,8 @@ class FrameProcessor:
 
     def _write_outputs(self, prepared: Prepared) -> FrameResult:
         record, image = prepared.record, prepared.image
-        assert isinstance(record, FrameRecord)
-        assert image is not None
+        if not isinstance(record, FrameRecord) or image is None:
+            raise TypeError("only a decoded frame record has outputs to write")
         timings = dict(prepared.timings)
         t0 = time.perf_counter()
         ok, annotated = cv2.imencode(
@@ -217,7 +217,8 @@ class FrameProcessor:
                 return base64.b64decode(record.data_b64, validate=True)
             except (binascii.Error, ValueError) as exc:
                 raise BadRecordError(f"frame {record.frame_index}: data_b64 is not base64") from exc
-        assert record.s3 is not None
+        if record.s3 is None:  # the contract requires data_b64 or s3; checked again here
+            raise BadRecordError(f"frame {record.frame_index}: neither data_b64 nor s3")
         try:
             kwargs = {"Bucket": record.s3.bucket, "Key": record.s3.key}
             if record.s3.version_id:

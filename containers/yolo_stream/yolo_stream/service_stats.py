@@ -17,7 +17,7 @@ class ShardState:
     lag_ms: int | None = None
     last_sequence: str | None = None
     heartbeat: float = field(default_factory=time.monotonic)
-    error: str | None = None
+    error: str | None = None  # the exception type only: /status is no place for its message
 
 
 class ServiceStats:

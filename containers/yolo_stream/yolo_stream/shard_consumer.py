@@ -314,7 +314,7 @@ class ShardConsumer(threading.Thread):
                         "error": short_error(exc),
                     },
                 )
-            self._stats.shard(self.shard_id, state="error", error=short_error(exc))
+            self._stats.shard(self.shard_id, state="error", error=type(exc).__name__)
         self._pause(backoff)
         return backoff
 

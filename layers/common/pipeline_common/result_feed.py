@@ -14,9 +14,11 @@ feed's reader needs stamps close to when a completion becomes visible (see ``SET
 ResultsProxyFunction). The job id makes two completions in the same microsecond distinct, and
 text order is time order because the stamp is fixed-width.
 
-Writers: ``algorithm_worker.jobs_table.JobsTable.finish`` (DONE or FAILED by the worker); any
-other code that sets a job's final ``status``/``result`` must add ``seq_assignment`` to its
-update, or the result never reaches a poll client (it stays in ``GET /jobs/{id}``).
+Writers: ``algorithm_worker.jobs_table.JobsTable.finish`` (DONE or FAILED by the worker) and
+``pipeline_common.job_endings.JobEnder.fail`` (FAILED by the worker's last receive, the request
+dead-letter consumer or the sweeper). Any other code that sets a job's final ``status``/``result``
+must add ``seq_assignment`` to its update, or the result never reaches a poll client (it stays in
+``GET /jobs/{id}``).
 """
 
 from __future__ import annotations
