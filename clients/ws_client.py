@@ -254,9 +254,18 @@ class RestApi:
     def job(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"/jobs/{job_id}")
 
-    def results(self, client_id: str) -> list[dict[str, Any]]:
-        """A poll client's waiting results (``GET /results``: long-polls, then deletes them)."""
-        return list(self._call("GET", "/results", params={"client_id": client_id})["results"])
+    def results_page(
+        self, client_id: str, after: str = "", *, limit: int = 100, wait_seconds: int = 0
+    ) -> dict[str, Any]:
+        """One page of a poll client's finished jobs after the cursor ``after`` (``GET
+        /results``): ``results``, ``next_cursor``, ``more``. Reading deletes nothing, so a
+        request whose answer was lost is simply sent again with the same cursor."""
+        params: dict[str, Any] = {"client_id": client_id, "limit": limit}
+        if after:
+            params["after"] = after
+        if wait_seconds:
+            params["wait_seconds"] = wait_seconds
+        return self._call("GET", "/results", params=params)
 
     def download(self, url: str, target: Path) -> None:
         # Presigned URLs carry their own authorization: the ID token is never sent with them.
@@ -265,6 +274,38 @@ class RestApi:
             with target.open("wb") as out:
                 for chunk in response.iter_content(chunk_size=1 << 16):
                     out.write(chunk)
+
+
+class ResultsPage(Protocol):
+    def results_page(
+        self, client_id: str, after: str = "", *, limit: int = 100, wait_seconds: int = 0
+    ) -> dict[str, Any]: ...
+
+
+class ResultFeed:
+    """A poll client's results, each once, in completion order: every ``poll`` continues from
+    the cursor the last answer gave (``next_cursor``). The cursor moves only when an answer
+    arrives, so a failed request is retried from the same place and loses nothing. Keep
+    ``cursor`` (e.g. on disk) to resume after a restart."""
+
+    def __init__(self, api: ResultsPage, client_id: str, cursor: str = ""):
+        self.api = api
+        self.client_id = client_id
+        self.cursor = cursor
+
+    def poll(self, *, wait_seconds: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """The results finished since the last poll (``[]`` if none within ``wait_seconds``);
+        follows ``more`` at once, so a backlog comes back in one call."""
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self.api.results_page(
+                self.client_id, self.cursor, limit=limit, wait_seconds=wait_seconds
+            )
+            found += page["results"]
+            self.cursor = str(page["next_cursor"])
+            if not page.get("more"):
+                return found
+            wait_seconds = 0
 
 
 class PushClient:

@@ -118,8 +118,9 @@ def _poll_mode(cloud: LocalCloud, instance: Any, login: TokenSource) -> None:
         )
         line("poll mode", f"client {client_id}, job {job['job_id']} (processing_3)")
         deadline = time.monotonic() + 120
+        feed = ws_client.ResultFeed(api, client_id)
         while time.monotonic() < deadline:
-            results = api.results(client_id)
+            results = feed.poll(wait_seconds=10)
             if results:
                 line("polled result", f"GET /results?client_id={client_id}")
                 block({k: v for k, v in results[0].items() if not k.endswith("_url")})
@@ -127,4 +128,4 @@ def _poll_mode(cloud: LocalCloud, instance: Any, login: TokenSource) -> None:
                 return
         line("poll mode", "no result in time")
     finally:
-        api.delete_client(client_id)  # its queue too: nothing of the demo's lingers
+        api.delete_client(client_id)  # nothing of the demo's lingers

@@ -1,6 +1,6 @@
 """ClientReaperFunction: ClientsTable's stream (REMOVE records only, by the event source's
-filter) -> the removed client's live connections closed, and a poll client's subscription and
-queue removed.
+filter) -> the removed client's live connections closed, and a legacy poll client's
+subscription and queue removed (poll clients provisioned since have neither).
 
 Records are independent (one client each), so a failed one is reported alone
 (``ReportBatchItemFailures``); the event source retries it, bisecting the batch, and finally

@@ -3,7 +3,8 @@
 A row goes when DynamoDB's TTL expires it (the stream record's ``userIdentity`` is then
 ``{"type": "Service", "principalId": "dynamodb.amazonaws.com"}``) or when ``DELETE
 /clients/{id}`` deletes it (no ``userIdentity``). Either way the reaper closes the client's live
-WebSocket connections, deletes their rows and removes a poll client's subscription and queue,
+WebSocket connections, deletes their rows and removes a legacy poll client's subscription and
+queue (rows written before poll mode read JobsTable; new poll clients have neither),
 with the steps ``DELETE`` itself runs (``pipeline_common.client_teardown``): after a DELETE they
 find nothing left, after an expiry they are the only teardown there is. ``userIdentity`` is
 logged, never relied on: both removals need the same teardown, and a record read some other way

@@ -1,9 +1,10 @@
 """ProvisionerFunction: the caller's clients.
 
-- ``POST /clients``: a client bound to the caller, a first one-time WebSocket ticket and, if
-  polling, a queue of its own (429 over the per-user cap or creation rate);
+- ``POST /clients``: a client bound to the caller and a first one-time WebSocket ticket (429
+  over the per-user cap or creation rate); a poll client reads ``GET /results``, no queue;
 - ``POST /clients/{client_id}/tickets``: another one-time ticket for one of the caller's clients;
-- ``DELETE /clients/{client_id}``: the client, its queue and its live connections.
+- ``DELETE /clients/{client_id}``: the client and its live connections (and the queue and
+  subscription of a poll client provisioned before poll mode read JobsTable).
 
 The caller comes from the Cognito authorizer's claims only; another user's client is a 404.
 """

@@ -17,9 +17,6 @@ class ProvisionerSettings(BaseSettings):
     # The WebSocket stage, ``${WebSocketApi.ApiEndpoint}/${StageName}`` (wss://…): clients connect
     # to it, and its https:// twin is the @connections API that DELETE closes sockets with.
     websocket_endpoint: str
-    results_topic_arn: str = Field(pattern=r"^arn:[^:]+:sns:[^:]+:\d{12}:[A-Za-z0-9_-]+\.fifo$")
-    # SQS names are <= 80 characters: "<prefix>-client-<32 hex>.fifo" leaves 35 for the prefix.
-    client_queue_prefix: str = Field(pattern=r"^[A-Za-z0-9_-]{1,35}$")
     client_ttl_days: int = Field(default=7, gt=0)
     # The contract caps tickets at 60 s: a ticket leaked from a URL is worth a minute at most.
     ticket_ttl_seconds: int = Field(default=DEFAULT_TICKET_TTL_SECONDS, gt=0, le=60)

@@ -3,7 +3,9 @@
 Order matters, and every step is idempotent, so a failed request is finished by its retry:
 1. close every live WebSocket connection of the client (``DeleteConnection`` on the stage's
    @connections API; ``GoneException`` means it was already closed) and delete its row;
-2. a poll client: remove its subscription, then its queue (already gone counts as done);
+2. a poll client provisioned before poll mode read JobsTable (its row has ``queue_url`` and
+   ``subscription_arn``): remove its subscription, then its queue (already gone counts as
+   done). Clients provisioned since have neither, and this step does nothing for them;
 3. retire the client row, last, so that until everything above succeeded a retry still finds
    the client (and its owner) instead of answering 404 with a queue left behind. The row stays
    as a tombstone (``deleted_at``, no longer live to any reader) until the creation-rate window

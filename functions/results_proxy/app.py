@@ -1,4 +1,5 @@
-"""ResultsProxyFunction: ``GET /results?client_id=`` (the seeds' proxy-sqs)."""
+"""ResultsProxyFunction: ``GET /results?client_id=&after=&limit=&wait_seconds=``: a poll
+client's finished jobs after its cursor (JobsTable's ``client-results-index``; no queue)."""
 
 from __future__ import annotations
 

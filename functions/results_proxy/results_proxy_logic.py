@@ -1,68 +1,105 @@
-"""Long-poll a polling client's own queue, return its results with fresh links, and delete exactly
-what was returned.
+"""A poll client's finished jobs after its cursor, from JobsTable, with fresh links.
 
-A message that is not a ``JobResult`` for this client can never be returned; it is logged with its
-message id and deleted so it does not block its FIFO group forever (the job itself is still in
-JobsTable). Its count is reported as ``discarded``. A message whose delete fails comes back later:
-clients de-duplicate on ``job_id``.
+Poll clients have no queue and no subscription on ``ResultsTopic`` (a FIFO topic takes few
+subscriptions): whoever makes a job final writes its ``result`` and its ``completed_seq``
+(``pipeline_common.result_feed``) in the same update, and this function reads
+``client-results-index`` (HASH ``client_id``, RANGE ``completed_seq``) after the client's cursor,
+oldest first. Reading deletes nothing: the same cursor returns the same results, so a lost
+response is repeated, not lost; the client keeps ``next_cursor`` for its next request.
 
-Only the client's owner may poll: reading deletes, so not even an admin drains another user's
-results. A missing, expired or foreign client is the same 404 (no probing of client ids).
+Only the client's owner may read its results (not even an admin: the results are one user's,
+as with the queues before). A missing, expired or foreign client is the same 404, so client ids
+cannot be probed. A stored result that is not a ``JobResult`` of this client is logged and
+skipped (counted as ``discarded``), never returned; the job's own row still has it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import Field, ValidationError
+from results_cursor import MAX_RECENT, Cursor, InvalidCursor
 from results_proxy_settings import ResultsProxySettings
 
 from pipeline_common import aws
 from pipeline_common.client_records import live_client_of
 from pipeline_common.contracts.clients import DeliveredResult, PolledResults
-from pipeline_common.contracts.common import Contract
+from pipeline_common.contracts.common import Contract, utc_now
 from pipeline_common.contracts.jobs import JOB_ID_PATTERN, JobResult
 from pipeline_common.http import InvalidRequest, NotFound, deliverable, describe, field_of
 from pipeline_common.identity import Caller
 from pipeline_common.observability import logger
+from pipeline_common.result_feed import CLIENT_RESULTS_INDEX, SEQ_ATTRIBUTE, stamp, stamp_of
+
+MAX_LIMIT = 100
 
 
 class PollParameters(Contract):
     client_id: str = Field(pattern=JOB_ID_PATTERN)
-    wait_seconds: int = Field(ge=0, le=20)
-    max_results: int = Field(default=10, ge=1, le=10)
+    after: str = Field(default="", max_length=4096)
+    limit: int = Field(default=10, ge=1, le=MAX_LIMIT)
+    wait_seconds: int = Field(default=0, ge=0, le=20)
 
     @classmethod
     def from_query(cls, query: dict[str, str], *, max_wait_seconds: int) -> PollParameters:
-        """``?client_id=&wait_seconds=&max_results=``; waiting never exceeds the configured cap."""
+        """``?client_id=&after=&limit=&wait_seconds=``; waiting never exceeds the setting."""
         if "client_id" not in query:
             raise InvalidRequest("the client_id query parameter is required", field="client_id")
         # Other parameters (a browser's cache buster, say) are ignored, not refused.
         known = {key: value for key, value in query.items() if key in cls.model_fields}
         try:
-            parameters = cls.model_validate({"wait_seconds": max_wait_seconds, **known})
+            parameters = cls.model_validate(known)
         except ValidationError as exc:
             raise InvalidRequest(describe(exc), field=field_of(exc)) from exc
         if parameters.wait_seconds > max_wait_seconds:
             return parameters.model_copy(update={"wait_seconds": max_wait_seconds})
         return parameters
 
+    def cursor(self) -> Cursor:
+        try:
+            return Cursor.decode(self.after)
+        except InvalidCursor as exc:
+            raise InvalidRequest(str(exc), field="after", code="invalid_cursor") from exc
+
+
+@dataclass
+class Page:
+    """One read of the feed: the items to return and where the client then stands."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    cursor: Cursor = field(default_factory=Cursor)
+    more: bool = False
+
 
 def poll_results(
     *, parameters: PollParameters, caller: Caller, now: datetime, settings: ResultsProxySettings
 ) -> PolledResults:
-    queue_url = _queue_of(parameters.client_id, caller=caller, now=now, settings=settings)
-    received = aws.client("sqs").receive_message(
-        QueueUrl=queue_url,
-        MaxNumberOfMessages=parameters.max_results,
-        WaitTimeSeconds=parameters.wait_seconds,
-    )
-    messages: list[dict[str, Any]] = received.get("Messages", [])
+    _require_poll_client(parameters.client_id, caller=caller, now=now, settings=settings)
+    cursor = parameters.cursor()
+    deadline = time.monotonic() + parameters.wait_seconds
+    while True:
+        page = read_feed(
+            parameters.client_id,
+            cursor,
+            limit=parameters.limit,
+            now=now,
+            settle=timedelta(seconds=settings.results_settle_seconds),
+            jobs_table=settings.jobs_table,
+        )
+        cursor = page.cursor
+        if page.items or time.monotonic() + settings.requery_seconds > deadline:
+            break
+        time.sleep(settings.requery_seconds)
+        now = utc_now()
+
     results: list[DeliveredResult] = []
     discarded = 0
-    for message in messages:
-        result = _as_result(message, client_id=parameters.client_id)
+    for item in page.items:
+        result = _as_result(item, client_id=parameters.client_id, owner=caller.owner_id)
         if result is None:
             discarded += 1
             continue
@@ -74,57 +111,129 @@ def poll_results(
                 now=now,
             )
         )
-    _delete(queue_url, messages)
     logger.info(
         "results delivered",
-        extra={"client_id": parameters.client_id, "count": len(results), "discarded": discarded},
+        extra={
+            "client_id": parameters.client_id,
+            "count": len(results),
+            "discarded": discarded,
+            "more": page.more,
+        },
     )
-    return PolledResults(results=results, discarded=discarded)
+    return PolledResults(
+        results=results, discarded=discarded, next_cursor=cursor.encode(), more=page.more
+    )
 
 
-def _queue_of(
+def read_feed(
+    client_id: str,
+    cursor: Cursor,
+    *,
+    limit: int,
+    now: datetime,
+    settle: timedelta,
+    jobs_table: str,
+) -> Page:
+    """Up to ``limit`` of ``client_id``'s completions after ``cursor``, oldest first, and the
+    cursor after them.
+
+    A completion stamped before ``now - settle`` is settled: every such one is visible by now,
+    so the horizon may pass it. Newer ones are returned too (no waiting for them) but recorded
+    in the cursor's ``recent`` instead, at most ``MAX_RECENT`` of them; the horizon stops at
+    ``now - settle``, so a late-landing completion stamped before a newer one is not skipped.
+    """
+    settled_below = stamp(now - settle)
+    seen = set(cursor.recent)
+    recent = list(cursor.recent)
+    page = Page()
+    last_settled: str | None = None
+    stopped_in_settled = False
+    for item in _completions(
+        client_id, after=cursor.horizon, page_size=limit + len(seen) + 1, jobs_table=jobs_table
+    ):
+        seq = item[SEQ_ATTRIBUTE]["S"]
+        settled = stamp_of(seq) < settled_below
+        if seq in seen:
+            if settled:
+                last_settled = seq
+            continue
+        if len(page.items) == limit:
+            page.more = True
+            stopped_in_settled = settled
+            break
+        if not settled:
+            if len(recent) >= MAX_RECENT:
+                break  # the rest are returned once they settle (within `settle`)
+            recent.append(seq)
+        else:
+            last_settled = seq
+        page.items.append(item)
+    if stopped_in_settled:
+        # Settled completions remain after the last one returned: stop right there.
+        horizon = max(cursor.horizon, last_settled or "")
+    else:
+        # Every settled completion is behind us: the horizon moves to the settle line.
+        horizon = max(cursor.horizon, settled_below)
+    page.cursor = Cursor(horizon=horizon, recent=tuple(seq for seq in recent if seq > horizon))
+    return page
+
+
+def _completions(
+    client_id: str, *, after: str, page_size: int, jobs_table: str
+) -> Iterator[dict[str, Any]]:
+    """``client_id``'s completions above ``after``, oldest first, read page by page as needed."""
+    query: dict[str, Any] = {
+        "TableName": jobs_table,
+        "IndexName": CLIENT_RESULTS_INDEX,
+        "KeyConditionExpression": "client_id = :client",
+        "ExpressionAttributeValues": {":client": {"S": client_id}},
+        "ExpressionAttributeNames": {"#result": "result", "#owner": "owner"},
+        "ProjectionExpression": f"job_id, client_id, {SEQ_ATTRIBUTE}, #result, #owner",
+        "ScanIndexForward": True,
+        "Limit": min(page_size, 1000),
+    }
+    if after:
+        query["KeyConditionExpression"] += f" AND {SEQ_ATTRIBUTE} > :after"
+        query["ExpressionAttributeValues"][":after"] = {"S": after}
+    while True:
+        response = aws.client("dynamodb").query(**query)
+        yield from response.get("Items", [])
+        if "LastEvaluatedKey" not in response:
+            return
+        query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _require_poll_client(
     client_id: str, *, caller: Caller, now: datetime, settings: ResultsProxySettings
-) -> str:
+) -> None:
     client = live_client_of(settings.clients_table, client_id, owner=caller.owner_id, now=now)
     if client is None:
         raise NotFound("unknown client_id", field="client_id", code="unknown_client")
-    if client.delivery != "poll" or not client.queue_url:
+    if client.delivery != "poll":
         raise InvalidRequest(
             "this client receives results over the WebSocket, not by polling; "
             "GET /jobs/{job_id} has every result",
             field="client_id",
             code="not_a_polling_client",
         )
-    return client.queue_url
 
 
-def _as_result(message: dict[str, Any], *, client_id: str) -> JobResult | None:
+def _as_result(item: dict[str, Any], *, client_id: str, owner: str) -> JobResult | None:
+    job_id = item.get("job_id", {}).get("S")
+    stored_owner = item.get("owner", {}).get("S")
+    if stored_owner is not None and stored_owner != owner:
+        # The router binds a job to its caller's own client, so this is a bug, never a result.
+        logger.error("skipping a job of another owner on this client", extra={"job_id": job_id})
+        return None
     try:
-        result = JobResult.model_validate_json(message["Body"])
+        result = JobResult.model_validate_json(item.get("result", {}).get("S", ""))
     except ValidationError as exc:
         logger.error(
-            "discarding a message that is not a JobResult",
-            extra={"message_id": message.get("MessageId"), "error": describe(exc)},
+            "skipping a stored result that is not a JobResult",
+            extra={"job_id": job_id, "error": describe(exc)},
         )
         return None
     if result.client_id != client_id:
-        logger.error(
-            "discarding another client's result",
-            extra={"message_id": message.get("MessageId"), "job_id": result.job_id},
-        )
+        logger.error("skipping another client's result", extra={"job_id": job_id})
         return None
     return result
-
-
-def _delete(queue_url: str, messages: list[dict[str, Any]]) -> None:
-    if not messages:
-        return
-    response = aws.client("sqs").delete_message_batch(
-        QueueUrl=queue_url,
-        Entries=[
-            {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
-            for index, message in enumerate(messages)
-        ],
-    )
-    for failure in response.get("Failed", []):
-        logger.warning("delete failed; the result will be delivered again", extra=failure)

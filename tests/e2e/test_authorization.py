@@ -15,7 +15,7 @@ Callers (columns):
 Expected (the contract): any token failure is 401 before a function runs (a REST API says
 ``The incoming token has expired`` for an expired one). Another user's client, job, results,
 image or video is 404, exactly like one that does not exist. Admins read every job, image and
-video but may not act on someone else's client nor read (which drains) their results. Routes
+video but may not act on someone else's client nor read their client's results. Routes
 that name no one's resource (``GET /algorithms``, ``POST /clients``, ``POST /uploads``, the
 PACS, the YOLO status) answer every signed-in user, scoped to that user where it matters.
 

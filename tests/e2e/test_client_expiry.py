@@ -1,8 +1,8 @@
 """An expired client leaves nothing behind (issues 10 and 12), on the local cloud: when its
 ClientsTable row's ``ttl`` passes, the local TTL sweep deletes the row, the table's stream hands
 the REMOVE to ClientReaperFunction, and the reaper closes the client's live WebSocket (the server
-closes the socket), deletes its connection rows, and removes a poll client's queue and
-subscription, all within a bounded wait."""
+closes the socket), deletes its connection rows, and removes a legacy poll client's queue and
+subscription (poll clients provisioned since have neither), all within a bounded wait."""
 
 from __future__ import annotations
 
@@ -123,25 +123,83 @@ def test_an_expired_push_client_has_its_socket_closed_by_the_server(stack, rest,
     )
 
 
-def test_an_expired_poll_client_has_no_queue_or_subscription_left(stack, rest, erin):
-    # Given a poll client with its queue subscribed to the results topic
+def _subscription_count(stack: LocalCloud) -> int:
+    pages = (
+        stack.client("sns")
+        .get_paginator("list_subscriptions_by_topic")
+        .paginate(TopicArn=stack.outputs["ResultsTopicArn"])
+    )
+    return sum(len(page["Subscriptions"]) for page in pages)
+
+
+def _no_reaper_failures(stack: LocalCloud) -> bool:
+    failures = stack.client("sqs").receive_message(
+        QueueUrl=stack.outputs["ClientReaperFailureQueueUrl"], WaitTimeSeconds=0
+    )
+    return failures.get("Messages", []) == []
+
+
+def test_a_poll_client_has_nothing_but_its_row_and_expiry_removes_it(stack, rest, erin):
+    # Given a poll client (GET /results reads JobsTable: no queue, no subscription)
+    subscriptions = _subscription_count(stack)
     client = _client(rest, erin, "poll")
-    queue_url = client["queue_url"]
-    queue_arn = _queue_arn(stack, queue_url)
-    assert _subscribed(stack, queue_arn)
+    assert client.get("queue_url") is None
+    assert _subscription_count(stack) == subscriptions
 
     # When the client expires
     _expire(stack, client["client_id"])
+
+    # Then its row is gone within the bound, and nothing failed
+    wait_for(
+        lambda: _row(stack, client["client_id"]) is None,
+        timeout=EXPIRY_BOUND_SECONDS,
+        what="the poll client's row to be removed",
+    )
+    assert _no_reaper_failures(stack)
+
+
+def test_an_expired_legacy_poll_client_has_no_queue_or_subscription_left(stack, erin):
+    # Given a poll client provisioned before poll mode read JobsTable, as an upgraded stack
+    # still has them: its own FIFO queue subscribed to the results topic, named in its row
+    client_id = f"legacy{int(time.time() * 1000):x}"
+    sqs, sns = stack.client("sqs"), stack.client("sns")
+    queue_url = sqs.create_queue(
+        QueueName=f"{stack.stack_name}-client-{client_id}.fifo", Attributes={"FifoQueue": "true"}
+    )["QueueUrl"]
+    queue_arn = _queue_arn(stack, queue_url)
+    subscription_arn = sns.subscribe(
+        TopicArn=stack.outputs["ResultsTopicArn"],
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={
+            "RawMessageDelivery": "true",
+            "FilterPolicy": f'{{"client_id": ["{client_id}"]}}',
+        },
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]
+    stack.client("dynamodb").put_item(
+        TableName=stack.outputs["ClientsTableName"],
+        Item={
+            "client_id": {"S": client_id},
+            "owner": {"S": erin.sub},
+            "delivery": {"S": "poll"},
+            "created_at": {"S": "2026-01-19T09:15:00.000000+00:00"},
+            "ttl": {"N": str(int(time.time()) + 3600)},
+            "queue_url": {"S": queue_url},
+            "subscription_arn": {"S": subscription_arn},
+        },
+    )
+    assert _subscribed(stack, queue_arn)
+
+    # When the client expires
+    _expire(stack, client_id)
 
     # Then its row, queue and subscription are gone within the bound, and nothing failed
     wait_for(
         lambda: not _queue_exists(stack, queue_url),
         timeout=EXPIRY_BOUND_SECONDS,
-        what="the poll client's queue to be deleted",
+        what="the legacy poll client's queue to be deleted",
     )
-    assert _row(stack, client["client_id"]) is None
+    assert _row(stack, client_id) is None
     assert not _subscribed(stack, queue_arn)
-    failures = stack.client("sqs").receive_message(
-        QueueUrl=stack.outputs["ClientReaperFailureQueueUrl"], WaitTimeSeconds=0
-    )
-    assert failures.get("Messages", []) == []
+    assert _no_reaper_failures(stack)

@@ -1,5 +1,6 @@
 """The job API end to end on the local cloud: REST -> per-algorithm FIFO queues -> DICOM workers
-(PACS API over the load balancer) -> SNS FIFO topic -> WebSocket push and per-client polling."""
+(PACS API over the load balancer) -> JobsTable and SNS FIFO topic -> WebSocket push, and polling
+GET /results (JobsTable's client-results-index, with a cursor)."""
 
 from __future__ import annotations
 
@@ -82,10 +83,10 @@ def test_result_is_pushed_to_its_own_client_only(pacs, endpoints, user):
     assert overlay.content[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_poll_mode_client_gets_its_results_from_get_results(rest, pacs, user):
-    # Given a poll-mode client (its own FIFO queue subscribed to the results topic)
+def test_poll_mode_client_gets_its_results_from_get_results(stack, rest, pacs, user):
+    # Given a poll-mode client (no queue, no subscription: GET /results reads JobsTable)
     client = _client(rest, user, "poll")
-    assert client["queue_url"]
+    assert client.get("queue_url") is None
 
     # When it submits a series job
     mr = next(o for o in pacs if o.source.startswith("dicomdirtests/"))
@@ -96,21 +97,36 @@ def test_poll_mode_client_gets_its_results_from_get_results(rest, pacs, user):
     job = rest("POST", "/process/processing_2", user=user, json=body)
     assert job.status_code == 202, job.text
 
-    # Then GET /results returns it (with presigned links) and deletes what it returned
-    def polled(wait_seconds: int = 20) -> list[dict[str, Any]]:
-        query = {"client_id": client["client_id"], "wait_seconds": wait_seconds}
+    # Then GET /results returns it (with presigned links) after the client's cursor
+    def page(after: str = "", wait_seconds: int = 0) -> dict[str, Any]:
+        query: dict[str, Any] = {"client_id": client["client_id"], "wait_seconds": wait_seconds}
+        if after:
+            query["after"] = after
         response = rest("GET", "/results", user=user, params=query)
         assert response.status_code == 200, response.text
-        results: list[dict[str, Any]] = response.json()["results"]
-        return results
+        answer: dict[str, Any] = response.json()
+        return answer
 
-    [result] = wait_for(polled, timeout=90, what="the polled result")
+    def arrived() -> dict[str, Any] | None:
+        answer = page(wait_seconds=5)
+        return answer if answer["results"] else None
+
+    first = wait_for(arrived, timeout=90, what="the polled result")
+    [result] = first["results"]
     assert result["job_id"] == job.json()["job_id"]
     assert result["status"] == "DONE"
     assert result["measurements"]["instances"] == 7
     stored = requests.get(result["result_url"], timeout=30).json()
     assert stored["result"]["job_id"] == result["job_id"]
-    assert polled(wait_seconds=0) == []
+    # And reading consumed nothing: the same request answers the same result, and only after
+    # next_cursor is there nothing new
+    assert [r["job_id"] for r in page()["results"]] == [result["job_id"]]
+    assert page(after=first["next_cursor"])["results"] == []
+    # And nothing on the results topic was subscribed for the client
+    subscriptions = stack.client("sns").list_subscriptions_by_topic(
+        TopicArn=stack.outputs["ResultsTopicArn"]
+    )["Subscriptions"]
+    assert not [s for s in subscriptions if client["client_id"] in s["Endpoint"]]
 
 
 @pytest.mark.parametrize(

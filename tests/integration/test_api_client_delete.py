@@ -1,6 +1,7 @@
 """``DELETE /clients/{client_id}`` against moto: the caller's client goes with its live WebSocket
 connections (closed through the stage's @connections API), its rows, and a polling client's
-subscription and queue; anyone else's client is a 404 and stays as it was.
+subscription and queue (a legacy poll client's: new ones have neither); anyone else's client is
+a 404 and stays as it was.
 
 moto's @connections API deletes connections but never answers ``GoneException`` nor fails; the
 tests that need those answers stub it (botocore Stubber), the others use moto's.
@@ -32,6 +33,7 @@ from tests.support.test_api_aws import (
     create_provisioner_stack,
     load_event,
     put_client,
+    put_legacy_poll_client,
     table_items,
 )
 
@@ -134,8 +136,8 @@ def test_deleting_a_client_closes_its_live_connections(provisioner):
     assert client_ids() == {OTHER_CLIENT_ID}
 
 
-def test_deleting_a_poll_client_removes_its_subscription_and_queue(provisioner, stack):
-    # Given Alice's polling client, provisioned through the function itself
+def test_deleting_a_poll_client_needs_no_queue_or_subscription(provisioner, stack):
+    # Given Alice's polling client, provisioned through the function itself (it has neither)
     created = body_of(
         provisioner.lambda_handler(load_event("provisioner_poll"), FakeLambdaContext())
     )
@@ -146,7 +148,24 @@ def test_deleting_a_poll_client_removes_its_subscription_and_queue(provisioner, 
     # When she deletes it
     response = delete(provisioner, event)
 
-    # Then the queue, the subscription and the row are gone
+    # Then the client is gone, and no queue or subscription was ever involved
+    assert response["statusCode"] == 204
+    assert client_ids() == set()
+    assert boto3.client("sqs").list_queues().get("QueueUrls", []) == []
+    subscriptions = boto3.client("sns").list_subscriptions_by_topic(
+        TopicArn=stack["RESULTS_TOPIC_ARN"]
+    )["Subscriptions"]
+    assert subscriptions == []
+
+
+def test_deleting_a_legacy_poll_client_removes_its_subscription_and_queue(provisioner, stack):
+    # Given a polling client from before poll mode read JobsTable (own queue and subscription)
+    put_legacy_poll_client(stack["RESULTS_TOPIC_ARN"], SAMPLE_CLIENT_ID)
+
+    # When Alice deletes it
+    response = delete(provisioner)
+
+    # Then its queue, its subscription and its row are gone
     assert response["statusCode"] == 204
     assert boto3.client("sqs").list_queues().get("QueueUrls", []) == []
     subscriptions = boto3.client("sns").list_subscriptions_by_topic(

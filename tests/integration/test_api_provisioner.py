@@ -1,5 +1,6 @@
-"""ProvisionerFunction's ``POST /clients`` against moto: a client bound to its caller, a first
-one-time ticket, and a polling client's own queue; a failure leaves nothing behind."""
+"""ProvisionerFunction's ``POST /clients`` against moto: a client bound to its caller and a first
+one-time ticket; a polling client gets no queue and no subscription (GET /results reads
+JobsTable); a failure leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -16,11 +17,9 @@ from pipeline_common import aws, tickets
 from tests.support.functions import load_function
 from tests.support.tenancy import ALICE, BOB, as_user, without_claims
 from tests.support.test_api_aws import (
-    CLIENT_QUEUE_PREFIX,
     FakeLambdaContext,
     body_of,
     create_provisioner_stack,
-    drain,
     load_event,
     table_items,
 )
@@ -144,43 +143,26 @@ def test_an_owner_in_the_body_is_refused(provisioner):
     assert table_items("ClientsTable") == []
 
 
-def test_poll_client_gets_its_own_filtered_fifo_queue(provisioner, stack):
-    # When a polling client is provisioned
-    response = invoke(provisioner, load_event("provisioner_poll"))
+def test_a_poll_client_gets_no_queue_and_no_subscription(provisioner, stack):
+    # When polling clients are provisioned
+    responses = [invoke(provisioner, load_event("provisioner_poll")) for _ in range(3)]
 
-    # Then its FIFO queue exists, is named after it, and only the results topic may send to it
-    assert response["statusCode"] == 201
-    created = body_of(response)
-    client_id, queue_url = created["client_id"], created["queue_url"]
-    assert queue_url.endswith(f"/{CLIENT_QUEUE_PREFIX}-client-{client_id}.fifo")
-    attributes = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=queue_url, AttributeNames=["All"]
-    )["Attributes"]
-    assert attributes["FifoQueue"] == "true"
-    statement = json.loads(attributes["Policy"])["Statement"][0]
-    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == stack["RESULTS_TOPIC_ARN"]
-    record = client_record(client_id)
-    assert record["queue_url"]["S"] == queue_url
-    assert record["owner"]["S"] == ALICE.sub
-    subscription = boto3.client("sns").get_subscription_attributes(
-        SubscriptionArn=record["subscription_arn"]["S"]
-    )["Attributes"]
-    assert subscription["RawMessageDelivery"] == "true"
-    assert json.loads(subscription["FilterPolicy"]) == {"client_id": [client_id]}
-
-
-def test_poll_queue_receives_only_its_clients_results(provisioner, stack):
-    # Given two polling clients
-    first = body_of(invoke(provisioner, load_event("provisioner_poll")))
-    second = body_of(invoke(provisioner, load_event("provisioner_poll")))
-
-    # When a result for the first is published to the topic
-    publish_result(stack["RESULTS_TOPIC_ARN"], first["client_id"], "job-for-the-first-client")
-
-    # Then it arrives raw in the first client's queue only
-    [delivered] = drain(first["queue_url"])
-    assert json.loads(delivered["Body"])["job_id"] == "job-for-the-first-client"
-    assert drain(second["queue_url"]) == []
+    # Then each is Alice's poll client, and nothing else exists for them: no queue, no
+    # subscription on the results topic (GET /results reads JobsTable)
+    assert [r["statusCode"] for r in responses] == [201, 201, 201]
+    for created in map(body_of, responses):
+        assert created["delivery"] == "poll"
+        assert "queue_url" not in created
+        record = client_record(created["client_id"])
+        assert record["owner"]["S"] == ALICE.sub
+        assert record["delivery"]["S"] == "poll"
+        assert "queue_url" not in record
+        assert "subscription_arn" not in record
+    assert boto3.client("sqs").list_queues().get("QueueUrls", []) == []
+    subscriptions = boto3.client("sns").list_subscriptions_by_topic(
+        TopicArn=stack["RESULTS_TOPIC_ARN"]
+    )["Subscriptions"]
+    assert subscriptions == []
 
 
 def test_unknown_delivery_mode_is_400(provisioner):
@@ -207,26 +189,7 @@ def test_empty_body_provisions_a_push_client(provisioner):
     assert body_of(response)["delivery"] == "push"
 
 
-def test_failed_subscription_leaves_nothing_behind(cloud, monkeypatch):
-    # Given a results topic that does not exist
-    environment = create_provisioner_stack(
-        RESULTS_TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:missing-ResultsTopic.fifo"
-    )
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    provisioner = load_function("provisioner")
-
-    # When a polling client is provisioned
-    response = invoke(provisioner, load_event("provisioner_poll"))
-
-    # Then the request fails retryably and neither a queue, a record nor a ticket remains
-    assert response["statusCode"] == 503
-    assert boto3.client("sqs").list_queues().get("QueueUrls", []) == []
-    assert table_items("ClientsTable") == []
-    assert table_items("TicketsTable") == []
-
-
-def test_a_failed_ticket_rolls_back_the_client_and_its_queue(cloud, monkeypatch):
+def test_a_failed_ticket_rolls_back_the_client(cloud, monkeypatch):
     # Given a tickets table that does not exist
     environment = create_provisioner_stack(TICKETS_TABLE="MissingTicketsTable")
     for name, value in environment.items():
@@ -236,24 +199,9 @@ def test_a_failed_ticket_rolls_back_the_client_and_its_queue(cloud, monkeypatch)
     # When a polling client is provisioned
     response = invoke(provisioner, load_event("provisioner_poll"))
 
-    # Then the request fails retryably and the client, its queue and its subscription are gone
+    # Then the request fails retryably and the client is gone
     assert response["statusCode"] == 503
     assert table_items("ClientsTable") == []
-    assert boto3.client("sqs").list_queues().get("QueueUrls", []) == []
-    subscriptions = boto3.client("sns").list_subscriptions_by_topic(
-        TopicArn=environment["RESULTS_TOPIC_ARN"]
-    )["Subscriptions"]
-    assert subscriptions == []
-
-
-def test_a_prefix_too_long_for_queue_names_fails_at_start(cloud, monkeypatch):
-    # Given a queue prefix longer than SQS names allow
-    for name, value in create_provisioner_stack(CLIENT_QUEUE_PREFIX="p" * 36).items():
-        monkeypatch.setenv(name, value)
-
-    # When the function starts, then its settings refuse the prefix
-    with pytest.raises(ValueError, match="client_queue_prefix"):
-        load_function("provisioner")
 
 
 def test_a_ticket_lifetime_over_a_minute_fails_at_start(cloud, monkeypatch):

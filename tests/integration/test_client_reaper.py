@@ -1,7 +1,8 @@
 """ClientReaperFunction against moto: a REMOVE on ClientsTable's stream (a TTL expiry, or the
 DELETE route's own delete) closes the removed client's live sockets, deletes their rows and
-removes a poll client's subscription and queue; every step is idempotent, and a client that
-cannot be torn down fails only its own record.
+removes a legacy poll client's subscription and queue (poll clients provisioned since have
+neither); every step is idempotent, and a client that cannot be torn down fails only its own
+record.
 
 The REMOVE records of the first tests are moto's own, read from the table's stream (moto's
 records have no ``userIdentity``; the reaper does not need one). botocore's account-based
@@ -34,6 +35,7 @@ from tests.support.test_api_aws import (
     create_provisioner_stack,
     load_event,
     put_client,
+    put_legacy_poll_client,
 )
 
 MANAGEMENT_ENDPOINT = "https://" + WEBSOCKET_ENDPOINT.removeprefix("wss://")
@@ -131,7 +133,7 @@ def subscriptions(topic_arn: str) -> list[dict[str, Any]]:
 
 
 def poll_client() -> str:
-    """A poll client made by ProvisionerFunction itself (queue, subscription, row)."""
+    """A poll client made by ProvisionerFunction itself (a row, nothing else)."""
     provisioner = load_function("provisioner")
     created = body_of(
         provisioner.lambda_handler(load_event("provisioner_poll"), FakeLambdaContext())
@@ -152,8 +154,36 @@ def management(reaper: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 
 def test_an_expired_poll_client_leaves_nothing_behind(stack):
-    # Given a poll client with two live sockets, and another client's socket
+    # Given a poll client (which has no queue and no subscription) with two live sockets, and
+    # another client's socket
     client_id = poll_client()
+    reaper = load_function("client_reaper")
+    connect("ConnOne1", client_id)
+    connect("ConnTwo2", client_id)
+    connect("ConnOther3", OTHER_CLIENT_ID)
+    assert queues() == []
+    assert subscriptions(stack["RESULTS_TOPIC_ARN"]) == []
+
+    # When its row expires (DynamoDB's TTL deletes it) and the stream's REMOVE reaches the reaper
+    boto3.client("dynamodb").delete_item(
+        TableName="ClientsTable", Key={"client_id": {"S": client_id}}
+    )
+    [removal] = removals()
+    response = reap(reaper, {"Records": [{**removal, "userIdentity": TTL_DELETER}]})
+
+    # Then its sockets are closed and forgotten, and nothing else is left
+    assert response == {"batchItemFailures": []}
+    assert live_sockets() == {"ConnOther3"}
+    assert connection_rows() == {"ConnOther3"}
+    assert queues() == []
+    assert subscriptions(stack["RESULTS_TOPIC_ARN"]) == []
+
+
+def test_an_expired_legacy_poll_client_has_its_queue_and_subscription_removed(stack):
+    # Given a poll client from before poll mode read JobsTable (own queue and subscription),
+    # with two live sockets, and another client's socket
+    client_id = SAMPLE_CLIENT_ID
+    put_legacy_poll_client(stack["RESULTS_TOPIC_ARN"], client_id)
     reaper = load_function("client_reaper")
     connect("ConnOne1", client_id)
     connect("ConnTwo2", client_id)
@@ -195,8 +225,10 @@ def test_motos_remove_record_carries_the_old_image_but_no_user_identity(stack):
 
 
 def test_a_deleted_clients_remove_finds_nothing_left_and_succeeds(stack, reaper):
-    # Given a poll client already deleted through DELETE /clients/{id}, its tombstone expired
-    client_id = poll_client()
+    # Given a legacy poll client already deleted through DELETE /clients/{id}, its tombstone
+    # expired
+    client_id = SAMPLE_CLIENT_ID
+    put_legacy_poll_client(stack["RESULTS_TOPIC_ARN"], client_id)
     provisioner = load_function("provisioner")
     event = load_event("provisioner_delete_client")
     event["path"] = f"/clients/{client_id}"
@@ -216,6 +248,7 @@ def test_a_deleted_clients_remove_finds_nothing_left_and_succeeds(stack, reaper)
     # Then both succeed with nothing to do
     assert first == second == {"batchItemFailures": []}
     assert queues() == []
+    assert subscriptions(stack["RESULTS_TOPIC_ARN"]) == []
 
 
 def test_the_sample_ttl_expiry_removes_the_clients_queue(reaper):

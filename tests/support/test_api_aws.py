@@ -157,6 +157,47 @@ def put_client(
     boto3.client("dynamodb").put_item(TableName=table, Item=item)
 
 
+def put_legacy_poll_client(
+    topic_arn: str,
+    client_id: str,
+    *,
+    table: str = "ClientsTable",
+    owner: str = SAMPLE_OWNER_ID,
+    prefix: str = "pipeline-test",
+    ttl: int = 4102444800,
+) -> tuple[str, str]:
+    """A poll client as ProvisionerFunction made them before poll mode read JobsTable: its own
+    FIFO queue, subscribed to the results topic with a filter on its id, and a row naming both.
+    An upgraded stack still has such clients; DELETE and the reaper must remove what they hold.
+    Returns ``(queue_url, subscription_arn)``."""
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    queue_url: str = sqs.create_queue(
+        QueueName=f"{prefix}-client-{client_id}.fifo", Attributes={"FifoQueue": "true"}
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    subscription_arn: str = sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={
+            "RawMessageDelivery": "true",
+            "FilterPolicy": json.dumps({"client_id": [client_id]}),
+        },
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]
+    put_client(
+        table,
+        client_id,
+        queue_url=queue_url,
+        subscription_arn=subscription_arn,
+        owner=owner,
+        ttl=ttl,
+    )
+    return queue_url, subscription_arn
+
+
 def drain(queue_url: str) -> list[dict[str, Any]]:
     """Every message visible in ``queue_url`` (with its attributes), received once."""
     sqs = boto3.client("sqs")
@@ -177,7 +218,6 @@ def drain(queue_url: str) -> list[dict[str, Any]]:
 # --- ProvisionerFunction's stack: every table, the results topic, the WebSocket stage ----------
 
 WEBSOCKET_ENDPOINT = "wss://wsapi12345.execute-api.us-east-1.amazonaws.com/prod"
-CLIENT_QUEUE_PREFIX = "pipeline-test"
 
 
 def create_provisioner_stack(**overrides: str) -> dict[str, str]:
@@ -191,8 +231,9 @@ def create_provisioner_stack(**overrides: str) -> dict[str, str]:
         "TICKETS_TABLE": create_tickets_table(),
         "CONNECTIONS_TABLE": create_connections_table(),
         "WEBSOCKET_ENDPOINT": WEBSOCKET_ENDPOINT,
+        # Not ProvisionerFunction's any more (it subscribes nothing); the tests check that no
+        # subscription appears on it, and make legacy poll clients' subscriptions on it.
         "RESULTS_TOPIC_ARN": create_results_topic(),
-        "CLIENT_QUEUE_PREFIX": CLIENT_QUEUE_PREFIX,
         "CLIENT_TTL_DAYS": "7",
         "TICKET_TTL_SECONDS": "60",
         "MAX_CLIENTS_PER_USER": "50",

@@ -14,7 +14,7 @@ SIGNERS = {
     "results_proxy": (
         "ResultsProxySettings",
         "PRESIGN_EXPIRY_SECONDS",
-        {"CLIENTS_TABLE": "ClientsTable"},
+        {"CLIENTS_TABLE": "ClientsTable", "JOBS_TABLE": "JobsTable"},
     ),
     "image_status": (
         "ImageStatusSettings",

@@ -54,12 +54,13 @@ def target(value: Any) -> str:
 
 
 def dead_letter_queues() -> set[str]:
-    """Queues that receive what others gave up on: redrive targets and Lambda OnFailure ones
-    (asynchronous invocations' and stream event sources')."""
+    """Queues that receive what others gave up on: redrive targets (of queues and of SNS
+    subscriptions) and Lambda OnFailure ones (asynchronous invocations' and stream event
+    sources')."""
     found = {
-        target(queue.properties["RedrivePolicy"]["deadLetterTargetArn"])
-        for queue in of_type("AWS::SQS::Queue")
-        if "RedrivePolicy" in queue.properties
+        target(resource.properties["RedrivePolicy"]["deadLetterTargetArn"])
+        for resource in of_type("AWS::SQS::Queue", "AWS::SNS::Subscription")
+        if "RedrivePolicy" in resource.properties
     }
     for function in of_type("AWS::Serverless::Function"):
         configs = [function.properties.get("EventInvokeConfig", {})]
@@ -100,6 +101,44 @@ def test_every_queue_but_a_dead_letter_queue_redrives_after_a_bounded_number_of_
     # Then each sends a message to its DLQ after 1-10 receives
     assert queues
     assert not missing, f"no RedrivePolicy with maxReceiveCount 1-10: {missing}"
+
+
+def test_every_sns_subscription_dead_letters_into_a_queue_that_sns_may_send_to():
+    # Given every subscription of the template (SAM SNS events included: they have none)
+    subscriptions = of_type("AWS::SNS::Subscription")
+    sam_sns_events = [
+        f"{function.logical_id}.{name}"
+        for function in of_type("AWS::Serverless::Function")
+        for name, event in function.properties.get("Events", {}).items()
+        if event["Type"] == "SNS"
+    ]
+    queues = {q.logical_id: q.properties for q in of_type("AWS::SQS::Queue")}
+    policies = of_type("AWS::SQS::QueuePolicy")
+
+    # When their redrive policies and the DLQs' queue policies are read
+    missing = [s.logical_id for s in subscriptions if "RedrivePolicy" not in s.properties]
+    wrong = []
+    for subscription in subscriptions:
+        dlq = target(subscription.properties.get("RedrivePolicy", {}).get("deadLetterTargetArn"))
+        topic = target(subscription.properties["TopicArn"])
+        fifo_topic = TEMPLATE.resources[topic].properties.get("FifoTopic")
+        allowed = any(
+            dlq in {target(q) for q in policy.properties["Queues"]}
+            and any(
+                statement["Principal"] == {"Service": "sns.amazonaws.com"}
+                and statement["Action"] == "sqs:SendMessage"
+                for statement in policy.properties["PolicyDocument"]["Statement"]
+            )
+            for policy in policies
+        )
+        if dlq and (not allowed or bool(queues[dlq].get("FifoQueue")) != bool(fifo_topic)):
+            wrong.append(subscription.logical_id)
+
+    # Then each has a DLQ (FIFO for a FIFO topic) whose policy lets SNS send to it
+    assert subscriptions
+    assert not sam_sns_events, f"SNS events without a redrive policy: {sam_sns_events}"
+    assert not missing, f"subscriptions without a RedrivePolicy: {missing}"
+    assert not wrong, f"subscriptions whose DLQ SNS cannot use: {wrong}"
 
 
 def test_a_fifo_queue_dead_letters_into_a_fifo_queue():

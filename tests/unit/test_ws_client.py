@@ -185,3 +185,56 @@ def test_errors_keep_the_words_of_the_api_and_the_gateway(body, expected):
     response._content = json.dumps(body).encode()
 
     assert ws_client.error_detail(response) == expected
+
+
+class _FakeResultsApi:
+    """GET /results over a list: the cursor is the count already delivered (as opaque text)."""
+
+    def __init__(self, job_ids: list[str], fail_once: bool = False):
+        self.job_ids = job_ids
+        self.fail_once = fail_once
+        self.calls: list[tuple[str, int]] = []
+
+    def results_page(self, client_id, after="", *, limit=100, wait_seconds=0):
+        self.calls.append((after, wait_seconds))
+        start = int(after or 0)
+        page = self.job_ids[start : start + limit]
+        if self.fail_once:
+            self.fail_once = False
+            raise requests.ConnectionError("the answer was lost")
+        return {
+            "results": [{"job_id": job_id} for job_id in page],
+            "next_cursor": str(start + len(page)),
+            "more": start + len(page) < len(self.job_ids),
+        }
+
+
+def test_the_result_feed_follows_more_and_resumes_from_its_cursor():
+    # Given five finished jobs, read two at a time
+    api = _FakeResultsApi([f"job{i}" for i in range(5)])
+    feed = ws_client.ResultFeed(api, "client0000000001")
+
+    # When the feed polls (waiting), and polls again
+    first = feed.poll(wait_seconds=10, limit=2)
+    second = feed.poll(limit=2)
+
+    # Then the backlog comes back in one call, in order, without waiting after the first page
+    assert [r["job_id"] for r in first] == [f"job{i}" for i in range(5)]
+    assert [call[1] for call in api.calls] == [10, 0, 0, 0]
+    assert second == []
+    assert feed.cursor == "5"
+
+
+def test_a_lost_answer_leaves_the_cursor_so_the_retry_loses_nothing():
+    # Given an API whose first answer is lost
+    api = _FakeResultsApi(["job0", "job1"], fail_once=True)
+    feed = ws_client.ResultFeed(api, "client0000000001")
+
+    # When the feed polls, fails, and polls again
+    with pytest.raises(requests.ConnectionError):
+        feed.poll()
+    results = feed.poll()
+
+    # Then the retry asked from the same cursor and got everything
+    assert [call[0] for call in api.calls] == ["", ""]
+    assert [r["job_id"] for r in results] == ["job0", "job1"]

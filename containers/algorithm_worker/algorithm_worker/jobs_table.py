@@ -10,6 +10,10 @@ While a job runs, ``heartbeat_at`` (epoch seconds) is set at the claim and at ev
 visibility heartbeat; the sweeper fails a RUNNING job whose heartbeat is older than its bound.
 A transient failure records ``last_error`` (the exception's type, never its text), which the
 reason of a job failed later (last receive, dead-letter queue, sweeper) names.
+
+``finish`` also sets ``completed_seq`` (``pipeline_common.result_feed``), the sort key of
+``client-results-index`` that ``GET /results`` pages a poll client's results by: a job made final
+without it never reaches a poll client.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from pipeline_common.contracts.common import utc_now
 from pipeline_common.contracts.jobs import JobMessage, JobResult, JobStatus
+from pipeline_common.result_feed import seq_assignment
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,8 @@ class JobsTable:
     def finish(self, result: JobResult) -> bool:
         """Record the final state; False when another delivery already finished the job."""
         now = result.completed_at.isoformat()
+        # Stamped now, at the write (not completed_at, taken before the outputs were uploaded).
+        seq_clause, seq_values = seq_assignment(result.job_id)
         values = {
             ":final": {"S": result.status.value},
             ":running": {"S": JobStatus.RUNNING.value},
@@ -120,6 +127,7 @@ class JobsTable:
             ":reason": {"S": result.reason} if result.reason else {"NULL": True},
             ":by": {"S": "worker"},
             ":pending": {"BOOL": True},
+            **seq_values,
         }
         try:
             self.dynamodb.update_item(
@@ -128,7 +136,7 @@ class JobsTable:
                 UpdateExpression=(
                     "SET #status = :final, #result = :result, reason = :reason, "
                     "completed_at = :now, updated_at = :now, ended_by = :by, "
-                    "publish_pending = :pending"
+                    f"publish_pending = :pending, {seq_clause}"
                 ),
                 ConditionExpression="#status = :running",
                 ExpressionAttributeNames={"#status": "status", "#result": "result"},

@@ -1,5 +1,6 @@
-"""Publishing results to the ResultsTopic (SNS FIFO), which fans out to ResultsQueue.fifo and
-the clients' own queues (filter policy on the ``client_id`` message attribute).
+"""Publishing results to the ResultsTopic (SNS FIFO), which delivers to ResultsQueue.fifo (the
+WebSocket push). Poll clients read JobsTable instead (``GET /results``), so the topic has no
+per-client subscription; the ``client_id`` attribute stays for any filtered subscriber.
 
 The publisher is the common layer's, shared with the functions that end the jobs no worker
 could end (the request dead-letter queue consumer and the sweeper), so every result is

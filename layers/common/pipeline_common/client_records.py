@@ -73,8 +73,8 @@ def get_client(table: str, client_id: str) -> ClientRecord | None:
 def live_client_of(table: str, client_id: str, *, owner: str, now: datetime) -> ClientRecord | None:
     """``client_id``'s record if it exists, has not expired and belongs to ``owner``; else None.
 
-    Ownership is exact: an admin acts on their own clients only (a client's queue and socket
-    carry one user's results, and reading them consumes them).
+    Ownership is exact: an admin acts on their own clients only (a client's socket and its
+    ``GET /results`` feed carry one user's results).
     """
     record = get_client(table, client_id)
     if record is None or record.owner != owner or not record.is_live(now):

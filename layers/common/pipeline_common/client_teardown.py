@@ -1,5 +1,8 @@
-"""Tearing down what serves a client: its live WebSocket connections and a poll client's
-subscription and queue.
+"""Tearing down what serves a client: its live WebSocket connections and, for a poll client
+provisioned before poll mode read JobsTable (a legacy row with ``queue_url`` and
+``subscription_arn``), its subscription and queue. Poll clients provisioned since have neither
+(``GET /results`` reads JobsTable), so for them ``remove_delivery`` has nothing to do; it stays so
+that an upgraded stack still cleans up the clients it had.
 
 Two callers, one set of steps: ``DELETE /clients/{id}`` (ProvisionerFunction, synchronously, so
 its 204 means done) and ClientReaperFunction (from ClientsTable's stream, for every removed row:
@@ -104,8 +107,9 @@ def connections_of(client_id: str, *, connections_table: str) -> list[str]:
 
 
 def remove_delivery(record: ClientRecord) -> None:
-    """A poll client's subscription, then its queue (the subscription first, so SNS never
-    delivers to a deleted queue); either already gone is fine. A push client has neither."""
+    """A legacy poll client's subscription, then its queue (the subscription first, so SNS
+    never delivers to a deleted queue); either already gone is fine. Push clients and poll
+    clients provisioned since poll mode reads JobsTable have neither: nothing is called."""
     if record.subscription_arn:
         arn = record.subscription_arn
         _unless_gone(lambda: aws.client("sns").unsubscribe(SubscriptionArn=arn))

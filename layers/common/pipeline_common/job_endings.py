@@ -3,7 +3,8 @@ request dead-letter queues, or the sweeper of jobs whose worker was lost.
 
 - ``ResultPublisher``: a ``JobResult`` to ``ResultsTopic`` (SNS FIFO): group = client (each
   client's results in order), dedup id = job id (a republish within SNS's 5-minute window is
-  dropped), attribute ``client_id`` (the filter of the clients' own subscriptions).
+  dropped), attribute ``client_id`` (for a filtered subscriber; poll clients have none, they read
+  JobsTable).
 - ``failed_result``: the FAILED ``JobResult`` of a job, with its reason.
 - ``JobEnder.fail``: one conditional ``UpdateItem`` sets the job FAILED with its result (only
   where the caller's condition holds, so a job that ended meanwhile is never overwritten), then
@@ -15,7 +16,9 @@ request dead-letter queues, or the sweeper of jobs whose worker was lost.
 
 JobsTable attributes written here: ``status``, ``result`` (the JobResult's JSON), ``reason``,
 ``completed_at``, ``updated_at``, ``ended_by`` (``worker``, ``dead-letter``, ``sweeper``),
-``publish_pending``; and, for a job that has no row yet (enqueued without the router), the same
+``publish_pending``, ``completed_seq`` (the poll feed's sort key: ``pipeline_common.result_feed``;
+every writer of a final state sets it, here and in the worker's ``JobsTable.finish``); and, for
+a job that has no row yet (enqueued without the router), the same
 ``client_id``/``algo_id``/``request``/``created_at``/``ttl`` a worker's claim writes.
 """
 
@@ -31,6 +34,7 @@ from pydantic import ValidationError
 from pipeline_common import aws
 from pipeline_common.contracts.common import utc_now
 from pipeline_common.contracts.jobs import JobMessage, JobResult, JobStatus
+from pipeline_common.result_feed import seq_assignment
 
 #: Condition of "not ended yet": no row at all, or a row still QUEUED or RUNNING.
 NOT_FINAL = "attribute_not_exists(job_id) OR #status IN (:queued, :running)"
@@ -127,6 +131,8 @@ class JobEnder:
         """
         result = failed_result(job, reason)
         now = result.completed_at.isoformat()
+        # The poll feed's sort key, stamped at this write (pipeline_common.result_feed).
+        seq_clause, seq_values = seq_assignment(job.job_id)
         try:
             self.dynamodb.update_item(
                 TableName=self.table_name,
@@ -134,7 +140,7 @@ class JobEnder:
                 UpdateExpression=(
                     "SET #status = :failed, #result = :result, reason = :reason, "
                     "completed_at = :now, updated_at = :now, ended_by = :by, "
-                    "publish_pending = :pending, "
+                    f"publish_pending = :pending, {seq_clause}, "
                     "client_id = if_not_exists(client_id, :client), "
                     "algo_id = if_not_exists(algo_id, :algo), "
                     "#request = if_not_exists(#request, :request), "
@@ -160,6 +166,7 @@ class JobEnder:
                     ":algo": {"S": job.algo_id},
                     ":request": {"S": job.model_dump_json()},
                     ":ttl": {"N": str(int(time.time()) + self.ttl_seconds)},
+                    **seq_values,
                     **(NOT_FINAL_VALUES if values is None else values),
                 },
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",

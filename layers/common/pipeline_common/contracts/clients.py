@@ -1,5 +1,5 @@
 """Contracts of the client-facing job API: provisioning a client, submitting a job, reading a job
-and the results a client receives (pushed over the WebSocket or polled from its queue).
+and the results a client receives (pushed over the WebSocket or read with ``GET /results``).
 
 A delivered result is a ``JobResult`` plus presigned links to its outputs, signed when it is
 delivered, so the same model serves ``GET /jobs/{id}``, ``GET /results`` and the WebSocket push.
@@ -33,6 +33,8 @@ class CreateClientResponse(Contract):
 
     client_id: str = Field(pattern=JOB_ID_PATTERN)
     delivery: Delivery
+    # Always None now: poll clients read GET /results, which needs no queue (kept so that
+    # clients written against the old contract still parse the body).
     queue_url: str | None = None
     ticket: str
     ticket_expires_at: datetime
@@ -85,10 +87,15 @@ class JobView(Contract):
 
 
 class PolledResults(Contract):
-    """The body of ``GET /results?client_id=``."""
+    """The body of ``GET /results?client_id=&after=&limit=``: the client's finished jobs after
+    the cursor ``after``, oldest first. ``next_cursor`` (opaque) is where the next request
+    starts; the same ``after`` again returns the same results (nothing is consumed). ``more``:
+    further results are ready now (ask again at once rather than after the polling interval)."""
 
     results: list[DeliveredResult]
     discarded: int = 0
+    next_cursor: str
+    more: bool = False
 
 
 class ApiErrorDetail(Contract):

@@ -1,5 +1,5 @@
 // The client panel: provision (push or poll), keep the client across reloads, and feed results
-// to the jobs view from the WebSocket (push) or GET /results (poll).
+// to the jobs view from the WebSocket (push) or GET /results with a cursor (poll).
 //
 // A client belongs to the user who provisioned it (another user gets 404 for it), so it is kept
 // per REST API and user. The WebSocket opens with a fresh one-time ticket every time
@@ -10,6 +10,8 @@ import { ResultSocket, ticketUrl } from "../socket.js";
 import { forgetClient, loadClient, saveClient } from "../store.js";
 
 const POLL_RETRY_MS = 3000;
+const POLL_INTERVAL_MS = 2000;
+const POLL_PAGE = 50;
 
 export class ClientPanel extends EventTarget {
   constructor({ api, config, storeKey, username }) {
@@ -47,7 +49,7 @@ export class ClientPanel extends EventTarget {
     }
   }
 
-  /** Delete the client on the server (its queue, its live sockets), then forget it here. */
+  /** Delete the client on the server (its live sockets), then forget it here. */
   async remove() {
     const client = this.client;
     this.forget();
@@ -96,7 +98,7 @@ export class ClientPanel extends EventTarget {
     $("client-info").hidden = !client;
     if (client) {
       $("client-id").textContent = client.client_id;
-      $("client-delivery").textContent = client.delivery + (client.queue_url ? ` (${client.queue_url})` : "");
+      $("client-delivery").textContent = client.delivery === "poll" ? "poll (GET /results)" : client.delivery;
       $("client-owner").textContent = this.username;
     }
     if (!client) this._showSocket({ state: "idle" });
@@ -130,15 +132,33 @@ export class ClientPanel extends EventTarget {
     }
   }
 
+  /**
+   * GET /results pages this client's finished jobs after a cursor; reading deletes nothing, so
+   * a request whose answer is lost is repeated from the same cursor. The cursor is kept with the
+   * client (localStorage), so a reload continues where the page left off. Short polls at an
+   * interval (the server holds no request open): what keeps tens of thousands of poll clients
+   * cheap; `more` means a backlog, fetched at once.
+   */
   async _pollResults() {
     const controller = new AbortController();
     this.polling = controller;
     this._showSocket({ state: "open", label: "polling" });
+    const clientId = this.client.client_id;
+    let cursor = this.client.cursor || "";
     while (!controller.signal.aborted) {
+      let more = false;
       try {
-        const path = `/results?client_id=${encodeURIComponent(this.client.client_id)}`;
-        const body = await this.api.get(path, { signal: controller.signal });
+        const query = new URLSearchParams({ client_id: clientId, limit: String(POLL_PAGE) });
+        if (cursor) query.set("after", cursor);
+        const body = await this.api.get(`/results?${query}`, { signal: controller.signal });
+        if (controller.signal.aborted) return;
         for (const result of body.results || []) this._message(result, "poll");
+        if (body.next_cursor && body.next_cursor !== cursor) {
+          cursor = body.next_cursor;
+          this.client = { ...this.client, cursor };
+          saveClient(this.storeKey, this.client);
+        }
+        more = Boolean(body.more);
       } catch (error) {
         if (controller.signal.aborted) return;
         if (error.status === 404) {
@@ -147,7 +167,9 @@ export class ClientPanel extends EventTarget {
         }
         showError(error);
         await new Promise((resolve) => setTimeout(resolve, POLL_RETRY_MS));
+        continue;
       }
+      if (!more) await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
     }
   }
 
