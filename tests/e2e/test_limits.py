@@ -102,15 +102,6 @@ def _tickets_of(stack: LocalCloud, user: StackUser) -> int:
     return count
 
 
-def _client_queues(stack: LocalCloud) -> list[str]:
-    queues: list[str] = (
-        stack.client("sqs")
-        .list_queues(QueueNamePrefix=f"{stack.stack_name}-client-")
-        .get("QueueUrls", [])
-    )
-    return queues
-
-
 def _create(api: RestApi, user: StackUser, delivery: str = "poll") -> Any:
     return api("POST", "/clients", user=user, json={"delivery": delivery})
 
@@ -142,17 +133,16 @@ def _earlier_clients(stack: LocalCloud, user: StackUser, count: int) -> list[str
 def test_over_the_client_cap_is_429_and_creates_nothing(limited, api, user):
     # Given a user holding as many live clients as the cap allows
     _earlier_clients(limited, user, CAP)
-    queues, tickets = _client_queues(limited), _tickets_of(limited, user)
+    tickets = _tickets_of(limited, user)
 
-    # When the user asks for one more (a poll client: it would get a queue)
+    # When the user asks for one more
     response = _create(api, user)
 
-    # Then 429 names the cap, and no client row, queue or ticket was made for it
+    # Then 429 names the cap, and no client row or ticket was made for it
     message = _refusal(response)
     assert str(CAP) in message
     assert "client" in message.lower()
     assert _owned(limited, "ClientsTableName", user) == CAP
-    assert _client_queues(limited) == queues
     assert _tickets_of(limited, user) == tickets
 
 
@@ -174,7 +164,6 @@ def test_over_the_creation_rate_is_429_and_creates_nothing(limited, api, user):
     for _ in range(CREATIONS):
         response = _create(api, user)
         assert response.status_code == 201, response.text
-    queues = _client_queues(limited)
 
     # When the user creates one more
     response = _create(api, user)
@@ -184,12 +173,10 @@ def test_over_the_creation_rate_is_429_and_creates_nothing(limited, api, user):
     assert str(CREATIONS) in message
     assert "minute" in message.lower() or "60 s" in message
     assert _owned(limited, "ClientsTableName", user) == CREATIONS
-    assert _client_queues(limited) == queues
 
 
 def test_deleting_clients_does_not_reset_the_creation_rate(limited, api, user):
     # Given a user who created and at once deleted as many clients this minute as the rate allows
-    before = _client_queues(limited)
     for _ in range(CREATIONS):
         response = _create(api, user)
         assert response.status_code == 201, response.text
@@ -199,12 +186,11 @@ def test_deleting_clients_does_not_reset_the_creation_rate(limited, api, user):
     # When the user creates one more
     response = _create(api, user)
 
-    # Then it is refused: the rate counts creations (queues made), not the clients still alive;
+    # Then it is refused: the rate counts creations, not the clients still alive;
     # the deleted ones stand only as tombstones, and nothing new was made
     _refusal(response)
     assert _owned(limited, "ClientsTableName", user) == CREATIONS
     assert _live_clients(limited, user) == 0
-    assert _client_queues(limited) == before
 
 
 def test_over_the_job_rate_is_429_and_the_job_is_not_recorded(limited, api, user):
