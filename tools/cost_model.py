@@ -61,6 +61,11 @@ _NAT = (
     "https://cloudburn.io/blog/aws-nat-gateway-pricing, Feb 2026)"
 )
 _SQS = "https://cloudburn.io/blog/amazon-sqs-pricing (March 2026; from aws.amazon.com/sqs/pricing/)"
+_KINESIS = (
+    "https://aws.amazon.com/kinesis/data-streams/pricing/ (units; rates rendered by script) and "
+    "https://costcalculator.calculator.city/aws-kinesis-cost-calculator (a third-party calculator: "
+    "'US-East-1 ... $0.015/hr', '$0.014/million')"
+)
 _RECALLED = "no page with the figure found this session; us-east-1 list price as recalled, verify"
 
 PRICES: dict[str, Price] = {
@@ -114,8 +119,8 @@ PRICES: dict[str, Price] = {
     "sns_fifo_delivery": Price(
         0.01 / 1e6, "per FIFO subscription message to SQS", "recalled", _RECALLED
     ),
-    "kinesis_shard_hour": Price(0.015, "per shard-hour, provisioned", "recalled", _RECALLED),
-    "kinesis_put_unit": Price(0.014 / 1e6, "per 25 KB PUT payload unit", "recalled", _RECALLED),
+    "kinesis_shard_hour": Price(0.015, "per shard-hour, provisioned", "cited", _KINESIS),
+    "kinesis_put_unit": Price(0.014 / 1e6, "per 25 KB PUT payload unit", "cited", _KINESIS),
     "dynamodb_wru": Price(
         0.625 / 1e6,
         "per write request unit, on-demand",
@@ -669,15 +674,15 @@ QUOTAS: dict[str, Quota] = {
     "sqs_fifo_tps": Quota(
         "SQS FIFO throughput (no high-throughput mode)",
         300,
-        "calls/s per API action per queue (3,000 msg/s batched) - recalled, verify",
+        "calls/s per API action per queue (3,000 msg/s batched)",
         "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
-        "quotas-messages.html",
+        "troubleshooting-fifo-throttling-issues.html",
     ),
     "lambda_concurrency": Quota(
         "Lambda concurrent executions",
         1000,
-        "per account and Region - recalled; new accounts may start lower",
-        "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html",
+        "per account and Region; 'new AWS accounts have reduced concurrency' quotas",
+        "https://docs.aws.amazon.com/lambda/latest/dg/limits.html",
     ),
     "apigw_account": Quota(
         "API Gateway account throttle",
