@@ -327,10 +327,23 @@ ALGORITHM_WORKER = TaskSize(1.0, 2.0)
 PACS_API = TaskSize(0.5, 1.0)
 LAMBDA_MEMORY_GB = 0.25  # Globals.Function.MemorySize 256
 KINESIS_SHARDS = 2  # VideoStreamShardCount default
-CLOUDWATCH_ALARM_METRICS = (
-    29  # metrics named by the template's 26 alarms (metric-math ones count each)
-)
 NAT_GATEWAYS = 1
+
+
+def template_alarms() -> tuple[int, int]:
+    """(alarms, metrics they name) in template.yaml: a metric-math alarm bills per metric."""
+    alarms = metrics = 0
+    in_alarm = False
+    lines = (ROOT / "template.yaml").read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("  ") and not line.startswith("   ") and line.rstrip().endswith(":"):
+            following = (nxt.strip() for nxt in lines[i + 1 : i + 8])
+            kind = next((f for f in following if f.startswith("Type:")), "")
+            in_alarm = kind == "Type: AWS::CloudWatch::Alarm"
+            alarms += in_alarm
+        elif in_alarm and line.strip().startswith("MetricName:"):
+            metrics += 1
+    return alarms, metrics
 
 
 # ------------------------------------------------------------------------------------------------
@@ -427,7 +440,7 @@ def fixed_monthly() -> Lines:
     for name, size in (("YOLO service (min 1 task)", YOLO), ("PACS API (min 1 task)", PACS_API)):
         _add(lines, name, SECONDS_PER_MONTH * fargate_second_usd(size.vcpu, size.memory_gb))
     _add(lines, "Kinesis shards", KINESIS_SHARDS * HOURS_PER_MONTH * price("kinesis_shard_hour"))
-    _add(lines, "CloudWatch alarms", CLOUDWATCH_ALARM_METRICS * price("cw_alarm_metric_month"))
+    _add(lines, "CloudWatch alarms", template_alarms()[1] * price("cw_alarm_metric_month"))
     _add(lines, "CloudWatch dashboard", price("cw_dashboard_month"))
     # JobSweeperFunction every 5 minutes, 512 MB, ~1 s (assumed)
     sweeps = SECONDS_PER_MONTH / 300
@@ -613,6 +626,20 @@ def jobs_month(jobs: int) -> Lines:
     _add(lines, "NAT data", (bursts * 100e3 + jobs * 5e3) / GB * price("nat_gb"))
     _add(lines, "CloudWatch Logs", jobs * 4e3 / GB * price("logs_ingest_gb"))
     return lines
+
+
+def poll_client_hour(every_s: float = 5.0) -> float:
+    """One poll-mode client asking ``GET /results`` every ``every_s`` seconds for an hour: a REST
+    call, a ResultsProxyFunction invocation (256 MB, ~100 ms assumed) and one JobsTable Query
+    (~1 read request unit assumed) each time."""
+    calls = 3600 / every_s
+    per_call = (
+        price("apigw_rest_request")
+        + price("lambda_request")
+        + LAMBDA_MEMORY_GB * 0.1 * price("lambda_arm_gb_second")
+        + price("dynamodb_rru")
+    )
+    return calls * per_call
 
 
 # ------------------------------------------------------------------------------------------------
@@ -906,6 +933,11 @@ def render() -> str:
         )
     parts.append(table(["jobs", *job_cols, "total", "per 1,000 jobs"], rows))
 
+    parts.append(
+        f"\nA poll-mode client asking `GET /results` every 5 s costs {usd(poll_client_hour())} "
+        "per hour it polls (not in the job totals above)."
+    )
+
     parts.append("\n### Image capacity at a peak of 3x the monthly average\n")
     rows = []
     for images in IMAGE_VOLUMES:
@@ -987,6 +1019,10 @@ def render() -> str:
             ("key", "value", "unit", "status", "source"),
             [(k, f"{f.value:g}", f.unit, f.status, f.source) for k, f in FIGURES.items()],
         )
+    )
+    alarms, alarm_metrics = template_alarms()
+    parts.append(
+        f"\nAlarms in template.yaml: {alarms}, naming {alarm_metrics} metrics (billed per metric)."
     )
     parts.append(
         "\nStep Functions transitions per execution (happy path, from statemachines/): "

@@ -122,6 +122,20 @@ def test_capacity_uses_the_monthly_average_rate_and_little_s_law():
     assert capacity.concurrent_tasks == pytest.approx(capacity.launches_s * 41.25)
 
 
+def test_a_poll_client_pays_per_call_a_rest_request_a_lambda_and_a_query():
+    # Given 720 calls an hour (every 5 s), each $3.50/M + $0.20/M + 0.025 GB-s + one RRU
+    per_call = 3.5e-6 + 0.2e-6 + 0.25 * 0.1 * 0.0000133334 + 0.125e-6
+
+    # Then an hour of polling costs 720 of them
+    assert cm.poll_client_hour(5.0) == pytest.approx(720 * per_call)
+
+
+def test_alarms_are_counted_from_the_template():
+    alarms, metrics = cm.template_alarms()
+    assert alarms > 0
+    assert metrics >= alarms
+
+
 def test_every_price_says_where_it_comes_from_and_when_it_was_read():
     for key, p in cm.PRICES.items():
         assert p.usd > 0, key
