@@ -374,6 +374,7 @@ def test_an_image_job_stores_its_overlay_as_a_valid_secondary_capture_beside_the
     source = dcmread(sample_path("CT_small.dcm"))
     assert [i.ReferencedSOPInstanceUID for i in stored.SourceImageSequence] == [ct.instance_id]
     assert str(stored.PatientID) == str(source.PatientID)
+    assert stored.StudyDescription == source.StudyDescription  # the study list reads any instance
     assert list(stored.PatientOrientation) == ["L", "P"]  # rows along +x, columns along +y
     overlay_key = result["outputs"]["overlay"]["key"]
     png = boto3.client("s3").get_object(Bucket=stack.output_bucket, Key=overlay_key)["Body"].read()

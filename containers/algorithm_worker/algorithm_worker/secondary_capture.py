@@ -20,6 +20,7 @@ SC_SERIES_NUMBER = 9902
 SC_SOP_CLASS_UID = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture Image Storage
 # Patient-relative direction of +x, +y and +z (LPS): PS3.3 C.7.6.1.1.1.
 _LETTERS = (("L", "R"), ("P", "A"), ("H", "F"))
+_STUDY_ATTRIBUTES = ("StudyDescription", "StudyID", "AccessionNumber", "ReferringPhysicianName")
 
 
 class CaptureSkipped(Exception):
@@ -85,6 +86,11 @@ def build(
         )
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         raise CaptureSkipped(f"no Secondary Capture for this source: {str(exc)[:200]}") from exc
+    # The General Study module's optional attributes, as the SEG copies them: a study list shows
+    # the same description whichever of its instances it reads.
+    for keyword in _STUDY_ATTRIBUTES:
+        if keyword in reference and keyword not in capture:
+            setattr(capture, keyword, reference.get(keyword))
     capture.BurnedInAnnotation = "NO"
     # General Series: Laterality is Type 2C; copied from the source, empty (unknown) otherwise.
     capture.Laterality = reference.get("Laterality") or ""
