@@ -27,16 +27,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common"), str(ROOT / "containers" / "pacs_api")]
+sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
 
-from bench_job_latency import UNLIMITED, log_in_bench_user  # noqa: E402
+from bench_job_latency import bench_stack, log_in_bench_user  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
-from clients.env import Endpoints  # noqa: E402
 from clients.load import LoadReport  # noqa: E402
 from clients.ws_client import RateLimited, RestApi, websocket_url  # noqa: E402
-from localcloud.cloud import LocalCloud  # noqa: E402
-from pacs_api.seed import seed_pacs  # noqa: E402
 from tests.support.faults import kill_service_task, wait_for_tasks  # noqa: E402
 
 ALGORITHMS = ["processing_1", "processing_2", "processing_3"]
@@ -126,25 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1200)
     args = parser.parse_args(argv)
     print(f"load average at start: {os.getloadavg()}", flush=True)
-    cloud = LocalCloud(
-        template_path=ROOT / "template.yaml",
-        state_dir=ROOT / ".localcloud" / "bench-reliability",
-        stack_name="benchrel",
-        parameter_overrides=UNLIMITED,
-    )
-    cloud.up()
-    try:
-        cloud.wait_until_healthy()
-        seeded = seed_pacs(cloud.outputs["PacsBucketName"], s3=cloud.client("s3"))
-        ct = next(o for o in seeded if o.source == "CT_small.dcm")
-        pacs = {"study_id": ct.study_id, "series_id": ct.series_id, "image_id": ct.instance_id}
-        endpoints = Endpoints(
-            rest_api_url=cloud.outputs["RestApiUrl"],
-            websocket_url=cloud.outputs["WebsocketUrl"],
-            user_pool_id=cloud.outputs["UserPoolId"],
-            user_pool_client_id=cloud.outputs["UserPoolClientId"],
-            aws_endpoint_url=cloud.endpoint,
-        )
+    with bench_stack("benchrel") as (cloud, pacs, endpoints):
         api = RestApi(endpoints, log_in_bench_user(cloud), timeout=60)
         report = LoadReport()
         run = Run(api, report)
@@ -194,8 +173,13 @@ def main(argv: list[str] | None = None) -> int:
             for future in futures:
                 future.result()
         submitted_in = time.monotonic() - started
+        last_progress = time.monotonic()
         while report.missing() and time.monotonic() < deadline:
             time.sleep(0.5)
+            if time.monotonic() - last_progress > 30:
+                last_progress = time.monotonic()
+                waiting = len(report.missing())
+                print(f"{len(report.pushed)} delivered, {waiting} waiting", flush=True)
         time.sleep(5)  # a duplicate would arrive within this window
         run.done.set()
         elapsed = time.monotonic() - started
@@ -227,8 +211,6 @@ def main(argv: list[str] | None = None) -> int:
         if report.missing():
             print("missing:", report.missing()[:20])
         return 0 if not (report.missing() or report.duplicates() or report.misdelivered()) else 1
-    finally:
-        cloud.down()
 
 
 if __name__ == "__main__":

@@ -24,16 +24,14 @@ from typing import Any
 import pytest
 
 from localcloud.cloud import LocalCloud
-from tests.support.stack import (  # noqa: F401 (the fixtures shared with tests/e2e)
+from tests.support.stack import (  # noqa: F401 (fixtures shared with tests/e2e)
     QueueRecorder,
-    endpoints,
     image_results,
     new_user,
     pacs,
     rest,
     running,
     template_copy,
-    users,
 )
 from tests.support.users import StackUser
 

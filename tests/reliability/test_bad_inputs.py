@@ -213,10 +213,14 @@ def _video_row(name: str, description: str) -> None:
     row(f"video-{name}", "video (S3 upload)", description)(check)
 
 
-_video_row("zero-bytes", "`empty.mp4`: zero bytes")
-_video_row("text", "`notes.mp4`: plain text")
-_video_row("truncated", "`cut.mp4`: the first eighth of a real MP4")
-_video_row("jpeg-renamed", "`photo.mp4`: a JPEG photo")
+_VIDEO_ROWS = [
+    ("zero-bytes", "`empty.mp4`: zero bytes"),
+    ("text", "`notes.mp4`: plain text"),
+    ("truncated", "`cut.mp4`: the first eighth of a real MP4"),
+    ("jpeg-renamed", "`photo.mp4`: a JPEG photo"),
+]
+for _video in _VIDEO_ROWS:
+    _video_row(*_video)
 
 
 # ---- DICOM files, through jobs ------------------------------------------------------------------
@@ -309,13 +313,16 @@ def _kinesis_row(name: str, description: str) -> None:
     row(f"kinesis-{name}", "Kinesis record", description)(check)
 
 
-_kinesis_row("garbage", "bytes that are not JSON")
-_kinesis_row("json-array", "a JSON array")
-_kinesis_row("no-payload", "a frame with neither `data_b64` nor `s3`")
-_kinesis_row("bad-base64", "a frame whose `data_b64` is not base64")
-_kinesis_row("not-jpeg", "a frame whose data is a GIF header")
-_kinesis_row("missing-object", "a frame whose S3 object does not exist")
-_kinesis_row("negative-index", "a frame with `frame_index` -1")
+for _name, _description in {
+    "garbage": "bytes that are not JSON",
+    "json-array": "a JSON array",
+    "no-payload": "a frame with neither `data_b64` nor `s3`",
+    "bad-base64": "a frame whose `data_b64` is not base64",
+    "not-jpeg": "a frame whose data is a GIF header",
+    "missing-object": "a frame whose S3 object does not exist",
+    "negative-index": "a frame with `frame_index` -1",
+}.items():
+    _kinesis_row(_name, _description)
 
 
 # ---- WebSocket connects -------------------------------------------------------------------------
