@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,15 @@ def main(argv: list[str] | None = None) -> int:
             "jobs_per_second": round(args.jobs / elapsed, 2),
             "load_average_at_end": os.getloadavg(),
         }
+        if report.missing():
+            # Who was waiting for them, and what GET /jobs (the fallback) says of them
+            kinds = {c["client_id"]: d for c, d in zip(clients, deliveries, strict=True)}
+            summary["missing_by_delivery"] = dict(
+                Counter(kinds[report.submitted[job][0]] for job in report.missing())
+            )
+            summary["missing_job_status"] = dict(
+                Counter(api.job(job).get("status") for job in report.missing())
+            )
         print(json.dumps(summary, indent=2))
         if report.missing():
             print("missing:", report.missing()[:20])

@@ -24,6 +24,7 @@ from typing import Any
 
 import pydicom
 import pytest
+import requests
 
 from localcloud.cloud import LocalCloud
 from pipeline_common.contracts.video import video_id_for
@@ -68,18 +69,23 @@ def client(stack: LocalCloud, rest, user):
     push.close()
 
 
+DEAD_LETTER_QUEUES = (
+    "ResultsDLQUrl",
+    "Processing1RequestDLQUrl",
+    "Processing2RequestDLQUrl",
+    "Processing3RequestDLQUrl",
+    "VideoProcessingDLQUrl",
+)
+
+
 @pytest.fixture(autouse=True)
 def no_dead_letters(stack: LocalCloud):
-    """After every fault: no job, result or frame message was given up to a dead-letter queue."""
+    """After every fault: no job, result or frame message was given up to a dead-letter queue
+    (counted from where each queue stood before the test)."""
+    before = {dlq: queue_messages(stack, dlq) for dlq in DEAD_LETTER_QUEUES}
     yield
-    for dlq in (
-        "ResultsDLQUrl",
-        "Processing1RequestDLQUrl",
-        "Processing2RequestDLQUrl",
-        "Processing3RequestDLQUrl",
-        "VideoProcessingDLQUrl",
-    ):
-        assert queue_messages(stack, dlq) == 0, dlq
+    after = {dlq: queue_messages(stack, dlq) for dlq in DEAD_LETTER_QUEUES}
+    assert after == before
 
 
 @pytest.mark.timeout(120)
@@ -431,3 +437,38 @@ def test_a_dicom_with_a_non_numeric_rescale_slope_ends_failed_with_a_reason(
     assert final["status"] == "FAILED"
     assert "rescale" in final["reason"].lower(), final["reason"]
     client.assert_each_once([job])
+
+
+@pytest.mark.timeout(120)
+def test_a_poll_client_whose_connection_drops_mid_poll_loses_no_result(stack, rest, user, pacs):
+    # Given a poll client whose long poll (GET /results, 20 s) is abandoned after 1 s: its
+    # connection dropped, or API Gateway's 29 s limit cut a slow answer short (504)
+    created = rest("POST", "/clients", user=user, json={"delivery": "poll"})
+    assert created.status_code == 201, created.text
+    client_id = created.json()["client_id"]
+    url = f"{rest.base_url}/results"
+    [pacs_task] = service_pids(stack, "PacsApiService")
+    with frozen(pacs_task):  # the job finishes only once the client has gone
+        body = {"client_id": client_id, "pacs": instance(pacs, "CT_small.dcm")}
+        job = rest("POST", "/process/processing_2", user=user, json=body).json()["job_id"]
+        with pytest.raises(requests.Timeout):
+            requests.get(
+                url,
+                params={"client_id": client_id, "wait_seconds": 20},
+                headers=user.rest_headers,
+                timeout=1,
+            )
+
+    # When the job's result arrives while that abandoned poll is still waiting, and the client
+    # polls again
+    wait_status(stack, job, "DONE", timeout=60)
+    received: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30  # past the abandoned poll's 20 s
+    while time.monotonic() < deadline and not received:
+        answer = rest("GET", "/results", user=user, params={"client_id": client_id})
+        assert answer.status_code == 200, answer.text
+        received += answer.json()["results"]
+
+    # Then the result is delivered to the client once (a poll that nobody read must not have
+    # deleted it)
+    assert [r["job_id"] for r in received] == [job]
