@@ -18,8 +18,8 @@ REQUIREMENTS := requirements/dev.txt requirements/localcloud.txt requirements/co
 WEB_SOURCES := $(shell find web/src web/build.mjs web/package.json 2>/dev/null)
 NATIVE_SOURCES := $(shell find native -name '*.c' -o -name '*.h' -o -name '*.py' -o -name '*.toml' 2>/dev/null)
 
-.PHONY: demo test lint format unit integration e2e validate build security bench up outputs \
-	images images-push cloud-test web browser dicom-tools arm64-tools clean
+.PHONY: demo test lint format unit integration e2e reliability validate build security bench up \
+	outputs images images-push cloud-test web browser dicom-tools arm64-tools clean
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -73,7 +73,7 @@ demo: $(VENV)/.native web
 up: $(VENV)/.native web
 	$(PY) -m localcloud up
 
-test: lint validate security build unit integration e2e
+test: lint validate security build unit integration e2e reliability
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -94,6 +94,11 @@ integration: $(VENV)/.native dicom-tools arm64-tools
 e2e: $(VENV)/.native web browser
 	$(VENV)/bin/pytest -q tests/e2e
 
+# Injected faults and bad inputs on one local stack (issue 12); the bad-input table goes to
+# test-artifacts/bad-inputs.md.
+reliability: $(VENV)/.native web browser
+	$(VENV)/bin/pytest -q tests/reliability
+
 validate: $(VENV)/.installed $(TOOLS)/.installed
 	AWS_DEFAULT_REGION=$(REGION) $(VENV)/bin/cfn-lint template.yaml
 	AWS_DEFAULT_REGION=$(REGION) SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam validate --lint --template template.yaml
@@ -112,6 +117,7 @@ bench: $(VENV)/.native
 	$(PY) bench/bench_algorithms.py
 	$(PY) bench/bench_yolo.py
 	$(PY) bench/bench_job_latency.py
+	$(PY) bench/bench_reliability.py
 
 outputs: $(VENV)/.installed
 	$(PY) -m tools.gen_env --stack-name "$${STACK_NAME:?set STACK_NAME}" --output .env.cloud

@@ -18,6 +18,8 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,15 +53,14 @@ def log_in_bench_user(cloud: LocalCloud) -> str:
     return token
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--jobs", type=int, default=200)
-    parser.add_argument("--clients", type=int, default=4)
-    args = parser.parse_args(argv)
+@contextmanager
+def bench_stack(name: str) -> Iterator[tuple[LocalCloud, dict[str, str], Endpoints]]:
+    """template.yaml up locally with ``UNLIMITED`` limits, the PACS seeded: the cloud, a CT
+    instance to submit jobs on, and the endpoints a client reads from ``.env.local``."""
     cloud = LocalCloud(
         template_path=ROOT / "template.yaml",
-        state_dir=ROOT / ".localcloud" / "bench",
-        stack_name="bench",
+        state_dir=ROOT / ".localcloud" / name,
+        stack_name=name,
         parameter_overrides=UNLIMITED,
     )
     cloud.up()
@@ -75,6 +76,17 @@ def main(argv: list[str] | None = None) -> int:
             user_pool_client_id=cloud.outputs["UserPoolClientId"],
             aws_endpoint_url=cloud.endpoint,
         )
+        yield cloud, pacs, endpoints
+    finally:
+        cloud.down()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args(argv)
+    with bench_stack("bench") as (cloud, pacs, endpoints):
         token = log_in_bench_user(cloud)
         algorithms = ["processing_1", "processing_2", "processing_3"]
         # Warm every function and worker once, then one job alone: the idle latency.
@@ -106,8 +118,6 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(json.dumps(report, indent=2))
         return 0 if not (burst.missing() or burst.duplicates() or burst.misdelivered()) else 1
-    finally:
-        cloud.down()
 
 
 if __name__ == "__main__":

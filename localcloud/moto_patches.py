@@ -11,6 +11,10 @@
 5. ``ecs:RunTask`` starts nothing in moto: a hook hands every new task to the local task launcher,
    which runs the container's command as a process and marks the task STOPPED (with the exit code)
    when the process ends.
+6. FIFO queues deduplicate only against the messages still in the queue: once a message was
+   received and deleted, moto accepts its duplicate. SQS (and an SNS FIFO topic's delivery to it)
+   drops a message whose deduplication id was accepted in the last five minutes, whatever became
+   of the first; see ``_patch_sqs_fifo_deduplication``.
 """
 
 # Monkeypatching moto's internals is untyped by nature.
@@ -242,6 +246,37 @@ def _patch_s3_notification_records() -> None:
     notifications._get_s3_event = get_s3_event
 
 
+def _patch_sqs_fifo_deduplication() -> None:
+    """A FIFO queue remembers every deduplication id it accepted for five minutes (moto forgets
+    one as soon as its message is deleted, so a redelivered job's republished result, or a
+    replayed video frame, would reach the consumer twice)."""
+    import threading
+    import time
+
+    from moto.sqs import models as sqs_models
+
+    original = sqs_models.Queue.add_message
+    lock = threading.Lock()
+
+    def add_message(self: Any, message: Any) -> None:
+        dedup = message.deduplication_id if self.fifo_queue else None
+        if dedup:
+            now = time.monotonic()
+            with lock:
+                seen: dict[str, float] = self.__dict__.setdefault("_localcloud_dedup", {})
+                for key in [k for k, at in seen.items() if now - at >= _DEDUPLICATION_SECONDS]:
+                    del seen[key]
+                if dedup in seen:
+                    return  # accepted (and answered with a message id) but not delivered again
+                seen[dedup] = now
+        original(self, message)
+
+    sqs_models.Queue.add_message = add_message
+
+
+_DEDUPLICATION_SECONDS = 300
+
+
 def _make_task_states_manual() -> None:
     """moto advances a task's status on every read; ours change only when the process ends."""
     from moto.moto_api import state_manager
@@ -262,6 +297,7 @@ def apply() -> None:
     _patch_eni_private_dns_name()
     _patch_definite_json_paths()
     _patch_s3_notification_records()
+    _patch_sqs_fifo_deduplication()
     _make_task_states_manual()
     _applied = True
 

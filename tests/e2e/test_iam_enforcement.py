@@ -18,14 +18,11 @@ from typing import Any
 import pytest
 
 from localcloud.cloud import LocalCloud
-from localcloud.template import load_yaml
-from tests.e2e.conftest import QueueRecorder
+from tests.support.stack import QueueRecorder, running, template_copy
 from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENT = ROOT / "events" / "result_push_batch.json"
-# What the copy is made of; each stays where the template names it (CodeUri, containers/...).
-_FOLDERS = ("functions", "layers", "containers", "statemachines", "web")
 
 
 def without_statement(document: dict[str, Any], function: str, action: str) -> dict[str, Any]:
@@ -44,28 +41,21 @@ def without_statement(document: dict[str, Any], function: str, action: str) -> d
 @pytest.fixture(scope="module")
 def denied_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     # Given template.yaml without ResultPush's execute-api:ManageConnections
-    folder = tmp_path_factory.mktemp("iam-copy")
-    for name in _FOLDERS:
-        (folder / name).symlink_to(ROOT / name, target_is_directory=True)
-    document = without_statement(
-        load_yaml(ROOT / "template.yaml"), "ResultPushFunction", "execute-api:ManageConnections"
-    )
-    queue = document["Resources"]["ResultsQueue"]["Properties"]
-    queue["VisibilityTimeout"] = 1
-    queue["RedrivePolicy"]["maxReceiveCount"] = 2
-    template = folder / "template.yaml"
-    template.write_text(json.dumps(document))  # JSON is YAML, with the intrinsics in long form
+    def edit(document: dict[str, Any]) -> None:
+        without_statement(document, "ResultPushFunction", "execute-api:ManageConnections")
+        queue = document["Resources"]["ResultsQueue"]["Properties"]
+        queue["VisibilityTimeout"] = 1
+        queue["RedrivePolicy"]["maxReceiveCount"] = 2
+
+    template = template_copy(tmp_path_factory.mktemp("iam-copy"), edit)
     cloud = LocalCloud(
         template_path=template,
         state_dir=tmp_path_factory.mktemp("iam-copy-state"),
         stack_name="iamdenied",
         parameter_overrides={"ImageTag": "none"},  # no ECS service needed here
     )
-    cloud.up()
-    try:
+    with running(cloud, healthy=False):
         yield cloud
-    finally:
-        cloud.down()
 
 
 def test_a_removed_statement_denies_the_call_and_the_message_goes_to_the_dlq(

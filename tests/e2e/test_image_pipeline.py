@@ -15,6 +15,7 @@ from PIL import Image
 from localcloud.cloud import LocalCloud
 from tests.e2e.conftest import QueueRecorder, RestApi
 from tests.support.image_samples import UNICODE_KEY, bad_inputs, photo_jpeg, photo_png
+from tests.support.stack import s3_notification
 from tests.support.users import StackUser
 from tests.support.waiting import wait_for
 
@@ -109,24 +110,7 @@ def test_same_object_version_is_processed_once(stack, image_results):
 
     # When S3 delivers the same notification again (at-least-once delivery)
     bucket = stack.outputs["ImageInputBucketName"]
-    head = stack.client("s3").head_object(Bucket=bucket, Key=key)
-    event = {
-        "Records": [
-            {
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                    "object": {
-                        "key": key,
-                        "size": head["ContentLength"],
-                        "eTag": head["ETag"].strip('"'),
-                        "versionId": head.get("VersionId"),
-                    },
-                },
-            }
-        ]
-    }
+    event = s3_notification(stack.client("s3"), bucket, key)
     stack.invoke("ImageDispatcherFunction", event)
 
     # Then no second execution starts and no second message is sent

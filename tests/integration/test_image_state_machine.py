@@ -227,13 +227,14 @@ def test_rejected_input_fails_without_a_second_message(
 def test_crashed_task_is_reported_once_with_its_stopped_reason(
     machine: StateMachine, fake_ecs: FakeEcs
 ) -> None:
-    # Given a task whose container crashed (exit 1)
+    # Given a task whose container crashes (exit 1) every time
     fake_ecs.exit_code = 1
 
     # When the execution runs
     execution = machine.run(SAMPLE_INPUT)
 
-    # Then exactly one FAILED message (a valid contract message) says what happened
+    # Then the task ran three times (a crash is not about the input: two retries), and then
+    # exactly one FAILED message (a valid contract message) says what happened
     assert execution["status"] == "FAILED"
     assert execution.get("error") == "ImageTaskFailed"
     (message,) = machine.messages()
@@ -248,7 +249,30 @@ def test_crashed_task_is_reported_once_with_its_stopped_reason(
     )
     assert message.input.version_id == SAMPLE_INPUT["version_id"]
     assert message.input_bytes == SAMPLE_INPUT["size"]
-    assert len(fake_ecs.run_task_calls) == 1
+    assert len(fake_ecs.run_task_calls) == 3
+
+
+def test_task_that_crashes_once_is_run_again_and_its_own_message_is_the_only_one(
+    machine: StateMachine, fake_ecs: FakeEcs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a task killed on its first run (an instance lost: exit 137), fine on its second
+    runs = fake_ecs.run_task_calls
+    fake_ecs.exit_code = 137
+
+    class SecondRunSucceeds(list):  # type: ignore[type-arg]
+        def append(self, item: Any) -> None:
+            super().append(item)
+            fake_ecs.exit_code = 137 if len(self) == 1 else 0
+
+    fake_ecs.run_task_calls = SecondRunSucceeds(runs)
+
+    # When the execution runs
+    execution = machine.run(SAMPLE_INPUT)
+
+    # Then it succeeds on the second run and sends nothing itself (the task sent SUCCEEDED)
+    assert execution["status"] == "SUCCEEDED"
+    assert len(fake_ecs.run_task_calls) == 2
+    assert machine.messages() == []
 
 
 def test_task_that_never_started_its_container_is_reported(

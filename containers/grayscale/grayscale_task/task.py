@@ -5,7 +5,8 @@ Exit codes (the state machine's Catch reads them from the stopped task):
 - 0: processed, SUCCEEDED message sent.
 - 2: input rejected (not an image, corrupt, bomb, empty, gone), FAILED message sent: not retried,
   and the state machine sends nothing more.
-- 1: crash (bad environment, AWS error, bug): no message from here; the state machine reports it.
+- 1: crash (bad environment, AWS error, bug): no message from here; the state machine runs the
+  task again (twice at most), then reports it.
 """
 
 from __future__ import annotations
