@@ -428,6 +428,9 @@ def test_wait_seconds_answers_when_a_result_arrives_and_empty_after_the_wait(
     # generous: other test runs share the machine)
     monkeypatch.setenv("WAIT_TIME_SECONDS", "15")
     monkeypatch.setenv("REQUERY_SECONDS", "0.1")
+    # With the deployed settle window: without one, a completion stamped just before a requery
+    # but written just after it would be passed by the horizon (the race the window is for).
+    monkeypatch.setenv("RESULTS_SETTLE_SECONDS", "10")
     waiting = load_function("results_proxy")
 
     # When a client waits with nothing there, and then waits while a job finishes meanwhile
