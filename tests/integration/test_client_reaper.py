@@ -153,6 +153,16 @@ def management(reaper: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         stubber.assert_no_pending_responses()
 
 
+def expire(reaper: Any, client_id: str) -> dict[str, Any]:
+    """DynamoDB's TTL deletes the client's row; its stream's REMOVE reaches the reaper."""
+    boto3.client("dynamodb").delete_item(
+        TableName="ClientsTable", Key={"client_id": {"S": client_id}}
+    )
+    [removal] = removals()
+    answer: dict[str, Any] = reap(reaper, {"Records": [{**removal, "userIdentity": TTL_DELETER}]})
+    return answer
+
+
 def test_an_expired_poll_client_leaves_nothing_behind(stack):
     # Given a poll client (which has no queue and no subscription) with two live sockets, and
     # another client's socket
@@ -165,11 +175,7 @@ def test_an_expired_poll_client_leaves_nothing_behind(stack):
     assert subscriptions(stack["RESULTS_TOPIC_ARN"]) == []
 
     # When its row expires (DynamoDB's TTL deletes it) and the stream's REMOVE reaches the reaper
-    boto3.client("dynamodb").delete_item(
-        TableName="ClientsTable", Key={"client_id": {"S": client_id}}
-    )
-    [removal] = removals()
-    response = reap(reaper, {"Records": [{**removal, "userIdentity": TTL_DELETER}]})
+    response = expire(reaper, client_id)
 
     # Then its sockets are closed and forgotten, and nothing else is left
     assert response == {"batchItemFailures": []}
@@ -192,11 +198,7 @@ def test_an_expired_legacy_poll_client_has_its_queue_and_subscription_removed(st
     assert len(subscriptions(stack["RESULTS_TOPIC_ARN"])) == 1
 
     # When its row expires (DynamoDB's TTL deletes it) and the stream's REMOVE reaches the reaper
-    boto3.client("dynamodb").delete_item(
-        TableName="ClientsTable", Key={"client_id": {"S": client_id}}
-    )
-    [removal] = removals()
-    response = reap(reaper, {"Records": [{**removal, "userIdentity": TTL_DELETER}]})
+    response = expire(reaper, client_id)
 
     # Then its sockets are closed and forgotten, and its queue and subscription are gone
     assert response == {"batchItemFailures": []}

@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from pipeline_common.contracts.common import utc_now
 from pipeline_common.contracts.jobs import JobMessage, JobResult, JobStatus
+from pipeline_common.job_endings import mark_published
 from pipeline_common.result_feed import seq_assignment
 
 
@@ -150,16 +151,7 @@ class JobsTable:
 
     def published(self, job_id: str) -> None:
         """The final result is published: no one needs to publish it again."""
-        try:
-            self.dynamodb.update_item(
-                TableName=self.table_name,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression="REMOVE publish_pending",
-                ConditionExpression="attribute_exists(job_id)",  # never recreate a removed row
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
+        mark_published(self.dynamodb, self.table_name, job_id)
 
     def stored(self, job_id: str) -> Claim:
         """The job's stored status and final result (None while it has none)."""

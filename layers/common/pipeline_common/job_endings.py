@@ -191,13 +191,19 @@ class JobEnder:
         return True
 
     def _published(self, job_id: str) -> None:
-        try:
-            self.dynamodb.update_item(
-                TableName=self.table_name,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression="REMOVE publish_pending",
-                ConditionExpression="attribute_exists(job_id)",  # never recreate a removed row
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
+        mark_published(self.dynamodb, self.table_name, job_id)
+
+
+def mark_published(dynamodb: Any, table_name: str, job_id: str) -> None:
+    """The job's final result is published: no one needs to publish it again (the worker's
+    finish and every ``JobEnder`` clear ``publish_pending`` through here)."""
+    try:
+        dynamodb.update_item(
+            TableName=table_name,
+            Key={"job_id": {"S": job_id}},
+            UpdateExpression="REMOVE publish_pending",
+            ConditionExpression="attribute_exists(job_id)",  # never recreate a removed row
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
