@@ -536,11 +536,28 @@ class LocalCloud:
                             ),
                         )
                     )
+        for logical_id, bucket_name in self.provisioned.buckets.items():
+            for config in self._bucket_queue_notifications(logical_id):
+                notifications.setdefault(bucket_name, []).append(config)
         for bucket, queue_configs in notifications.items():
             self.client("s3").put_bucket_notification_configuration(
                 Bucket=bucket,
                 NotificationConfiguration={"QueueConfigurations": queue_configs},
             )
+
+    def _bucket_queue_notifications(self, logical_id: str) -> list[dict[str, Any]]:
+        """A bucket's own ``NotificationConfiguration.QueueConfigurations`` (S3 -> SQS), in
+        ``PutBucketNotificationConfiguration``'s shape; moto delivers them (URL-encoded keys, the
+        ``s3:TestEvent`` first), as S3 does."""
+        props = self.resolver.resolve(self.template.resources[logical_id].properties)
+        configs: list[dict[str, Any]] = []
+        for entry in (props.get("NotificationConfiguration") or {}).get("QueueConfigurations", []):
+            config: dict[str, Any] = {"QueueArn": entry["Queue"], "Events": [entry["Event"]]}
+            rules = ((entry.get("Filter") or {}).get("S3Key") or {}).get("Rules")
+            if rules:
+                config["Filter"] = {"Key": {"FilterRules": rules}}
+            configs.append(config)
+        return configs
 
     def _dynamodb_source(
         self, logical_id: str, event_name: str, props: dict[str, Any]

@@ -153,20 +153,33 @@ class SqsEventSource(_Poller):
         self.batches = 0
 
     def _receive(self) -> list[dict[str, Any]]:
+        """One batch as Lambda's poller gathers it: up to ``batch_size`` messages; with a
+        batching window, the first message opens the window and the batch is invoked when it is
+        full or the window has passed (without one, whatever one round of receives gives)."""
         messages: list[dict[str, Any]] = []
-        deadline = time.monotonic() + self.window
+        deadline: float | None = None
         while len(messages) < self.batch_size and not self._stop.is_set():
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                break
+            wait = 1 if remaining is None else min(1, max(0, int(remaining)))
             response = self.sqs.receive_message(
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=min(10, self.batch_size - len(messages)),
-                WaitTimeSeconds=0 if messages else 1,
+                WaitTimeSeconds=0 if messages and self.window <= 0 else wait,
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
             )
             got = response.get("Messages", [])
+            if got and deadline is None:
+                deadline = time.monotonic() + self.window
             messages.extend(got)
-            if not got or time.monotonic() >= deadline:
+            if not got and (self.window <= 0 or not messages):
                 break
+            if not got:
+                # Inside the window with nothing new: wait a little (the receive did not block
+                # when less than a second was left).
+                self._stop.wait(min(0.1, max(0.0, deadline - time.monotonic())))  # type: ignore[operator]
         return messages
 
     def poll_once(self) -> None:

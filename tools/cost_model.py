@@ -3,8 +3,7 @@
 ``python -m tools.cost_model`` prints every table of ``docs/cost-model.md``. Standard library only:
 the prices (each with its source, the date it was read and how sure it is), the work figures
 (measured here or taken from the issue, each with its source), the template's sizes, and the
-formulas. It is a model: batched image tasks are not built yet, and every figure marked
-``assumed`` is a stated guess, not a measurement.
+formulas. It is a model: every figure marked ``assumed`` is a stated guess, not a measurement.
 
 No free tier is applied anywhere (a real account would pay slightly less at the low end).
 """
@@ -351,9 +350,12 @@ def template_alarms() -> tuple[int, int]:
 # ------------------------------------------------------------------------------------------------
 
 
-def happy_path_transitions(definition: dict[str, Any]) -> int:
-    """States entered by an execution that takes every Choice's first branch and every Task's
-    ``Next`` (no retry, no catch) until it ends: what Step Functions bills per execution."""
+def happy_path_transitions(
+    definition: dict[str, Any], defaults: frozenset[str] = frozenset()
+) -> int:
+    """States entered by an execution that takes every Choice's first branch (its ``Default``
+    for the Choices named in ``defaults``) and every Task's ``Next`` (no retry, no catch) until
+    it ends: what Step Functions bills per execution."""
     states: dict[str, Any] = definition["States"]
     name: str | None = definition["StartAt"]
     entered = 0
@@ -366,13 +368,26 @@ def happy_path_transitions(definition: dict[str, Any]) -> int:
         state = states[name]
         if state["Type"] in ("Succeed", "Fail") or state.get("End"):
             return entered
-        name = state["Choices"][0]["Next"] if state["Type"] == "Choice" else state.get("Next")
+        if state["Type"] == "Choice":
+            name = state["Default"] if name in defaults else state["Choices"][0]["Next"]
+        else:
+            name = state.get("Next")
     return entered
 
 
-def definition_transitions(filename: str) -> int:
+def definition_transitions(filename: str, defaults: frozenset[str] = frozenset()) -> int:
     path = ROOT / "statemachines" / filename
-    return happy_path_transitions(json.loads(path.read_text(encoding="utf-8")))
+    return happy_path_transitions(json.loads(path.read_text(encoding="utf-8")), defaults)
+
+
+# The image state machine's first Choice: its first branch is a batch, its Default one object.
+PER_OBJECT_PATH = frozenset({"Batch?"})
+
+
+def image_transitions(*, batched: bool) -> int:
+    return definition_transitions(
+        "image_processing.asl.json", frozenset() if batched else PER_OBJECT_PATH
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -402,8 +417,8 @@ class ImageTasks:
 
 
 def image_tasks(images: int, batch_size: int) -> ImageTasks:
-    """Per-object mode is ``batch_size == 1`` (the task as built); batched is one task per
-    ``batch_size`` objects (issue 14 item 1, a model: not built)."""
+    """Per-object mode is ``batch_size == 1``; batched is one task per ``batch_size`` objects
+    (``ImageDispatchMode=batched``, ``ImageBatchSize``)."""
     if images < 0 or batch_size < 1:
         raise ValueError("images >= 0 and batch_size >= 1")
     batched = batch_size > 1
@@ -482,7 +497,7 @@ def image_month(images: int, batch_size: int, *, months_kept: int = 12) -> Image
         "Fargate",
         tasks.billed_task_seconds * fargate_second_usd(size.vcpu, size.memory_gb),
     )
-    transitions = definition_transitions("image_processing.asl.json")
+    transitions = image_transitions(batched=batched)
     _add(lines, "Step Functions", tasks.tasks * transitions * price("sfn_transition"))
     if batched:
         # S3 -> SQS (one message per object) -> dispatcher (one invocation per batch, reading the
@@ -1026,7 +1041,8 @@ def render() -> str:
     )
     parts.append(
         "\nStep Functions transitions per execution (happy path, from statemachines/): "
-        f"image {definition_transitions('image_processing.asl.json')}, "
+        f"image {image_transitions(batched=False)} per object, "
+        f"{image_transitions(batched=True)} per batch, "
         f"video {definition_transitions('video_ingest.asl.json')}."
     )
     return "\n".join(parts)

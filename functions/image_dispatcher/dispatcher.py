@@ -1,14 +1,21 @@
-"""From an S3 notification to one ``ImageProcessingStateMachine`` execution per object version.
+"""From S3 notifications (delivered through ImageIntakeQueue, or straight from S3) to
+``ImageProcessingStateMachine`` executions: one per object version (``per-object`` mode) or one
+per SQS batch of objects (``batched`` mode).
 
-Idempotency: the execution name is a hash of bucket, key and version id (or ETag when the bucket
-is unversioned), so a redelivered notification or a retried invocation finds the execution
-already there (``ExecutionAlreadyExists``) and does nothing. The correlation id is that same name,
-so every message about one object version carries the same id.
+Idempotency, per object: the object's id is a hash of bucket, key and version id (or ETag when the
+bucket is unversioned). In per-object mode it is the execution name, so a redelivered
+notification finds the execution already there (``ExecutionAlreadyExists``) and does nothing. In
+batched mode the batch's execution name is a hash of its objects' ids (the same batch redelivered
+starts nothing), and the task claims each object version in ImageClaimsTable before working on it
+(a duplicate in another batch is skipped; see ``grayscale_task.claims``). The correlation id of
+every message about one object version is that object id in both modes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import unquote_plus
@@ -24,6 +31,8 @@ from pipeline_common.aws import client
 from pipeline_common.contracts import S3Location
 from pipeline_common.contracts.image import (
     SUPPORTED_EXTENSIONS,
+    ImageBatchInput,
+    ImageBatchManifest,
     ImageProcessingInput,
     ImageProcessingResult,
     ImageStatus,
@@ -31,6 +40,7 @@ from pipeline_common.contracts.image import (
 from pipeline_common.observability import logger, metrics
 
 EXECUTION_NAME_PREFIX = "img-"
+BATCH_NAME_PREFIX = "imgb-"
 Outcome = Literal["started", "duplicate", "rejected", "ignored"]
 
 
@@ -53,6 +63,9 @@ class DispatchSummary:
     duplicates: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    batches: list[str] = field(default_factory=list)  # batched mode: executions started
+    # SQS message ids to retry (Lambda's partial batch response); empty for a direct S3 event.
+    failed_messages: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,7 +73,19 @@ class DispatchSummary:
             "duplicates": self.duplicates,
             "rejected": self.rejected,
             "ignored": self.ignored,
+            "batches": self.batches,
+            "batchItemFailures": [{"itemIdentifier": m} for m in self.failed_messages],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """An object worth processing, and the SQS message that brought it (None: a direct event)."""
+
+    message_id: str | None
+    label: str
+    obj: CreatedObject
+    name: str  # the object id: execution name in per-object mode, claim key in batched mode
 
 
 def is_s3_test_event(event: dict[str, Any]) -> bool:
@@ -144,50 +169,185 @@ def start_processing(obj: CreatedObject, name: str, state_machine_arn: str) -> b
     return True
 
 
-def dispatch_record(record: S3EventRecord, settings: DispatcherSettings) -> Outcome:
-    if not record.event_name.startswith("ObjectCreated:"):
-        logger.info("not an object creation, ignored", extra={"event_name": record.event_name})
-        return "ignored"
-    obj = created_object(record)
-    name = execution_name(obj.bucket, obj.key, obj.version_id, obj.etag)
-    log = {"bucket": obj.bucket, "key": obj.key, "version_id": obj.version_id, "execution": name}
+def batch_name(object_ids: list[str]) -> str:
+    """Deterministic for a set of objects: the same batch delivered again starts nothing new."""
+    digest = hashlib.sha256("\n".join(sorted(set(object_ids))).encode("ascii")).hexdigest()
+    return BATCH_NAME_PREFIX + digest
 
-    reason = rejection_reason(obj, max_bytes=settings.max_object_bytes)
-    if reason is not None:
-        report_rejection(obj, reason, name, settings.metrics_queue_url)
-        logger.warning("object rejected", extra={**log, "reason": reason})
-        metrics.add_metric(name="ImagesRejected", unit=MetricUnit.Count, value=1)
-        return "rejected"
-    if not start_processing(obj, name, settings.state_machine_arn):
-        logger.info("object version already processed or in progress", extra=log)
-        metrics.add_metric(name="ImagesAlreadyDispatched", unit=MetricUnit.Count, value=1)
-        return "duplicate"
-    logger.info("processing started", extra=log)
-    metrics.add_metric(name="ImagesDispatched", unit=MetricUnit.Count, value=1)
-    return "started"
+
+def as_input(obj: CreatedObject, name: str) -> ImageProcessingInput:
+    return ImageProcessingInput(
+        bucket=obj.bucket,
+        key=obj.key,
+        version_id=obj.version_id,
+        etag=obj.etag,
+        size=obj.size,
+        correlation_id=name,
+    )
+
+
+def start_batch(accepted: list[Accepted], settings: DispatcherSettings) -> tuple[str, bool]:
+    """Write the manifest, then start the batch's execution; (name, False) when it exists."""
+    assert settings.manifest_bucket is not None  # checked by the settings
+    objects = [as_input(a.obj, a.name) for a in accepted]
+    name = batch_name([a.name for a in accepted])
+    manifest = ImageBatchManifest(batch_id=name, objects=objects)
+    manifest_location = S3Location(
+        bucket=settings.manifest_bucket, key=f"{settings.manifest_prefix}{name}.json"
+    )
+    # Same name, same bytes: a retried invocation overwrites the manifest with itself.
+    client("s3").put_object(
+        Bucket=manifest_location.bucket,
+        Key=manifest_location.key,
+        Body=manifest.model_dump_json().encode(),
+        ContentType="application/json",
+    )
+    execution_input = ImageBatchInput(
+        batch_id=name,
+        correlation_id=name,
+        manifest=manifest_location,
+        objects=objects,
+        count=len(objects),
+        batch_timeout_seconds=settings.batch_timeout_seconds,
+        claim_expires_at=int(time.time()) + settings.claim_ttl_days * 86_400,
+    )
+    try:
+        client("stepfunctions").start_execution(
+            stateMachineArn=settings.state_machine_arn,
+            name=name,
+            input=execution_input.model_dump_json(),
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+            return name, False
+        raise
+    return name, True
+
+
+def notifications(event: dict[str, Any]) -> list[tuple[str | None, dict[str, Any] | None]]:
+    """(SQS message id, S3 event) pairs. A direct S3 invocation is one pair without an id; an
+    SQS body that is not JSON gives None (that message fails, and goes to the DLQ in the end)."""
+    records = event.get("Records") or []
+    if not records or records[0].get("eventSource") != "aws:sqs":
+        return [(None, event)]
+    pairs: list[tuple[str | None, dict[str, Any] | None]] = []
+    for record in records:
+        try:
+            body = json.loads(record["body"])
+        except (KeyError, TypeError, ValueError):
+            body = None
+        pairs.append((record["messageId"], body if isinstance(body, dict) else None))
+    return pairs
+
+
+def _accept(
+    message_id: str | None,
+    s3_event: dict[str, Any],
+    settings: DispatcherSettings,
+    summary: DispatchSummary,
+) -> list[Accepted]:
+    """Sort one S3 event's records: ignored and rejected ones are settled here (a rejection sends
+    its FAILED message at once); the rest are returned to be started."""
+    if is_s3_test_event(s3_event):
+        logger.info("s3:TestEvent ignored", extra={"bucket": s3_event.get("Bucket")})
+        metrics.add_metric(name="NotificationsIgnored", unit=MetricUnit.Count, value=1)
+        summary.ignored.append("s3:TestEvent")
+        return []
+    accepted: list[Accepted] = []
+    for record in S3Event(s3_event).records:
+        if not record.event_name.startswith("ObjectCreated:"):
+            logger.info("not an object creation, ignored", extra={"event_name": record.event_name})
+            summary.ignored.append(record.event_name)
+            continue
+        obj = created_object(record)
+        name = execution_name(obj.bucket, obj.key, obj.version_id, obj.etag)
+        label = f"s3://{obj.bucket}/{obj.key}"
+        reason = rejection_reason(obj, max_bytes=settings.max_object_bytes)
+        if reason is not None:
+            report_rejection(obj, reason, name, settings.metrics_queue_url)
+            logger.warning("object rejected", extra={"key": obj.key, "reason": reason})
+            metrics.add_metric(name="ImagesRejected", unit=MetricUnit.Count, value=1)
+            summary.rejected.append(label)
+            continue
+        accepted.append(Accepted(message_id=message_id, label=label, obj=obj, name=name))
+    return accepted
+
+
+def _start_each(accepted: list[Accepted], settings: DispatcherSettings, summary: DispatchSummary):
+    failed: list[Accepted] = []
+    for item in accepted:
+        log = {"key": item.obj.key, "version_id": item.obj.version_id, "execution": item.name}
+        try:
+            started = start_processing(item.obj, item.name, settings.state_machine_arn)
+        except Exception:
+            logger.exception("could not start the execution", extra=log)
+            failed.append(item)
+            continue
+        if started:
+            logger.info("processing started", extra=log)
+            metrics.add_metric(name="ImagesDispatched", unit=MetricUnit.Count, value=1)
+            summary.started.append(item.label)
+        else:
+            logger.info("object version already processed or in progress", extra=log)
+            metrics.add_metric(name="ImagesAlreadyDispatched", unit=MetricUnit.Count, value=1)
+            summary.duplicates.append(item.label)
+    return failed
+
+
+def _start_batch(accepted: list[Accepted], settings: DispatcherSettings, summary: DispatchSummary):
+    unique = list({a.name: a for a in accepted}.values())  # one object twice in one batch: once
+    try:
+        name, started = start_batch(unique, settings)
+    except Exception:
+        logger.exception("could not start the batch", extra={"objects": len(unique)})
+        return accepted
+    summary.batches.append(name)
+    labels = [a.label for a in unique]
+    if started:
+        logger.info("batch started", extra={"execution": name, "objects": len(unique)})
+        metrics.add_metric(name="ImageBatchesDispatched", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="ImagesDispatched", unit=MetricUnit.Count, value=len(unique))
+        summary.started.extend(labels)
+    else:
+        logger.info("batch already started", extra={"execution": name})
+        summary.duplicates.extend(labels)
+    return []
 
 
 def dispatch_event(event: dict[str, Any], settings: DispatcherSettings) -> DispatchSummary:
-    """Dispatch every record; raise ``DispatchFailed`` at the end if any failed unexpectedly."""
+    """Dispatch every notification. From SQS, messages that failed are returned for a retry
+    (``batchItemFailures``); from S3 directly, ``DispatchFailed`` is raised after every record was
+    tried, so Lambda's async retries keep the event."""
     summary = DispatchSummary()
-    if is_s3_test_event(event):
-        logger.info("s3:TestEvent ignored", extra={"bucket": event.get("Bucket")})
-        metrics.add_metric(name="NotificationsIgnored", unit=MetricUnit.Count, value=1)
-        summary.ignored.append("s3:TestEvent")
-        return summary
-
-    records = list(S3Event(event).records)
+    accepted: list[Accepted] = []
     failed: list[str] = []
-    for index, record in enumerate(records):
-        label = f"#{index}"
-        try:
-            label = f"s3://{record.s3.bucket.name}/{unquote_plus(record.s3.get_object.key)}"
-            outcome = dispatch_record(record, settings)
-        except Exception:
-            logger.exception("record failed", extra={"record": label})
+    failed_ids: set[str] = set()
+    for index, (message_id, s3_event) in enumerate(notifications(event)):
+        label = message_id or f"#{index}"
+        if s3_event is None:
+            logger.error("message is not an S3 notification", extra={"message_id": message_id})
             failed.append(label)
+            if message_id:
+                failed_ids.add(message_id)
             continue
-        getattr(summary, "duplicates" if outcome == "duplicate" else outcome).append(label)
-    if failed:
-        raise DispatchFailed(failed, total=len(records))
+        try:
+            accepted.extend(_accept(message_id, s3_event, settings, summary))
+        except Exception:
+            logger.exception("notification failed", extra={"message": label})
+            failed.append(label)
+            if message_id:
+                failed_ids.add(message_id)
+
+    if settings.dispatch_mode == "batched" and accepted:
+        not_started = _start_batch(accepted, settings, summary)
+    else:
+        not_started = _start_each(accepted, settings, summary)
+    for item in not_started:
+        failed.append(item.label)
+        if item.message_id:
+            failed_ids.add(item.message_id)
+
+    summary.failed_messages = sorted(failed_ids)
+    if failed and not failed_ids:  # a direct S3 invocation: let Lambda retry the event
+        raise DispatchFailed(failed, total=len(failed) + len(summary.started))
     return summary

@@ -22,7 +22,7 @@ task = samples.grayscale_task_module("task")
 
 INPUT_BUCKET = "image-input-bucket"
 OUTPUT_BUCKET = "image-output-bucket"
-STAGES = ("download", "decode", "convert", "encode", "upload", "total")
+STAGES = ("setup", "download", "decode", "convert", "encode", "upload", "total")
 
 
 @dataclass

@@ -80,9 +80,11 @@ def test_transitions_follow_the_first_choice_and_stop_at_the_end():
     assert cm.happy_path_transitions(definition) == 4
 
 
-def test_the_image_and_video_state_machines_bill_four_and_two_transitions():
-    # Has version id? -> Use version id -> Run grayscale task -> Processed
-    assert cm.definition_transitions("image_processing.asl.json") == 4
+def test_the_image_and_video_state_machines_bill_five_three_and_two_transitions():
+    # Batch? -> Has version id? -> Use version id -> Run grayscale task -> Processed
+    assert cm.image_transitions(batched=False) == 5
+    # Batch? -> Run grayscale batch task -> Processed
+    assert cm.image_transitions(batched=True) == 3
     # Run frame extractor task -> Ingested
     assert cm.definition_transitions("video_ingest.asl.json") == 2
 
@@ -91,9 +93,9 @@ def test_per_object_fargate_and_step_functions_lines_for_a_thousand_images():
     # Given 1,000 images, one task each
     result = cm.image_month(1_000, 1)
 
-    # Then Fargate is 1,000 minutes of 1 vCPU + 2 GB, Step Functions 4,000 transitions at $0.025/1k
+    # Then Fargate is 1,000 minutes of 1 vCPU + 2 GB, Step Functions 5,000 transitions at $0.025/1k
     assert result.lines["Fargate"] == pytest.approx(1_000 * (0.03238 + 2 * 0.00356) / 60)
-    assert result.lines["Step Functions"] == pytest.approx(0.1)
+    assert result.lines["Step Functions"] == pytest.approx(0.125)
 
 
 def test_batching_divides_task_starts_and_fargate_cost():

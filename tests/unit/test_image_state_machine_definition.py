@@ -19,6 +19,7 @@ SUBSTITUTIONS = {
     "TaskSecurityGroup",
     "MetricsQueueUrl",
     "ContainerName",
+    "ClaimsTable",
 }
 
 

@@ -68,6 +68,7 @@ INTEGRATIONS = {
         "events:DescribeRule",
     },
     "arn:aws:states:::sqs:sendMessage": {"sqs:SendMessage"},
+    "arn:aws:states:::dynamodb:updateItem": {"dynamodb:UpdateItem"},
 }
 # A state machine with Logging delivers its logs through CloudWatch Logs' vended-log actions.
 LOG_DELIVERY = {

@@ -2,6 +2,8 @@
 
 - ``ImageProcessingInput``: what ``ImageDispatcherFunction`` starts
   ``ImageProcessingStateMachine`` with (one object version).
+- ``ImageBatchInput``: what the dispatcher starts the state machine with in batched mode (the
+  objects of one batch; the task reads the same list from the ``ImageBatchManifest`` in S3).
 - ``ImageProcessingResult``: the one message per object on ``ImageProcessingQueue``, sent by the
   grayscale container (SUCCEEDED, or FAILED with the input rejected), by the dispatcher (FAILED at
   ``dispatch``: wrong extension, empty, too large) or by the state machine's Catch (FAILED at
@@ -45,6 +47,33 @@ class ImageProcessingInput(Contract):
     @property
     def location(self) -> S3Location:
         return S3Location(bucket=self.bucket, key=self.key, version_id=self.version_id)
+
+
+# Bounded by the execution input (256 KiB): 100 objects with 1,024-byte keys is about 140 KiB.
+MAX_BATCH_OBJECTS = 100
+
+
+class ImageBatchManifest(Contract):
+    """The objects of one batch, written by the dispatcher to S3 for the task to read (an ECS
+    ``RunTask`` override holds 8 KiB in all, far too little for a list of keys)."""
+
+    batch_id: str = Field(min_length=1, max_length=80)
+    objects: list[ImageProcessingInput] = Field(min_length=1, max_length=MAX_BATCH_OBJECTS)
+
+
+class ImageBatchInput(Contract):
+    """Input of one batched ``ImageProcessingStateMachine`` execution. ``objects`` is repeated
+    here so the state machine can report every object that a failed batch left unreported."""
+
+    batch_id: str = Field(min_length=1, max_length=80)
+    correlation_id: str = Field(min_length=1, max_length=128)
+    manifest: S3Location
+    objects: list[ImageProcessingInput] = Field(min_length=1, max_length=MAX_BATCH_OBJECTS)
+    count: int = Field(ge=1, le=MAX_BATCH_OBJECTS)
+    # The whole task's limit (the state machine's TimeoutSecondsPath).
+    batch_timeout_seconds: int = Field(ge=1, le=86_400)
+    # Epoch seconds after which a claim row may be swept (DynamoDB TTL).
+    claim_expires_at: int = Field(ge=0)
 
 
 class ImageProcessingResult(Contract):
