@@ -240,37 +240,29 @@ def notifications(event: dict[str, Any]) -> list[tuple[str | None, dict[str, Any
     return pairs
 
 
-def _accept(
+def _accept_record(
     message_id: str | None,
-    s3_event: dict[str, Any],
+    record: S3EventRecord,
     settings: DispatcherSettings,
     summary: DispatchSummary,
-) -> list[Accepted]:
-    """Sort one S3 event's records: ignored and rejected ones are settled here (a rejection sends
-    its FAILED message at once); the rest are returned to be started."""
-    if is_s3_test_event(s3_event):
-        logger.info("s3:TestEvent ignored", extra={"bucket": s3_event.get("Bucket")})
-        metrics.add_metric(name="NotificationsIgnored", unit=MetricUnit.Count, value=1)
-        summary.ignored.append("s3:TestEvent")
-        return []
-    accepted: list[Accepted] = []
-    for record in S3Event(s3_event).records:
-        if not record.event_name.startswith("ObjectCreated:"):
-            logger.info("not an object creation, ignored", extra={"event_name": record.event_name})
-            summary.ignored.append(record.event_name)
-            continue
-        obj = created_object(record)
-        name = execution_name(obj.bucket, obj.key, obj.version_id, obj.etag)
-        label = f"s3://{obj.bucket}/{obj.key}"
-        reason = rejection_reason(obj, max_bytes=settings.max_object_bytes)
-        if reason is not None:
-            report_rejection(obj, reason, name, settings.metrics_queue_url)
-            logger.warning("object rejected", extra={"key": obj.key, "reason": reason})
-            metrics.add_metric(name="ImagesRejected", unit=MetricUnit.Count, value=1)
-            summary.rejected.append(label)
-            continue
-        accepted.append(Accepted(message_id=message_id, label=label, obj=obj, name=name))
-    return accepted
+) -> Accepted | None:
+    """Ignored and rejected records are settled here (a rejection sends its FAILED message at
+    once); an object worth processing is returned to be started."""
+    if not record.event_name.startswith("ObjectCreated:"):
+        logger.info("not an object creation, ignored", extra={"event_name": record.event_name})
+        summary.ignored.append(record.event_name)
+        return None
+    obj = created_object(record)
+    name = execution_name(obj.bucket, obj.key, obj.version_id, obj.etag)
+    label = f"s3://{obj.bucket}/{obj.key}"
+    reason = rejection_reason(obj, max_bytes=settings.max_object_bytes)
+    if reason is not None:
+        report_rejection(obj, reason, name, settings.metrics_queue_url)
+        logger.warning("object rejected", extra={"key": obj.key, "reason": reason})
+        metrics.add_metric(name="ImagesRejected", unit=MetricUnit.Count, value=1)
+        summary.rejected.append(label)
+        return None
+    return Accepted(message_id=message_id, label=label, obj=obj, name=name)
 
 
 def _start_each(accepted: list[Accepted], settings: DispatcherSettings, summary: DispatchSummary):
@@ -330,13 +322,24 @@ def dispatch_event(event: dict[str, Any], settings: DispatcherSettings) -> Dispa
             if message_id:
                 failed_ids.add(message_id)
             continue
-        try:
-            accepted.extend(_accept(message_id, s3_event, settings, summary))
-        except Exception:
-            logger.exception("notification failed", extra={"message": label})
-            failed.append(label)
-            if message_id:
-                failed_ids.add(message_id)
+        if is_s3_test_event(s3_event):
+            logger.info("s3:TestEvent ignored", extra={"bucket": s3_event.get("Bucket")})
+            metrics.add_metric(name="NotificationsIgnored", unit=MetricUnit.Count, value=1)
+            summary.ignored.append("s3:TestEvent")
+            continue
+        for record_index, record in enumerate(S3Event(s3_event).records):
+            record_label = f"{label}#{record_index}"
+            try:
+                record_label = f"s3://{record.s3.bucket.name}/{unquote_plus(record.s3.get_object.key)}"
+                item = _accept_record(message_id, record, settings, summary)
+            except Exception:
+                logger.exception("record failed", extra={"record": record_label})
+                failed.append(record_label)
+                if message_id:
+                    failed_ids.add(message_id)
+                continue
+            if item is not None:
+                accepted.append(item)
 
     if settings.dispatch_mode == "batched" and accepted:
         not_started = _start_batch(accepted, settings, summary)
@@ -349,5 +352,6 @@ def dispatch_event(event: dict[str, Any], settings: DispatcherSettings) -> Dispa
 
     summary.failed_messages = sorted(failed_ids)
     if failed and not failed_ids:  # a direct S3 invocation: let Lambda retry the event
-        raise DispatchFailed(failed, total=len(failed) + len(summary.started))
+        total = len(failed) + len(summary.started) + len(summary.duplicates)
+        raise DispatchFailed(failed, total=total + len(summary.rejected) + len(summary.ignored))
     return summary
