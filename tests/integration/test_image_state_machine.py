@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ASL = (ROOT / "statemachines" / "image_processing.asl.json").read_text(encoding="utf-8")
 SAMPLE_INPUT = json.loads((ROOT / "events" / "image_processing_input.json").read_text("utf-8"))
 CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/pipeline"
+CLAIMS_TABLE = "ImageClaimsTable"
 TASK_ARN = "arn:aws:ecs:us-east-1:123456789012:task/pipeline/0123456789abcdef"
 
 
@@ -116,11 +117,12 @@ class StateMachine:
     arn: str
     queue_url: str
 
-    def run(self, execution_input: dict[str, Any]) -> dict[str, Any]:
+    def run(self, execution_input: dict[str, Any], name: str | None = None) -> dict[str, Any]:
         sfn = boto3.client("stepfunctions")
-        arn = sfn.start_execution(stateMachineArn=self.arn, input=json.dumps(execution_input))[
-            "executionArn"
-        ]
+        named = {"name": name} if name else {}
+        arn = sfn.start_execution(
+            stateMachineArn=self.arn, input=json.dumps(execution_input), **named
+        )["executionArn"]
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             execution = sfn.describe_execution(executionArn=arn)
@@ -144,6 +146,12 @@ def machine(fake_ecs: FakeEcs) -> Iterator[StateMachine]:
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         clear_clients()
         queue_url = boto3.client("sqs").create_queue(QueueName="ImageProcessingQueue")["QueueUrl"]
+        boto3.client("dynamodb").create_table(
+            TableName=CLAIMS_TABLE,
+            AttributeDefinitions=[{"AttributeName": "object_id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "object_id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         substitutions = {
             "ClusterArn": CLUSTER,
             "TaskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/gray:1",
@@ -152,6 +160,7 @@ def machine(fake_ecs: FakeEcs) -> Iterator[StateMachine]:
             "TaskSecurityGroup": "sg-0000000000000000c",
             "MetricsQueueUrl": queue_url,
             "ContainerName": "grayscale",
+            "ClaimsTable": CLAIMS_TABLE,
         }
         definition = ASL
         for name, value in substitutions.items():
@@ -308,3 +317,94 @@ def test_failure_without_a_task_description_is_reported_with_its_cause(
     )
     assert message.input.version_id is None
     assert len(fake_ecs.run_task_calls) == 1
+
+
+def _batch_input(count: int = 3) -> dict[str, Any]:
+    objects = [
+        SAMPLE_INPUT | {"key": f"uploads/{i}.jpg", "correlation_id": f"img-object-{i}"}
+        for i in range(count)
+    ]
+    return {
+        "batch_id": "imgb-test",
+        "correlation_id": "imgb-test",
+        "manifest": {"bucket": "image-output-bucket", "key": "manifests/imgb-test.json"},
+        "objects": objects,
+        "count": count,
+        "batch_timeout_seconds": 900,
+        "claim_expires_at": 1_900_000_000,
+    }
+
+
+def _put_claim(object_id: str, batch_id: str, state: str) -> None:
+    boto3.client("dynamodb").put_item(
+        TableName=CLAIMS_TABLE,
+        Item={
+            "object_id": {"S": object_id},
+            "batch_id": {"S": batch_id},
+            "state": {"S": state},
+        },
+    )
+
+
+def test_a_batch_runs_one_task_over_its_manifest(machine: StateMachine, fake_ecs: FakeEcs):
+    # Given a batch whose task reports every object itself (exit 0)
+    fake_ecs.exit_code = 0
+
+    # When it runs
+    execution = machine.run(_batch_input())
+
+    # Then one task got the manifest (not the list) and the ASL sends nothing
+    assert execution["status"] == "SUCCEEDED"
+    (call,) = fake_ecs.run_task_calls
+    env = {v["Name"]: v["Value"] for v in call["Overrides"]["ContainerOverrides"][0]["Environment"]}
+    assert env == {
+        "MANIFEST_BUCKET": "image-output-bucket",
+        "MANIFEST_KEY": "manifests/imgb-test.json",
+        "BATCH_ID": "imgb-test",
+        "CORRELATION_ID": "imgb-test",
+    }
+    assert machine.messages() == []
+
+
+def test_a_batch_that_keeps_crashing_reports_each_unreported_object_once(
+    machine: StateMachine, fake_ecs: FakeEcs
+):
+    # Given a batch whose task crashes every time, after it reported object 0, while object 1
+    # belongs to another batch and object 2 was claimed by this one but not reported
+    fake_ecs.exit_code = 1
+    _put_claim("img-object-0", "imgb-test", "REPORTED")
+    _put_claim("img-object-1", "imgb-other", "PROCESSING")
+    _put_claim("img-object-2", "imgb-test", "PROCESSING")
+    batch = _batch_input(4)  # object 3 was never claimed
+
+    # When it runs
+    execution = machine.run(batch)
+
+    # Then the task ran three times, and objects 2 and 3 got one FAILED message each
+    assert execution["status"] == "FAILED"
+    assert execution.get("error") == "ImageBatchFailed"
+    assert len(fake_ecs.run_task_calls) == 3
+    messages = sorted(machine.messages(), key=lambda m: m.input.key)
+    assert [m.input.key for m in messages] == ["uploads/2.jpg", "uploads/3.jpg"]
+    for message in messages:
+        assert (message.status, message.stage) == (ImageStatus.FAILED, "task")
+        assert "exit code 1" in (message.reason or "")
+        assert message.correlation_id == f"img-object-{message.input.key[8]}"
+
+    # And both are now REPORTED by this batch: a second failure branch would send nothing
+    machine.run(batch, name="second-run")
+    assert machine.messages() == []
+
+
+def test_a_batch_whose_manifest_is_unreadable_is_reported_without_a_retry(
+    machine: StateMachine, fake_ecs: FakeEcs
+):
+    # Given a batch task that exits 2 (its manifest cannot be read)
+    fake_ecs.exit_code = 2
+
+    # When it runs
+    machine.run(_batch_input(2))
+
+    # Then it ran once, and each object got its FAILED message
+    assert len(fake_ecs.run_task_calls) == 1
+    assert sorted(m.input.key for m in machine.messages()) == ["uploads/0.jpg", "uploads/1.jpg"]
