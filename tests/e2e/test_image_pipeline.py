@@ -4,6 +4,7 @@ grayscale task (C/OpenMP kernel) -> ImageOutputBucket + one message on ImageProc
 from __future__ import annotations
 
 import io
+import json
 import time
 from typing import Any
 
@@ -148,3 +149,37 @@ def test_an_upload_through_the_api_is_its_owners_alone(rest, users):
 
     # And to anyone else it does not exist
     assert _status(rest, users.bob, upload["key"]).status_code == 404
+
+
+def test_objects_uploaded_together_share_tasks_and_each_is_reported_once(stack, image_results):
+    # Given six photos and one corrupt file uploaded together (batched mode, the default)
+    keys = [f"batch/photo-{i}.jpg" for i in range(6)]
+    bad_key = "batch/corrupt.jpg"
+    executions_before = len(_executions(stack))
+
+    # When they land in the input bucket
+    for key in keys:
+        _upload(stack, key, photo_jpeg())
+    _upload(stack, bad_key, b"\xff\xd8\xff\xe0 not really a jpeg")
+
+    # Then each object gets exactly one message: the photos SUCCEEDED, the corrupt one FAILED
+    for key in keys:
+        [result] = wait_for(lambda k=key: _results_for(image_results, k), timeout=90, what=key)
+        assert result["status"] == "SUCCEEDED", result
+        assert result["output"]["key"] == f"gray/{key}"
+    [bad] = wait_for(lambda: _results_for(image_results, bad_key), timeout=90, what=bad_key)
+    assert bad["status"] == "FAILED"
+
+    # And fewer executions (tasks) ran than objects
+    started = len(_executions(stack)) - executions_before
+    assert 1 <= started < len(keys) + 1
+
+    # And a redelivered notification (S3 is at-least-once) sends nothing more
+    bucket = stack.outputs["ImageInputBucketName"]
+    event = s3_notification(stack.client("s3"), bucket, keys[0])
+    stack.client("sqs").send_message(
+        QueueUrl=stack.outputs["ImageIntakeQueueUrl"], MessageBody=json.dumps(event)
+    )
+    time.sleep(8)  # a window and a task: a duplicate would show up within this
+    for key in [*keys, bad_key]:
+        assert len(_results_for(image_results, key)) == 1
