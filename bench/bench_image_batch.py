@@ -14,9 +14,9 @@ ratios within one run.
 from __future__ import annotations
 
 import argparse
-import logging
 import io
 import json
+import logging
 import os
 import statistics
 import subprocess
@@ -161,8 +161,10 @@ def main() -> None:
     print(f"CPU: {os.cpu_count()} CPUs, load average {one:.2f} (1 min) {five:.2f} (5 min)")
     cloud = Cloud()
     try:
-        print("\n| input | codec ms | transfer ms | start->exit per-object ms | ratio "
-              "| per image in a batch ms | ratio to codec+transfer |")
+        print(
+            "\n| input | codec ms | transfer ms | start->exit per-object ms | ratio "
+            "| per image in a batch ms | ratio to codec+transfer |"
+        )
         print("|---|---|---|---|---|---|---|")
         for name, data in _inputs().items():
             key = "bench/" + name.split()[0] + (".png" if "PNG" in name else ".jpg")

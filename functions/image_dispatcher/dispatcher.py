@@ -330,7 +330,9 @@ def dispatch_event(event: dict[str, Any], settings: DispatcherSettings) -> Dispa
         for record_index, record in enumerate(S3Event(s3_event).records):
             record_label = f"{label}#{record_index}"
             try:
-                record_label = f"s3://{record.s3.bucket.name}/{unquote_plus(record.s3.get_object.key)}"
+                record_label = (
+                    f"s3://{record.s3.bucket.name}/{unquote_plus(record.s3.get_object.key)}"
+                )
                 item = _accept_record(message_id, record, settings, summary)
             except Exception:
                 logger.exception("record failed", extra={"record": record_label})

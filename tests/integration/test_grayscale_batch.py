@@ -131,7 +131,8 @@ def test_a_bad_image_fails_alone_and_every_object_gets_its_output_and_message(cl
     )
     # And each message carries its own object's correlation id, the good ones their outputs
     assert by_key["uploads/a.jpg"].correlation_id == good_a.correlation_id
-    assert cloud.output_exists("uploads/a.jpg") and cloud.output_exists("uploads/b.png")
+    assert cloud.output_exists("uploads/a.jpg")
+    assert cloud.output_exists("uploads/b.png")
     assert not cloud.output_exists("uploads/bad.jpg")
     # And each claim is REPORTED by this batch
     for obj, outcome in ((good_a, "SUCCEEDED"), (bad, "FAILED"), (good_b, "SUCCEEDED")):

@@ -95,7 +95,7 @@ def setup() -> None:
 
     client("s3")
     client("sqs")
-    import grayscale_task.convert  # noqa: F401  # numpy, Pillow and the native kernel
+    import grayscale_task.convert  # numpy, Pillow and the native kernel
     import grayscale_task.decode  # noqa: F401
 
 
@@ -174,7 +174,8 @@ def run(settings: TaskSettings) -> int:
     from pipeline_common.contracts.image import ImageStatus
     from pipeline_common.observability import logger
 
-    assert settings.input_bucket is not None and settings.input_key is not None
+    assert settings.input_bucket is not None
+    assert settings.input_key is not None
     source = S3Location(
         bucket=settings.input_bucket, key=settings.input_key, version_id=settings.input_version_id
     )
@@ -211,7 +212,9 @@ def read_manifest(settings: TaskSettings) -> ImageBatchManifest:
     except ValidationError as exc:
         raise ImageRejected("task", f"batch manifest is not valid: {exc}") from exc
     if manifest.batch_id != settings.batch_id:
-        raise ImageRejected("task", f"manifest of batch {manifest.batch_id}, not {settings.batch_id}")
+        raise ImageRejected(
+            "task", f"manifest of batch {manifest.batch_id}, not {settings.batch_id}"
+        )
     return manifest
 
 
@@ -221,7 +224,8 @@ def run_batch(settings: TaskSettings) -> int:
     from grayscale_task import claims
     from pipeline_common.observability import logger
 
-    assert settings.claims_table is not None and settings.batch_id is not None
+    assert settings.claims_table is not None
+    assert settings.batch_id is not None
     started = time.perf_counter()
     setup_started = started
     setup()
