@@ -172,7 +172,7 @@ def run(settings: TaskSettings) -> int:
     """Per-object mode."""
     from pipeline_common.contracts import S3Location
     from pipeline_common.contracts.image import ImageStatus
-    from pipeline_common.observability import logger
+    from grayscale_task.log import logger
 
     assert settings.input_bucket is not None
     assert settings.input_key is not None
@@ -222,7 +222,7 @@ def run_batch(settings: TaskSettings) -> int:
     """Batched mode: every object of the manifest that this batch may claim, one at a time with
     the same clients (and their open connections)."""
     from grayscale_task import claims
-    from pipeline_common.observability import logger
+    from grayscale_task.log import logger
 
     assert settings.claims_table is not None
     assert settings.batch_id is not None
@@ -286,7 +286,7 @@ def _report(settings: TaskSettings, result: ImageProcessingResult) -> None:
 def main() -> int:
     from pydantic import ValidationError
 
-    from pipeline_common.observability import logger
+    from grayscale_task.log import logger
 
     try:
         settings = TaskSettings()  # type: ignore[call-arg]  # values come from the environment
