@@ -170,9 +170,9 @@ def process_object(
 
 def run(settings: TaskSettings) -> int:
     """Per-object mode."""
+    from grayscale_task.log import logger
     from pipeline_common.contracts import S3Location
     from pipeline_common.contracts.image import ImageStatus
-    from grayscale_task.log import logger
 
     assert settings.input_bucket is not None
     assert settings.input_key is not None
