@@ -1,5 +1,6 @@
-"""Stream frames from a video file or a camera to VideoFrameStream (the seeds' cv2 -> Kinesis
-producer), in the same records the frame extractor writes, so the YOLO service treats both alike.
+"""Stream frames from a video file or a camera to VideoFrameStream (OpenCV capture ->
+Kinesis ``PutRecords``), in the same records the frame extractor writes, so the YOLO service treats
+both alike.
 
     python -m clients.video_producer street.mp4 --stream VideoFrameStream            # source rate
     python -m clients.video_producer street.mp4 --max-rate                           # flat out

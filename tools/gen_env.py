@@ -84,6 +84,7 @@ def read_stack_env(stack_name: str, session: Any | None = None) -> StackEnv:
         raise StackOutputsError(f"stack {stack_name!r} has no outputs")
     values = {env_key(name): value for name, value in outputs.items()}
     values["AWS_REGION"] = region
+    values["AWS_DEFAULT_REGION"] = region  # boto3 reads this one, the CLIs and Lambda the other
     return StackEnv(stack_name, region, values)
 
 

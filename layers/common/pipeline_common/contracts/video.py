@@ -1,4 +1,4 @@
-"""Contracts of the video pipeline (S2 of the SPEC).
+"""Contracts of the video pipeline (README, "The pipelines").
 
 - On ``VideoFrameStream`` (Kinesis, partition key = video id, so one video's records keep their
   order within a shard): :class:`FrameRecord` per sampled frame, then one :class:`EndOfVideoRecord`.
