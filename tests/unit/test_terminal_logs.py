@@ -38,5 +38,6 @@ def test_library_errors_go_to_the_file_and_our_lines_to_both(tmp_path, capsys, r
     assert "info line" not in terminal
     # and the file keeps everything, library lines included
     logged = path.read_text()
-    assert "state object" in logged and "task exited 1" in logged and "info line" in logged
+    for line in ("state object", "task exited 1", "info line"):
+        assert line in logged
     assert path == tmp_path / "logs" / "localcloud.log"
