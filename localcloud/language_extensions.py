@@ -7,8 +7,9 @@ and inside another loop's output (as in the SAM CLI's implementation). For each 
 collection, the ``OutputKey: OutputValue`` fragment is copied into the mapping that held the
 loop, with every ``${Identifier}`` in its keys and strings replaced by the item, every
 ``&{Identifier}`` by the item without its non-alphanumeric characters, and every
-``{"Ref": Identifier}`` by the item itself. An inner loop is expanded once per outer item, after
-the outer item is substituted, so it may use it.
+``{"Ref": Identifier}`` by the item itself. A ``Ref`` or ``Fn::GetAtt`` naming its resource
+with an ``Fn::Sub`` that has no variable left names it directly. An inner loop is expanded once
+per outer item, after the outer item is substituted, so it may use it.
 
 The collection is a list, or a ``Ref`` to a ``CommaDelimitedList`` parameter, which takes the
 parameter's ``Default`` here (the template is expanded once, when it is read). Other intrinsics
@@ -47,6 +48,9 @@ def expand(document: dict[str, Any]) -> dict[str, Any]:
         if isinstance(resource, dict) and isinstance(resource.get("Properties"), dict):
             properties = _expand_mapping(resource["Properties"], parameters, logical_id)
             resources[logical_id] = {**resource, "Properties": properties}
+    for section in _SECTIONS:
+        if section in expanded:
+            expanded[section] = resolve_names(expanded[section])
     transform = document["Transform"]
     rest = [t for t in ([transform] if isinstance(transform, str) else transform) if t != TRANSFORM]
     if rest:
@@ -123,6 +127,28 @@ def _collection(collection: Any, parameters: dict[str, Any], where: str) -> list
 def _substitute_text(text: str, identifier: str, item: str) -> str:
     bare = re.sub(r"[^A-Za-z0-9]", "", item)
     return text.replace(f"${{{identifier}}}", item).replace(f"&{{{identifier}}}", bare)
+
+
+def resolve_names(value: Any) -> Any:
+    """``Ref`` and ``Fn::GetAtt`` that name their resource with an ``Fn::Sub`` left with no
+    variable (``!GetAtt [!Sub "Queue${Index}", Arn]`` after the loop) name it directly, as the
+    transform resolves them; how a loop's fragment names its sibling resources."""
+    if isinstance(value, list):
+        return [resolve_names(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"} and _plain_sub(value["Ref"]) is not None:
+        return {"Ref": _plain_sub(value["Ref"])}
+    attribute = value.get("Fn::GetAtt") if set(value) == {"Fn::GetAtt"} else None
+    if isinstance(attribute, list) and attribute and _plain_sub(attribute[0]) is not None:
+        return {"Fn::GetAtt": [_plain_sub(attribute[0]), *resolve_names(attribute[1:])]}
+    return {key: resolve_names(item) for key, item in value.items()}
+
+
+def _plain_sub(value: Any) -> str | None:
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        return None if "${" in value["Fn::Sub"] else value["Fn::Sub"]
+    return None
 
 
 def _substitute(value: Any, identifier: str, item: str) -> Any:
