@@ -12,7 +12,7 @@ import pytest
 import requests
 import websockets.sync.client
 
-from localcloud.cloud import LocalCloud
+from localcloud.cloud import REGION, LocalCloud
 from tests.e2e.conftest import FIXTURES, QueueRecorder
 from tests.support.waiting import wait_for
 
@@ -43,7 +43,10 @@ def test_env_file_gives_boto3_its_region_and_stays_private(fixture_cloud, tmp_pa
     fixture_cloud.write_env_file(path)
 
     # When a shell sources it and a script makes a client with no region argument
-    script = "import boto3; print(boto3.client('sqs').list_queues().get('QueueUrls', [])[:1])"
+    script = (
+        "import boto3; sqs = boto3.client('sqs'); "
+        "print(sqs.meta.region_name, len(sqs.list_queues().get('QueueUrls', [])))"
+    )
     run = subprocess.run(
         ["bash", "-c", f'set -a; source "{path}"; set +a; "{sys.executable}" -c "{script}"'],
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
@@ -54,7 +57,9 @@ def test_env_file_gives_boto3_its_region_and_stays_private(fixture_cloud, tmp_pa
 
     # Then boto3 finds the region (no NoRegionError) and reaches the local cloud
     assert run.returncode == 0, run.stderr
-    assert "queue" in run.stdout.lower(), run.stdout
+    region, queues = run.stdout.split()
+    assert region == REGION
+    assert int(queues) > 0, run.stdout
     # and only the owner can read the file (it holds the administrator's keys)
     assert path.stat().st_mode & 0o777 == 0o600
 
