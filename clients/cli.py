@@ -94,6 +94,20 @@ def configure_logging(args: argparse.Namespace) -> None:
     )
 
 
+def module_parser(
+    prog: str,
+    description: str,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    *,
+    env_file: Path | None,
+) -> argparse.ArgumentParser:
+    """The parser of a module's own entry point (`python -m clients.x`)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_arguments(parser)
+    add_common_options(parser, env_file=env_file)
+    return parser
+
+
 def run_module(
     prog: str,
     description: str,
@@ -103,11 +117,8 @@ def run_module(
     *,
     env_file: Path | None,
 ) -> int:
-    """A module's own entry point (`python -m clients.x`): the same arguments and `run`."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    add_arguments(parser)
-    add_common_options(parser, env_file=env_file)
-    return invoke(parser, run, argv)
+    """A module's own entry point: the same arguments and `run` as its `pipeline` subcommand."""
+    return invoke(module_parser(prog, description, add_arguments, env_file=env_file), run, argv)
 
 
 def invoke(parser: argparse.ArgumentParser, run: Runner | None, argv: list[str] | None) -> int:
@@ -127,110 +138,110 @@ def invoke(parser: argparse.ArgumentParser, run: Runner | None, argv: list[str] 
 
 # ---- the command tree ------------------------------------------------------------------------
 
+GROUPS = {
+    "jobs": "submit jobs and wait for their results",
+    "pacs": "the PACS (DICOMweb) store",
+    "video": "stream video to Kinesis and read its results",
+    "users": "manage Cognito users",
+}
 
-def _leaf(
-    commands: Any,
-    name: str,
-    help_text: str,
-    add_arguments: Callable[[argparse.ArgumentParser], None],
-    run: Runner,
-    *,
-    env_file: Path | None,
-) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = commands.add_parser(
-        name, help=help_text, description=help_text
-    )
-    add_arguments(parser)
-    add_common_options(parser, env_file=env_file)
-    parser.set_defaults(run=run)
-    return parser
+
+def _commands() -> list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Runner, Any]]:
+    """(path, help, add_arguments, run, env file default) of every subcommand."""
+    # Imported here, not at the top: the modules import this one for the shared options.
+    from clients import load, pacs, video_consumer, video_producer, ws_client
+    from clients.env import DEFAULT_ENV_FILE as ENV
+    from tools import gen_env, users
+
+    return [
+        (
+            "jobs submit",
+            "submit a job and wait for its result over the WebSocket; download its outputs",
+            ws_client.add_arguments,
+            ws_client.run,
+            ENV,
+        ),
+        (
+            "jobs wait",
+            "wait for a job already submitted and print its result",
+            ws_client.add_wait_arguments,
+            ws_client.run_wait,
+            ENV,
+        ),
+        (
+            "pacs import",
+            "store DICOM files and folders via STOW-RS",
+            pacs.add_import_arguments,
+            pacs.run_import_command,
+            ENV,
+        ),
+        (
+            "video produce",
+            "stream a video file or camera to the frame stream",
+            video_producer.add_arguments,
+            video_producer.produce,
+            ENV,
+        ),
+        (
+            "video consume",
+            "read per-frame results and video summaries",
+            video_consumer.add_arguments,
+            video_consumer.consume,
+            ENV,
+        ),
+        (
+            "load",
+            "submit many jobs over several clients and report latencies",
+            load.add_arguments,
+            load.run,
+            ENV,
+        ),
+        (
+            "users create",
+            "create a user (idempotent)",
+            users.add_create_arguments,
+            users.run,
+            users.DEFAULT_ENV_FILE,
+        ),
+        (
+            "users delete",
+            "delete a user",
+            users.add_delete_arguments,
+            users.run,
+            users.DEFAULT_ENV_FILE,
+        ),
+        (
+            "outputs",
+            "write the endpoints env file from a deployed stack's outputs",
+            gen_env.add_arguments,
+            gen_env.run,
+            None,  # it writes an env file (--output) and reads none
+        ),
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # Imported here, not at the top: the modules import this one for the shared options.
-    from clients import load, pacs, video_consumer, video_producer, ws_client
-    from clients.env import DEFAULT_ENV_FILE
-    from tools import gen_env, users
-
     parser = argparse.ArgumentParser(
         prog="pipeline", description="Submit jobs, import DICOM, stream video, manage users."
     )
     top = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
-
-    jobs = top.add_parser("jobs", help="submit jobs and wait for their results")
-    jobs_commands = jobs.add_subparsers(dest="command", required=True, metavar="ACTION")
-    _leaf(
-        jobs_commands,
-        "submit",
-        "submit a job and wait for its result over the WebSocket; download its outputs",
-        ws_client.add_arguments,
-        ws_client.run,
-        env_file=DEFAULT_ENV_FILE,
-    )
-    _leaf(
-        jobs_commands,
-        "wait",
-        "wait for a job already submitted and print its result",
-        ws_client.add_wait_arguments,
-        ws_client.run_wait,
-        env_file=DEFAULT_ENV_FILE,
-    )
-
-    pacs_group = top.add_parser("pacs", help="the PACS (DICOMweb) store")
-    pacs_commands = pacs_group.add_subparsers(dest="command", required=True, metavar="ACTION")
-    _leaf(
-        pacs_commands,
-        "import",
-        "store DICOM files and folders via STOW-RS",
-        pacs.add_import_arguments,
-        pacs.run_import_command,
-        env_file=DEFAULT_ENV_FILE,
-    )
-
-    video = top.add_parser("video", help="stream video to Kinesis and read its results")
-    video_commands = video.add_subparsers(dest="command", required=True, metavar="ACTION")
-    _leaf(
-        video_commands,
-        "produce",
-        "stream a video file or camera to the frame stream",
-        video_producer.add_arguments,
-        video_producer.produce,
-        env_file=DEFAULT_ENV_FILE,
-    )
-    _leaf(
-        video_commands,
-        "consume",
-        "read per-frame results and video summaries",
-        video_consumer.add_arguments,
-        video_consumer.consume,
-        env_file=DEFAULT_ENV_FILE,
-    )
-
-    _leaf(
-        top,
-        "load",
-        "submit many jobs over several clients and report latencies",
-        load.add_arguments,
-        load.run,
-        env_file=DEFAULT_ENV_FILE,
-    )
-
-    users_group = top.add_parser("users", help="manage Cognito users")
-    users_commands = users_group.add_subparsers(dest="command", required=True, metavar="ACTION")
-    for name, help_text, add in (
-        ("create", "create a user (idempotent)", users.add_create_arguments),
-        ("delete", "delete a user", users.add_delete_arguments),
-    ):
-        _leaf(users_commands, name, help_text, add, users.run, env_file=Path(".env.local"))
-
-    _leaf(
-        top,
-        "outputs",
-        "write the endpoints env file from a deployed stack's outputs",
-        gen_env.add_arguments,
-        gen_env.run,
-        env_file=None,
-    )
+    groups: dict[str, Any] = {}
+    for path, help_text, add_arguments, run, env_file in _commands():
+        group, _, action = path.partition(" ")
+        commands, name = top, group
+        if action:
+            if group not in groups:
+                holder = top.add_parser(group, help=GROUPS[group], description=GROUPS[group])
+                groups[group] = holder.add_subparsers(
+                    dest="command", required=True, metavar="ACTION"
+                )
+            commands, name = groups[group], action
+        leaf: argparse.ArgumentParser = commands.add_parser(
+            name, help=help_text, description=help_text
+        )
+        add_arguments(leaf)
+        add_common_options(leaf, env_file=env_file)
+        leaf.set_defaults(run=run)
     return parser
 
 

@@ -50,7 +50,7 @@ from clients.auth import (
     login_from_args,
     token_source,
 )
-from clients.cli import add_common_options, emit, invoke, progress, say
+from clients.cli import emit, invoke, module_parser, progress, say
 from clients.env import DEFAULT_ENV_FILE, Endpoints, EnvFileError, load_env
 
 DEFAULT_CACHE = Path.home() / ".cache" / PROJECT / "ws-clients.json"
@@ -465,12 +465,10 @@ def _check(args: argparse.Namespace) -> str | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m clients.ws_client", description=__doc__.split("\n")[0]
+    description = __doc__.split("\n")[0]
+    return module_parser(
+        "python -m clients.ws_client", description, add_arguments, env_file=DEFAULT_ENV_FILE
     )
-    add_arguments(parser)
-    add_common_options(parser, env_file=DEFAULT_ENV_FILE)
-    return parser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

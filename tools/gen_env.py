@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from clients.cli import add_common_options, emit, invoke
+from clients.cli import emit, invoke, module_parser
 from tools.env_file import env_key, write_env_file, write_web_config
 
 # Written by tools.users, not by the stack: a refresh of the outputs must not drop them.
@@ -109,12 +109,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.gen_env", description=__doc__.split("\n")[0]
-    )
-    add_arguments(parser)
-    add_common_options(parser, env_file=None)
-    return parser
+    description = __doc__.split("\n")[0]
+    return module_parser("python -m tools.gen_env", description, add_arguments, env_file=None)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -34,6 +34,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from clients.cli import add_common_options, emit, invoke
 from tools.env_file import write_private
 
+# The env file it reads the pool from and writes a login to (the local cloud's).
+DEFAULT_ENV_FILE = Path(".env.local")
 ADMINS_GROUP = "admins"
 USER_KEY, PASSWORD_KEY = "DEMO_USERNAME", "DEMO_PASSWORD"
 # Symbols Cognito counts as special that need no quoting in an env file or a shell assignment.
@@ -257,7 +259,7 @@ def _parser() -> argparse.ArgumentParser:
     delete = commands.add_parser("delete", help="delete a user")
     add_delete_arguments(delete)
     for command in (create, delete):
-        add_common_options(command, env_file=Path(".env.local"))
+        add_common_options(command, env_file=DEFAULT_ENV_FILE)
     return parser
 
 
