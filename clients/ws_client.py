@@ -598,7 +598,7 @@ def run_wait(args: argparse.Namespace) -> int:
 
 
 # A clock, not a count: elapsed seconds against the timeout.
-_CLOCK: dict[str, Any] = {"bar_format": "{desc}: {bar} {n:.0f}/{total:.0f}s {postfix}"}
+_CLOCK: dict[str, Any] = {"bar_format": "{desc}: {bar:20} {n:.0f}/{total:.0f}s{postfix}"}
 
 
 async def _with_clock(work: Awaitable[dict[str, Any]], bar: Any, *, timeout: float) -> Any:
