@@ -22,12 +22,12 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import requests
 
 from clients.auth import LoginError, TokenSource, add_login_arguments, login_from_args
+from clients.cli import emit, run_module
 from clients.env import DEFAULT_ENV_FILE, Endpoints, EnvFileError, load_env
 from clients.ws_client import RateLimited, RestApi, UserFacingError, websocket_url
 
@@ -210,19 +210,29 @@ async def run_load(
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m clients.load", description=__doc__.split("\n")[0]
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--algo", action="append", help="algorithm id (repeatable)")
     parser.add_argument("--study", required=True)
     parser.add_argument("--series", required=True)
     parser.add_argument("--image", required=True)
-    parser.add_argument("--env-file", type=Path, default=DEFAULT_ENV_FILE)
     add_login_arguments(parser)
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_module(
+        "python -m clients.load",
+        __doc__.split("\n")[0],
+        add_arguments,
+        run,
+        argv,
+        env_file=DEFAULT_ENV_FILE,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """`pipeline load` and `python -m clients.load`: the report is one JSON document."""
     try:
         values = load_env(args.env_file)
         endpoints = Endpoints.from_values(values, source=str(args.env_file))
@@ -235,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     except (UserFacingError, LoginError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(report.summary(), indent=2))
+    emit(args, report.summary())
     return 0 if not (report.missing() or report.misdelivered() or report.duplicates()) else 1
 
 
