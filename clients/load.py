@@ -43,6 +43,7 @@ class LoadReport:
         default_factory=lambda: defaultdict(list)
     )  # job -> [(receiving client, result, t)]
     throttled: int = 0  # submissions refused with 429 and retried
+    accepted: dict[str, float] = field(default_factory=dict)  # job -> t of its 202
 
     def latencies_ms(self) -> list[float]:
         return sorted(
@@ -156,9 +157,11 @@ async def run_load(
     pacs: dict[str, Any],
     algorithms: list[str],
     timeout: float = 300.0,
+    one_at_a_time: bool = False,
 ) -> LoadReport:
     """Submit ``jobs`` jobs round-robin over ``clients`` clients and ``algorithms``, all as the
-    user ``auth`` logs in (a login, or an ID token)."""
+    user ``auth`` logs in (a login, or an ID token). ``one_at_a_time``: each job is submitted
+    only after the previous one was pushed (latency on an otherwise idle system)."""
     api = RestApi(endpoints, auth)
     created = [await asyncio.to_thread(api.provision) for _ in range(clients)]
     report = LoadReport()
@@ -181,6 +184,10 @@ async def run_load(
                 report.submitted[job_id] = (client, algo, time.monotonic())
                 try:
                     await asyncio.to_thread(api.submit, algo, body)
+                    report.accepted[job_id] = time.monotonic()
+                    if one_at_a_time:
+                        while job_id not in report.pushed and time.monotonic() < deadline:
+                            await asyncio.sleep(0.005)
                     return
                 except RateLimited:
                     # The same job id: a retry after a 429 cannot run the job twice.
@@ -189,7 +196,7 @@ async def run_load(
                         raise
                     await asyncio.sleep(THROTTLED_RETRY_SECONDS)
 
-        limit = asyncio.Semaphore(8)
+        limit = asyncio.Semaphore(1 if one_at_a_time else 8)
 
         async def bounded(index: int) -> None:
             async with limit:

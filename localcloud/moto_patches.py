@@ -292,6 +292,17 @@ def _make_task_states_manual() -> None:
     )
 
 
+def _cache_moto_module_list() -> None:
+    """moto's server picks the backend of every request under one global lock, and the lookup
+    lists moto's package folder (``os.listdir`` and an ``isdir`` per service) each time: the
+    folder never changes while the server runs, so it is listed once. (Local only: AWS has no
+    such dispatcher; measured by bench/bench_job_latency.py.)"""
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+
+
 def apply() -> None:
     global _applied
     if _applied:
@@ -305,6 +316,7 @@ def apply() -> None:
     _patch_s3_notification_records()
     _patch_sqs_fifo_deduplication()
     _make_task_states_manual()
+    _cache_moto_module_list()
     _applied = True
 
 
