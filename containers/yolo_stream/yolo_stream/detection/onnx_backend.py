@@ -14,7 +14,6 @@ from yolo_stream.detection.model_files import existing_model, model_id, parse_na
 from yolo_stream.detection.postprocess import decode_yolov8
 from yolo_stream.errors import ModelLoadError
 
-
 GPU_PROVIDERS = {
     "tensorrt": "TensorrtExecutionProvider",
     "cuda": "CUDAExecutionProvider",
