@@ -260,7 +260,13 @@ def backend_table(frames: list, tmp: Path, rounds: int) -> dict:
     n_int8 = quantize_int8(n_fp32, tmp / "yolov8n.int8.onnx", per_photo=2)
     n_ref = load_detector(DetectorConfig(str(n_fp32), threads=2, conf_threshold=0.01))
     n_q = load_detector(
-        DetectorConfig(str(n_int8), backend="onnx-int8", threads=2, conf_threshold=0.01)
+        DetectorConfig(
+            str(n_fp32),
+            backend="onnx-int8",
+            int8_model_path=str(n_int8),
+            threads=2,
+            conf_threshold=0.01,
+        )
     )
     yolov8n = f1_vs(n_ref, n_q, agree_frames[::4])
     rows = []
