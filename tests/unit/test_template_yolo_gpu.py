@@ -29,11 +29,13 @@ def test_gpu_is_off_by_default_and_every_gpu_resource_is_conditional():
 def test_gpu_instances_use_the_ecs_gpu_ami_and_join_the_cluster():
     ami = TEMPLATE.parameters["EcsGpuAmiId"]
     assert ami["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
-    assert "/ecs/optimized-ami/" in ami["Default"] and "/gpu/" in ami["Default"]
+    assert "/ecs/optimized-ami/" in ami["Default"]
+    assert "/gpu/" in ami["Default"]
     data = props("YoloGpuLaunchTemplate")["LaunchTemplateData"]
     assert target(data["ImageId"]) == "EcsGpuAmiId"
     user_data = data["UserData"]["Fn::Base64"]["Fn::Sub"]
-    assert "ECS_CLUSTER=${Cluster}" in user_data and "ECS_ENABLE_GPU_SUPPORT=true" in user_data
+    assert "ECS_CLUSTER=${Cluster}" in user_data
+    assert "ECS_ENABLE_GPU_SUPPORT=true" in user_data
     asg = props("YoloGpuAutoScalingGroup")
     assert target(asg["LaunchTemplate"]["LaunchTemplateId"]) == "YoloGpuLaunchTemplate"
     provider = props("YoloGpuCapacityProvider")["AutoScalingGroupProvider"]
@@ -53,7 +55,8 @@ def test_service_and_task_switch_to_the_gpu_provider_under_the_condition():
     assert task["RequiresCompatibilities"]["Fn::If"] == ["YoloOnGpu", ["EC2"], ["FARGATE"]]
     container = task["ContainerDefinitions"][0]
     gpu = container["ResourceRequirements"]["Fn::If"]
-    assert gpu[0] == "YoloOnGpu" and gpu[1] == [{"Type": "GPU", "Value": "1"}]
+    assert gpu[0] == "YoloOnGpu"
+    assert gpu[1] == [{"Type": "GPU", "Value": "1"}]
     env = {e["Name"]: e["Value"] for e in container["Environment"]}
     assert env["YOLO_PROVIDER"] == {"Fn::If": ["YoloOnGpu", "cuda", "auto"]}
     assert env["YOLO_BACKEND"] == {"Ref": "YoloBackend"}
