@@ -39,7 +39,12 @@ WILDCARD_ACTIONS = {
     "ecr:GetAuthorizationToken",
 }
 # AWS-managed policies a role may attach: API Gateway's account logging role needs exactly this.
-MANAGED_POLICIES = {"AmazonAPIGatewayPushToCloudWatchLogs"}
+MANAGED_POLICIES = {
+    "AmazonAPIGatewayPushToCloudWatchLogs",
+    # The ECS agent's own role on the optional GPU container instances (YoloGpu=true only): AWS's
+    # documented policy for container instances (ecs:DiscoverPollEndpoint has no resource scope).
+    "AmazonEC2ContainerServiceforEC2Role",
+}
 
 
 def of_type(*types: str) -> list[Resource]:
