@@ -101,6 +101,13 @@ PATCHED: tuple[Patched, ...] = (
         "a FIFO queue forgets a deduplication id once its message is deleted; SQS keeps 5 min",
     ),
     Patched(
+        "moto.backends:list_of_moto_modules",
+        "4f741a10b06500e8",
+        "moto_patches._cache_moto_module_list",
+        "lists moto's package folder on every request under the server's global lock; the "
+        "folder never changes while the server runs, so it is listed once (speed only)",
+    ),
+    Patched(
         "moto.core.authorization:ActionAuthenticatorMixin._authenticate_and_authorize_action",
         "f8cfc0296ca017fa",
         "iam._patch_authentication",
