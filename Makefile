@@ -29,6 +29,12 @@ $(VENV)/.installed: $(REQUIREMENTS)
 	$(PY) -m pip install --quiet --no-deps -r requirements/sam-translator.txt
 	@touch $@
 
+# The `pipeline` command (clients/cli.py), installed editable: code changes need no reinstall,
+# only a change to pyproject.toml's entry points does.
+$(VENV)/.cli: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation --editable .
+	@touch $@
+
 $(VENV)/.native: $(VENV)/.installed $(NATIVE_SOURCES)
 	$(PY) -m pip install --quiet --no-build-isolation --no-deps ./native
 	@touch $@
@@ -65,7 +71,7 @@ $(TOOLS)/.installed: requirements/tools.txt
 	$(TOOLS)/bin/pip install --quiet -r requirements/tools.txt
 	@touch $@
 
-setup: $(VENV)/.native
+setup: $(VENV)/.native $(VENV)/.cli
 
 demo: $(VENV)/.native web
 	$(PY) -m demo
@@ -85,7 +91,7 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-unit: $(VENV)/.native
+unit: $(VENV)/.native $(VENV)/.cli
 	$(VENV)/bin/pytest -q tests/unit
 
 integration: $(VENV)/.native dicom-tools arm64-tools

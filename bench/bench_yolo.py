@@ -6,9 +6,14 @@
    from moto's server, the local cloud's backend) vs the model-only bound (the same backend and
    threads on the same frames).
 
-Targets: ONNX >= 1.8x Ultralytics' frames/s on CPU; pipeline >= 85% of the model-only bound.
+3. One table, backend x threads -> frames/s, ratio to Ultralytics, and detection agreement with
+   the FP32 model (F1, precision, recall; IoU >= 0.5, same class) over >= 200 frames panned and
+   zoomed over the photos Ultralytics and scikit-image ship; the int8 model is made by
+   ``yolo_stream.quantize`` in the run. Printed with the CPU's vector path and the load average.
 
-    .venv/bin/python bench/bench_yolo.py [--frames 16] [--out bench/results/yolo.json]
+Targets: a backend >= 2x Ultralytics at F1 >= 0.98; pipeline >= 95% of the model-only bound.
+
+    .venv/bin/python bench/bench_yolo.py [--frames 16] [--table-only] [--out results.json]
 """
 
 from __future__ import annotations
@@ -188,15 +193,141 @@ def pipeline_fps(model: Path, frames: list, threads: int) -> dict:
         server.stop()
 
 
+def cpu_path() -> str:
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return "unknown"
+    names = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm", "sve")
+    return " ".join(n for n in names if n in flags) or "no AVX2"
+
+
+def agreement_frames(per_photo: int = 20) -> list:
+    from yolo_stream.quantize import package_photos, pan_zoom, read_photo
+
+    frames: list = []
+    for path in package_photos():
+        frames += pan_zoom(read_photo(path), per_photo, (1280, 720))
+    return frames
+
+
+def f1_vs(reference, candidate, frames: list) -> dict:
+    from yolo_stream.agreement import agreement
+
+    return agreement(
+        (reference.detect(f).detections, candidate.detect(f).detections) for f in frames
+    ).as_dict()
+
+
+def backend_table(frames: list, tmp: Path, rounds: int) -> dict:
+    """backend x threads -> fps, ratio to Ultralytics, F1/precision/recall vs ONNX FP32."""
+    import torch
+
+    from yolo_stream.export import export_onnx
+    from yolo_stream.quantize import quantize_int8
+
+    fp32 = export_onnx(str(fall_model("best.pt")), tmp / "person.onnx")
+    int8 = quantize_int8(fp32, tmp / "person.int8.onnx")
+    models = {"onnx-fp32": ("onnx", fp32), "onnx-int8": ("onnx-int8", int8)}
+    runs: dict = {}
+    detectors: dict = {}
+    for threads in (1, 2):
+        ul = load_detector(
+            DetectorConfig(str(fall_model("best.pt")), backend="ultralytics", threads=threads)
+        )
+        runs[f"ultralytics t{threads}"] = lambda frame, ul=ul, n=threads: (
+            torch.set_num_threads(n),
+            ul.detect(frame),
+        )
+        detectors[f"ultralytics t{threads}"] = ul
+        for name, (backend, path) in models.items():
+            det = load_detector(
+                DetectorConfig(
+                    str(path), backend=backend, threads=threads, int8_model_path=str(path)
+                )
+            )
+            runs[f"{name} t{threads}"] = det.detect
+            detectors[f"{name} t{threads}"] = det
+    speed = measure_interleaved(runs, frames, rounds=rounds)
+    agree_frames = agreement_frames()
+    torch.set_num_threads(2)
+    accuracy = {
+        name: f1_vs(detectors["onnx-fp32 t2"], detectors[f"{name} t2"], agree_frames)
+        for name in ("ultralytics", "onnx-int8")
+    }
+    # The yolov8n-shaped model (random weights): the int8 step and its graph on a second shape.
+    n_fp32 = export_onnx("yolov8n.yaml", tmp / "yolov8n.onnx", imgsz=640)
+    n_int8 = quantize_int8(n_fp32, tmp / "yolov8n.int8.onnx", per_photo=2)
+    n_ref = load_detector(DetectorConfig(str(n_fp32), threads=2, conf_threshold=0.01))
+    n_q = load_detector(
+        DetectorConfig(
+            str(n_fp32),
+            backend="onnx-int8",
+            int8_model_path=str(n_int8),
+            threads=2,
+            conf_threshold=0.01,
+        )
+    )
+    yolov8n = f1_vs(n_ref, n_q, agree_frames[::4])
+    rows = []
+    for key, value in speed.items():
+        name, threads = key.rsplit(" t", 1)
+        base = speed[f"ultralytics t{threads}"]["fps"]
+        acc = accuracy.get(name, {"f1": 1.0, "precision": 1.0, "recall": 1.0})
+        rows.append(
+            {
+                "backend": name,
+                "threads": int(threads),
+                "provider": detectors[key].backend,
+                "fps": value["fps"],
+                "x_ultralytics": round(value["fps"] / base, 2),
+                "f1": acc["f1"],
+                "precision": acc["precision"],
+                "recall": acc["recall"],
+            }
+        )
+    return {
+        "rows": rows,
+        "agreement_frames": len(agree_frames),
+        "accuracy": accuracy,
+        "yolov8n_int8_vs_fp32": yolov8n,
+        "cpu_path": cpu_path(),
+        "load_average": os.getloadavg(),
+    }
+
+
+def print_table(table: dict) -> None:
+    print(
+        f"CPU path: {table['cpu_path']}; load average {table['load_average']}; "
+        f"F1 over {table['agreement_frames']} frames vs ONNX FP32 (IoU>=0.5, same class)"
+    )
+    print(f"{'backend':<12} {'thr':>3} {'frames/s':>9} {'x UL':>6} {'F1':>7} {'P':>7} {'R':>7}")
+    for r in table["rows"]:
+        print(
+            f"{r['backend']:<12} {r['threads']:>3} {r['fps']:>9.2f} {r['x_ultralytics']:>6.2f} "
+            f"{r['f1']:>7.4f} {r['precision']:>7.4f} {r['recall']:>7.4f}"
+        )
+    print(f"yolov8n-shaped model, int8 vs FP32: {table['yolov8n_int8_vs_fp32']}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2, help="passes over the frames")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--table-only", action="store_true", help="the backend table, no pipeline")
     args = parser.parse_args()
     from yolo_stream.export import export_onnx
 
     frames = frames_16_9(args.frames)
+    with tempfile.TemporaryDirectory() as tmp:
+        table = backend_table(frames, Path(tmp), args.rounds)
+    if args.table_only:
+        print_table(table)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(table, indent=2) + "\n")
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         onnx_model = export_onnx(str(fall_model("best.pt")), Path(tmp) / "person.onnx")
         results: dict = {
@@ -258,8 +389,10 @@ def main() -> int:
         "pipeline_85pct_of_bound_t1": results["pipeline_t1"]["ratio"] >= 0.85,
         "pipeline_85pct_of_bound_t2": results["pipeline_t2"]["ratio"] >= 0.85,
     }
+    results["backend_table"] = table
     text = json.dumps(results, indent=2)
     print(text)
+    print_table(table)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")

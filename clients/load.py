@@ -22,12 +22,12 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import requests
 
 from clients.auth import LoginError, TokenSource, add_login_arguments, login_from_args
+from clients.cli import emit, run_module
 from clients.env import DEFAULT_ENV_FILE, Endpoints, EnvFileError, load_env
 from clients.ws_client import RateLimited, RestApi, UserFacingError, websocket_url
 
@@ -43,6 +43,7 @@ class LoadReport:
         default_factory=lambda: defaultdict(list)
     )  # job -> [(receiving client, result, t)]
     throttled: int = 0  # submissions refused with 429 and retried
+    accepted: dict[str, float] = field(default_factory=dict)  # job -> t of its 202
 
     def latencies_ms(self) -> list[float]:
         return sorted(
@@ -156,9 +157,11 @@ async def run_load(
     pacs: dict[str, Any],
     algorithms: list[str],
     timeout: float = 300.0,
+    one_at_a_time: bool = False,
 ) -> LoadReport:
     """Submit ``jobs`` jobs round-robin over ``clients`` clients and ``algorithms``, all as the
-    user ``auth`` logs in (a login, or an ID token)."""
+    user ``auth`` logs in (a login, or an ID token). ``one_at_a_time``: each job is submitted
+    only after the previous one was pushed (latency on an otherwise idle system)."""
     api = RestApi(endpoints, auth)
     created = [await asyncio.to_thread(api.provision) for _ in range(clients)]
     report = LoadReport()
@@ -181,6 +184,10 @@ async def run_load(
                 report.submitted[job_id] = (client, algo, time.monotonic())
                 try:
                     await asyncio.to_thread(api.submit, algo, body)
+                    report.accepted[job_id] = time.monotonic()
+                    if one_at_a_time:
+                        while job_id not in report.pushed and time.monotonic() < deadline:
+                            await asyncio.sleep(0.005)
                     return
                 except RateLimited:
                     # The same job id: a retry after a 429 cannot run the job twice.
@@ -189,7 +196,7 @@ async def run_load(
                         raise
                     await asyncio.sleep(THROTTLED_RETRY_SECONDS)
 
-        limit = asyncio.Semaphore(8)
+        limit = asyncio.Semaphore(1 if one_at_a_time else 8)
 
         async def bounded(index: int) -> None:
             async with limit:
@@ -210,19 +217,29 @@ async def run_load(
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m clients.load", description=__doc__.split("\n")[0]
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--algo", action="append", help="algorithm id (repeatable)")
     parser.add_argument("--study", required=True)
     parser.add_argument("--series", required=True)
     parser.add_argument("--image", required=True)
-    parser.add_argument("--env-file", type=Path, default=DEFAULT_ENV_FILE)
     add_login_arguments(parser)
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_module(
+        "python -m clients.load",
+        __doc__.split("\n")[0],
+        add_arguments,
+        run,
+        argv,
+        env_file=DEFAULT_ENV_FILE,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """`pipeline load` and `python -m clients.load`: the report is one JSON document."""
     try:
         values = load_env(args.env_file)
         endpoints = Endpoints.from_values(values, source=str(args.env_file))
@@ -235,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     except (UserFacingError, LoginError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(report.summary(), indent=2))
+    emit(args, report.summary())
     return 0 if not (report.missing() or report.misdelivered() or report.duplicates()) else 1
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import sys
 import uuid
@@ -37,6 +36,7 @@ import httpx
 from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
 
+from clients.cli import add_common_options, emit, invoke, progress
 from clients.env import DEFAULT_ENV_FILE, parse_env
 
 _auth: Any
@@ -240,13 +240,17 @@ def import_batch(client: StowClient, batch: list[LocalFile]) -> list[FileOutcome
     return outcomes
 
 
+# files done, files in all, bytes done, bytes in all
+Progress = Callable[[int, int, int, int], None]
+
+
 def run_import(
     paths: list[Path],
     client: StowClient,
     *,
     batch_size: int,
     batch_bytes: int,
-    progress: Callable[[int, int], None] = lambda done, total: None,
+    progress: Progress = lambda files, total_files, sent, total_bytes: None,
 ) -> Summary:
     summary = Summary()
     local: list[LocalFile] = []
@@ -256,31 +260,27 @@ def run_import(
             summary.outcomes.append(found)
         else:
             local.append(found)
-    done = 0
-    progress(done, len(local))
+    total_bytes = sum(f.size_bytes for f in local)
+    done = sent = 0
+    progress(done, len(local), sent, total_bytes)
     for batch in batches(local, size=batch_size, max_bytes=batch_bytes):
         summary.outcomes.extend(import_batch(client, batch))
         done += len(batch)
-        progress(done, len(local))
+        sent += sum(f.size_bytes for f in batch)
+        progress(done, len(local), sent, total_bytes)
     return summary
 
 
-def progress_bar(stream: TextIO) -> Callable[[int, int], None]:
-    """A one-line bar on a terminal; a line per batch otherwise (logs stay readable)."""
+def progress_bar(args: argparse.Namespace) -> tuple[Progress, Callable[[], None]]:
+    """A bar in bytes with the file count beside it; and how to close it."""
+    bar = progress(args, total=None, desc="importing", unit="B", unit_scale=True)
 
-    def show(done: int, total: int) -> None:
-        if total == 0:
-            return
-        width = 30
-        filled = width * done // total
-        line = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files"
-        if stream.isatty():
-            stream.write("\r" + line + ("\n" if done == total else ""))
-        else:
-            stream.write(line + "\n")
-        stream.flush()
+    def show(files: int, total_files: int, sent: int, total_bytes: int) -> None:
+        bar.total = total_bytes
+        bar.n = sent
+        bar.set_postfix_str(f"{files}/{total_files} files")
 
-    return show
+    return show, bar.close
 
 
 def _token_source(args: argparse.Namespace, env_values: dict[str, str]) -> Callable[[], str | None]:
@@ -304,29 +304,32 @@ def _print_summary(summary: Summary, out: TextIO) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m clients.pacs", description=__doc__.split("\n")[0]
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    importer = commands.add_parser("import", help="store DICOM files and folders via STOW-RS")
+def add_import_arguments(importer: argparse.ArgumentParser) -> None:
     importer.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     importer.add_argument("--url", help="PACS API base URL (default: PACS_API_URL)")
     importer.add_argument("--token", help="bearer token (default: PACS_TOKEN, else log in)")
-    importer.add_argument("--env-file", type=Path, default=DEFAULT_ENV_FILE)
     importer.add_argument("--batch-size", type=int, default=20, help="files per request")
     # API Gateway HTTP APIs take at most 10 MB per request: a batch stays under it.
     importer.add_argument("--batch-mib", type=int, default=8, help="MiB per request at most")
-    importer.add_argument("--json", action="store_true", help="print one JSON document")
     if _auth is not None:
         _auth.add_login_arguments(importer)
-    args = parser.parse_args(argv)
+    importer.set_defaults(check=_check)
+
+
+def _check(args: argparse.Namespace) -> str | None:
     if args.batch_size < 1 or args.batch_mib < 1:
-        parser.error("--batch-size and --batch-mib must be at least 1")
+        return "--batch-size and --batch-mib must be at least 1"
+    return None
+
+
+def run_import_command(args: argparse.Namespace) -> int:
+    """`pipeline pacs import` and `python -m clients.pacs import`."""
     env_values = parse_env(args.env_file.read_text()) if args.env_file.is_file() else {}
     url = args.url or os.environ.get("PACS_API_URL") or env_values.get("PACS_API_URL")
     if not url:
-        parser.error("no PACS URL: pass --url or set PACS_API_URL")
+        print("error: no PACS URL: pass --url or set PACS_API_URL", file=sys.stderr)
+        return EXIT_USAGE
+    show, close = progress_bar(args)
     try:
         client = StowClient(url, _token_source(args, env_values))
         summary = run_import(
@@ -334,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             client,
             batch_size=args.batch_size,
             batch_bytes=args.batch_mib * MIB,
-            progress=progress_bar(sys.stderr),
+            progress=show,
         )
     except PacsImportError as exc:
         print(f"import failed: {exc}", file=sys.stderr)
@@ -344,11 +347,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"login failed: {exc}", file=sys.stderr)
             return EXIT_USAGE
         raise
+    finally:
+        close()
     if args.json:
-        print(json.dumps(summary.as_dict(), indent=2))
-    else:
+        emit(args, summary.as_dict())
+    elif not args.quiet:
         _print_summary(summary, sys.stdout)
     return EXIT_FAILED if summary.count("failed") else EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m clients.pacs", description=__doc__.split("\n")[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    importer = commands.add_parser("import", help="store DICOM files and folders via STOW-RS")
+    add_import_arguments(importer)
+    add_common_options(importer, env_file=DEFAULT_ENV_FILE)
+    return invoke(parser, run_import_command, argv)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 for _path in (ROOT / "layers" / "common",):
@@ -22,6 +24,7 @@ for _path in (ROOT / "layers" / "common",):
 
 from pydantic import ValidationError  # noqa: E402
 
+from clients.cli import emit, progress, run_module  # noqa: E402
 from clients.video_producer import DEFAULT_ENV_FILE, env_value  # noqa: E402
 from pipeline_common import aws  # noqa: E402
 from pipeline_common.contracts.video import (  # noqa: E402
@@ -68,6 +71,29 @@ def download(message: FrameResult, directory: Path) -> None:
 
 
 def consume(args: argparse.Namespace) -> int:
+    """Print each message as a line; with --json, all of them as one JSON list at the end."""
+    seen: list[dict[str, Any]] = []
+    bar = progress(args, total=None, desc="video results", unit="msg")
+
+    def show(message: FrameResult | VideoSummary | VideoFailed) -> None:
+        bar.update(1)
+        if args.json:
+            seen.append(message.model_dump(mode="json"))
+        else:
+            with bar.external_write_mode(file=sys.stdout):
+                print(describe(message), flush=True)
+
+    try:
+        return _consume(args, show)
+    finally:
+        bar.close()
+        if args.json:
+            emit(args, seen)
+
+
+def _consume(
+    args: argparse.Namespace, show: Callable[[FrameResult | VideoSummary | VideoFailed], None]
+) -> int:
     queue_url = args.queue_url or env_value("VIDEO_PROCESSING_QUEUE_URL", args.env_file)
     if not queue_url:
         raise SystemExit("video_consumer: no --queue-url and no VIDEO_PROCESSING_QUEUE_URL")
@@ -100,7 +126,7 @@ def consume(args: argparse.Namespace) -> int:
                     QueueUrl=queue_url, ReceiptHandle=raw["ReceiptHandle"], VisibilityTimeout=0
                 )
                 continue
-            print(describe(message), flush=True)
+            show(message)
             if args.download and isinstance(message, FrameResult):
                 download(message, args.download)
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=raw["ReceiptHandle"])
@@ -110,8 +136,7 @@ def consume(args: argparse.Namespace) -> int:
                 failed_at = time.monotonic()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queue-url", help="default: VIDEO_PROCESSING_QUEUE_URL")
     parser.add_argument("--download", type=Path, help="save frames and JSON under DIR/<video>/")
     parser.add_argument("--video-id", help="only this video; exit after its summary")
@@ -122,11 +147,17 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="exit after this many seconds without messages",
     )
-    parser.add_argument("--env-file", type=Path, default=DEFAULT_ENV_FILE)
-    try:
-        return consume(parser.parse_args(argv))
-    except KeyboardInterrupt:
-        return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_module(
+        "python -m clients.video_consumer",
+        __doc__.split("\n\n")[0],
+        add_arguments,
+        consume,
+        argv,
+        env_file=DEFAULT_ENV_FILE,
+    )
 
 
 if __name__ == "__main__":

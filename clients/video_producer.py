@@ -1,5 +1,6 @@
-"""Stream frames from a video file or a camera to VideoFrameStream (the seeds' cv2 -> Kinesis
-producer), in the same records the frame extractor writes, so the YOLO service treats both alike.
+"""Stream frames from a video file or a camera to VideoFrameStream (OpenCV capture ->
+Kinesis ``PutRecords``), in the same records the frame extractor writes, so the YOLO service treats
+both alike.
 
     python -m clients.video_producer street.mp4 --stream VideoFrameStream            # source rate
     python -m clients.video_producer street.mp4 --max-rate                           # flat out
@@ -27,6 +28,7 @@ for _path in (ROOT / "layers" / "common", ROOT / "containers" / "frame_extractor
 
 import cv2  # noqa: E402
 
+from clients.cli import emit, progress, run_module, say  # noqa: E402
 from clients.env import parse_env  # noqa: E402
 from frame_extractor.kinesis_writer import KinesisBatchWriter  # noqa: E402
 from pipeline_common import aws  # noqa: E402
@@ -77,11 +79,13 @@ def produce(args: argparse.Namespace) -> int:
     params = [cv2.IMWRITE_JPEG_QUALITY, args.jpeg_quality]
     sent, index, last_index = 0, 0, None
     started = time.monotonic()
-    print(
+    say(
+        args,
         f"streaming {args.source} as video {video_id} to {stream} "
         f"({'max rate' if pace is None else f'{pace:g} fps'})",
-        file=sys.stderr,
     )
+    wanted = total if args.max_frames is None else min(total or args.max_frames, args.max_frames)
+    bar = progress(args, total=wanted, desc=f"video {video_id}", unit="frame")
     try:
         while args.max_frames is None or sent < args.max_frames:
             ok, frame = capture.read()
@@ -121,10 +125,12 @@ def produce(args: argparse.Namespace) -> int:
             if pace or sent % 50 == 49:  # live: each frame now; flat out: in batches
                 writer.flush()
             sent, last_index = sent + 1, index
+            bar.update(1)
             index += 1
     except KeyboardInterrupt:
         print("interrupted: ending the stream", file=sys.stderr)
     finally:
+        bar.close()
         capture.release()
         writer.flush()
     end = EndOfVideoRecord(
@@ -137,17 +143,17 @@ def produce(args: argparse.Namespace) -> int:
     writer.add(end.model_dump_json().encode(), video_id)
     writer.flush()
     elapsed = time.monotonic() - started
-    print(
+    say(
+        args,
         f"sent {sent} frames of video {video_id} in {elapsed:.1f}s "
         f"({sent / elapsed if elapsed else 0:.1f} frames/s)",
-        file=sys.stderr,
     )
-    print(video_id)
+    document = {"video_id": video_id, "frames_sent": sent, "seconds": round(elapsed, 3)}
+    emit(args, document, text=video_id)
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="video file, or a camera index (0) / device (/dev/video0)")
     parser.add_argument("--stream", help="Kinesis stream (default: VIDEO_FRAME_STREAM_NAME)")
     rate = parser.add_mutually_exclusive_group()
@@ -158,8 +164,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-frames", type=int, default=None)
     parser.add_argument("--jpeg-quality", type=int, default=85)
     parser.add_argument("--frames-bucket", help="for frames over 1 MiB (VIDEO_FRAMES_BUCKET_NAME)")
-    parser.add_argument("--env-file", type=Path, default=DEFAULT_ENV_FILE)
-    return produce(parser.parse_args(argv))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_module(
+        "python -m clients.video_producer",
+        __doc__.split("\n\n")[0],
+        add_arguments,
+        produce,
+        argv,
+        env_file=DEFAULT_ENV_FILE,
+    )
 
 
 if __name__ == "__main__":

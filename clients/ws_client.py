@@ -30,8 +30,9 @@ import json
 import random
 import re
 import sys
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -49,6 +50,7 @@ from clients.auth import (
     login_from_args,
     token_source,
 )
+from clients.cli import emit, invoke, module_parser, progress, say
 from clients.env import DEFAULT_ENV_FILE, Endpoints, EnvFileError, load_env
 
 DEFAULT_CACHE = Path.home() / ".cache" / PROJECT / "ws-clients.json"
@@ -429,26 +431,52 @@ async def _receive_until(socket: Any, job_id: str, keepalive_seconds: float) -> 
 # ---- the command -----------------------------------------------------------------------------
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m clients.ws_client", description=__doc__.split("\n")[0]
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--algo", required=True, help="algorithm id, e.g. processing_1")
     parser.add_argument("--study", required=True, help="PACS study id")
     parser.add_argument("--series", required=True, help="PACS series id")
     parser.add_argument("--image", help="PACS instance id (required with --scope image)")
     parser.add_argument("--scope", choices=("image", "series"), default="image")
-    parser.add_argument("--out", type=Path, default=Path("results"), help="download folder")
-    parser.add_argument("--env-file", type=Path, default=DEFAULT_ENV_FILE)
+    _add_result_arguments(parser)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="client cache file")
     parser.add_argument("--new-client", action="store_true", help="provision a fresh client")
     parser.add_argument("--delete-client", action="store_true", help="delete the client when done")
+    add_login_arguments(parser)
+    parser.set_defaults(check=_check)
+
+
+def add_wait_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("job_id", metavar="JOB_ID")
+    parser.add_argument("--poll", type=float, default=2.0, help="seconds between looks")
+    _add_result_arguments(parser)
+    add_login_arguments(parser)
+
+
+def _add_result_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=Path("results"), help="download folder")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait")
     parser.add_argument("--no-download", action="store_true")
-    add_login_arguments(parser)
-    args = parser.parse_args(argv)
+
+
+def _check(args: argparse.Namespace) -> str | None:
     if args.scope == "image" and not args.image:
-        parser.error("--image is required with --scope image")
+        return "--image is required with --scope image"
+    return None
+
+
+def _parser() -> argparse.ArgumentParser:
+    description = __doc__.split("\n")[0]
+    return module_parser(
+        "python -m clients.ws_client", description, add_arguments, env_file=DEFAULT_ENV_FILE
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    problem = _check(args)
+    if problem:
+        parser.error(problem)
     return args
 
 
@@ -486,29 +514,40 @@ def _error(message: object) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    return invoke(_parser(), run, argv)
+
+
+def _connect(args: argparse.Namespace) -> tuple[Endpoints, RestApi, Any]:
+    values = load_env(args.env_file)
+    endpoints = Endpoints.from_values(values, source=str(args.env_file))
+    login = login_from_args(args, values)
+    return endpoints, RestApi(endpoints, login), login
+
+
+def run(args: argparse.Namespace) -> int:
+    """Submit a job and wait for its result over the WebSocket (`pipeline jobs submit`)."""
     try:
-        values = load_env(args.env_file)
-        endpoints = Endpoints.from_values(values, source=str(args.env_file))
-        login = login_from_args(args, values)
+        endpoints, api, login = _connect(args)
     except (EnvFileError, LoginError) as exc:
         return _error(exc)
-    api = RestApi(endpoints, login)
     cache = ClientCache(args.cache)
     cache_key = ClientCache.key(api.base, login.username)
     job_id = uuid.uuid4().hex
     client: PushClient | None = None
+    bar = progress(args, total=args.timeout, desc=f"job {job_id[:8]}", unit="s", **_CLOCK)
     try:
         client = client_for(api, cache, cache_key, fresh=args.new_client)
         result = asyncio.run(
-            asyncio.wait_for(
+            _with_clock(
                 wait_for_result(
                     connect_url=client.connect_url(endpoints.websocket_url),
                     job_id=job_id,
                     algo_id=args.algo,
                     body=job_request(args, client.client_id, job_id),
                     api=api,
+                    log=_log(args, bar),
                 ),
+                bar,
                 timeout=args.timeout,
             )
         )
@@ -523,12 +562,75 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_TIMEOUT
         result = missed
     finally:
+        bar.close()
         if args.delete_client and client is not None:
             _delete(api, cache, cache_key, client.client_id)
-    print(json.dumps(result, indent=2))
-    if not args.no_download:
-        for path in download_outputs(api, result, args.out):
-            print(f"saved {path}", file=sys.stderr)
+    return _finish(args, api, result)
+
+
+def run_wait(args: argparse.Namespace) -> int:
+    """Wait for a job already submitted, by asking REST (`pipeline jobs wait JOB_ID`)."""
+    try:
+        _, api, _ = _connect(args)
+    except (EnvFileError, LoginError) as exc:
+        return _error(exc)
+    bar = progress(args, total=args.timeout, desc=f"job {args.job_id[:8]}", unit="s", **_CLOCK)
+    started = time.monotonic()
+    try:
+        while True:
+            view = api.job(args.job_id)
+            if view.get("status") in FINAL_STATUSES and view.get("result"):
+                result = dict(view["result"])
+                break
+            if time.monotonic() - started > args.timeout:
+                print(f"error: no result within {args.timeout:.0f}s", file=sys.stderr)
+                return EXIT_TIMEOUT
+            time.sleep(args.poll)
+            bar.n = min(args.timeout, time.monotonic() - started)
+            bar.set_postfix_str(str(view.get("status", "")))
+    except (UserFacingError, LoginError) as exc:
+        return _error(exc)
+    except requests.RequestException as exc:
+        return _error(f"the REST API at {api.base} failed: {exc}")
+    finally:
+        bar.close()
+    return _finish(args, api, result)
+
+
+# A clock, not a count: elapsed seconds against the timeout.
+_CLOCK: dict[str, Any] = {"bar_format": "{desc}: {bar:20} {n:.0f}/{total:.0f}s{postfix}"}
+
+
+async def _with_clock(work: Awaitable[dict[str, Any]], bar: Any, *, timeout: float) -> Any:
+    started = time.monotonic()
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            bar.n = min(timeout, time.monotonic() - started)
+            bar.refresh()
+
+    ticker = asyncio.create_task(tick())
+    try:
+        return await asyncio.wait_for(work, timeout=timeout)
+    finally:
+        ticker.cancel()
+
+
+def _log(args: argparse.Namespace, bar: Any) -> Callable[[str], None]:
+    if args.quiet:
+        return lambda line: None
+    return lambda line: bar.write(line, file=sys.stderr)
+
+
+def _finish(args: argparse.Namespace, api: RestApi, result: dict[str, Any]) -> int:
+    saved = [] if args.no_download else download_outputs(api, result, args.out)
+    if args.json:
+        emit(args, {**result, "saved": [str(path) for path in saved]})
+    else:
+        emit(args, result)
+        for path in saved:
+            say(args, f"saved {path}")
     return EXIT_DONE if result.get("status") == "DONE" else EXIT_FAILED
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from demo import image_pipeline, job_pipeline, video_pipeline
 from demo.report import line, section
 from demo.users import demo_login
+from localcloud import terminal_logs
 from localcloud.cloud import LocalCloud
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env-file", type=Path, default=ROOT / ".env.local")
     parser.add_argument("--out", type=Path, default=ROOT / "demo-output")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
+    # The terminal shows the demo's own lines; library noise (moto logs every state a rejected
+    # input fails, on purpose, as an ERROR) goes to .localcloud/logs/localcloud.log.
+    terminal_logs.configure(ROOT / ".localcloud", terminal_level=logging.WARNING)
 
     # Parameters come from samconfig.toml's `local` environment (the model a package ships).
     cloud = LocalCloud(template_path=ROOT / "template.yaml", state_dir=ROOT / ".localcloud")

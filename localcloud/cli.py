@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+from localcloud import terminal_logs
 from localcloud.cloud import LocalCloud
 from localcloud.errors import LocalCloudError
 from localcloud.runtime import FunctionError
@@ -41,6 +42,8 @@ def _parameter_overrides(values: list[str]) -> dict[str, str]:
 def cmd_up(args: argparse.Namespace) -> int:
     if args.wipe and args.state_dir.exists():
         shutil.rmtree(args.state_dir)
+    # Library lines (moto, botocore, werkzeug) go to the log file; the terminal shows ours.
+    terminal_logs.configure(args.state_dir, terminal_level=logging.INFO, verbose=args.verbose)
     cloud = LocalCloud(
         template_path=args.template,
         state_dir=args.state_dir,

@@ -44,7 +44,7 @@ from localcloud.provision import Provisioned, Provisioner
 from localcloud.runtime import FunctionError, FunctionRuntime, FunctionSpec
 from localcloud.template import Template, load_template
 from localcloud.ttl_sweeper import TtlSweeper
-from tools.env_file import env_key
+from tools.env_file import env_key, write_env_file
 
 log = logging.getLogger("localcloud")
 
@@ -979,16 +979,17 @@ class LocalCloud:
         return outputs
 
     def write_env_file(self, path: Path) -> None:
-        lines = [
-            "# Written by the local cloud; `make outputs` writes these keys for a deployed stack."
-        ]
-        lines += [f"{env_key(k)}={v}" for k, v in sorted(self.outputs.items())]
-        lines += [
-            # The administrator: tests and CLIs act as the operator who deployed the stack.
-            f"AWS_ACCESS_KEY_ID={self.credentials['AWS_ACCESS_KEY_ID']}",
-            f"AWS_SECRET_ACCESS_KEY={self.credentials['AWS_SECRET_ACCESS_KEY']}",
-        ]
-        path.write_text("\n".join(lines) + "\n")
+        """The same keys ``make outputs`` writes for a deployed stack, plus the administrator's
+        keys (tests and CLIs act as the operator who deployed the stack), owner-readable only."""
+        values = {env_key(k): v for k, v in self.outputs.items()}
+        values["AWS_DEFAULT_REGION"] = values["AWS_REGION"]  # what boto3 reads for its region
+        values["AWS_ACCESS_KEY_ID"] = self.credentials["AWS_ACCESS_KEY_ID"]
+        values["AWS_SECRET_ACCESS_KEY"] = self.credentials["AWS_SECRET_ACCESS_KEY"]
+        write_env_file(
+            path,
+            values,
+            "Written by the local cloud; `make outputs` writes these keys for a deployed stack.",
+        )
 
 
 def samconfig_overrides(path: Path, environment: str = "local") -> dict[str, str]:

@@ -1,5 +1,9 @@
 """Fixes and hooks applied to moto, in-process, before its server starts.
 
+Every moto internal touched here (and by ``iam.py``) is listed in ``moto_fingerprints.py`` with
+the moto version it was written for and a fingerprint of its source; ``tests/unit/
+test_moto_patches.py`` fails when moto changes one of them or fixes a bug patched here.
+
 1. Step Functions service integrations: moto's ``StateTaskService._normalise_parameters`` and
    ``_normalise_response`` are no-ops, so ``ecs:runTask.sync`` fails with
    ``States.Runtime ... 'LaunchType'`` (Step Functions' PascalCase parameters reach boto3 as is).
@@ -7,6 +11,8 @@
 2. ``ecs:runTask.sync``: AWS fails the state with ``States.TaskFailed`` when an essential container
    exits non-zero; moto reports success for any STOPPED task. We fail it the way AWS does, with the
    task description as the cause.
+3. Fargate containers may omit ``memory`` and awsvpc ENIs need a DNS name (moto fails both);
+   definite JSON paths such as ``$.Containers[0].ExitCode`` give a scalar, as on AWS.
 4. S3 notification records lack ``versionId``; see ``_patch_s3_notification_records``.
 5. ``ecs:RunTask`` starts nothing in moto: a hook hands every new task to the local task launcher,
    which runs the container's command as a process and marks the task STOPPED (with the exit code)
@@ -286,6 +292,17 @@ def _make_task_states_manual() -> None:
     )
 
 
+def _cache_moto_module_list() -> None:
+    """moto's server picks the backend of every request under one global lock, and the lookup
+    lists moto's package folder (``os.listdir`` and an ``isdir`` per service) each time: the
+    folder never changes while the server runs, so it is listed once. (Local only: AWS has no
+    such dispatcher; measured by bench/bench_job_latency.py.)"""
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+
+
 def apply() -> None:
     global _applied
     if _applied:
@@ -299,6 +316,7 @@ def apply() -> None:
     _patch_s3_notification_records()
     _patch_sqs_fifo_deduplication()
     _make_task_states_manual()
+    _cache_moto_module_list()
     _applied = True
 
 

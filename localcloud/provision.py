@@ -153,7 +153,10 @@ class Provisioner:
         unsupported = sorted(
             f"{r.logical_id} ({r.type})"
             for r in self.template.resources.values()
-            if r.type not in self._handlers and r.type not in NO_LOCAL_EFFECT
+            if r.type not in self._handlers
+            and r.type not in NO_LOCAL_EFFECT
+            # a resource whose condition is false is never created, whatever its type
+            and not (r.condition and not self.resolver.condition(r.condition))
         )
         if unsupported:
             raise UnsupportedError(

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from localcloud import language_extensions
 from localcloud.errors import TemplateError
 
 _SHORT_FORMS = {
@@ -65,7 +66,8 @@ def load_yaml(path: Path) -> dict[str, Any]:
         raise TemplateError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(document, dict) or "Resources" not in document:
         raise TemplateError(f"{path}: not a CloudFormation/SAM template (no Resources)")
-    return document
+    # AWS::LanguageExtensions runs first: every reader sees the resources its loops make.
+    return language_extensions.expand(document)
 
 
 @dataclass(frozen=True)

@@ -224,7 +224,7 @@ FIGURES: dict[str, Figure] = {
         40.0,
         "s from RunTask to a running container",
         "documented",
-        "issue 14 / SPEC S1.6: 'tens of seconds'; 40 s picked inside that range",
+        "issue 14: Fargate starts a task in 'tens of seconds'; 40 s picked inside that range",
     ),
     "task_billed_start_s": Figure(
         20.0,
@@ -330,19 +330,20 @@ NAT_GATEWAYS = 1
 
 
 def template_alarms() -> tuple[int, int]:
-    """(alarms, metrics they name) in template.yaml: a metric-math alarm bills per metric."""
-    alarms = metrics = 0
-    in_alarm = False
-    lines = (ROOT / "template.yaml").read_text(encoding="utf-8").splitlines()
-    for i, line in enumerate(lines):
-        if line.startswith("  ") and not line.startswith("   ") and line.rstrip().endswith(":"):
-            following = (nxt.strip() for nxt in lines[i + 1 : i + 8])
-            kind = next((f for f in following if f.startswith("Type:")), "")
-            in_alarm = kind == "Type: AWS::CloudWatch::Alarm"
-            alarms += in_alarm
-        elif in_alarm and line.strip().startswith("MetricName:"):
-            metrics += 1
-    return alarms, metrics
+    """(alarms, metrics they name) in template.yaml (loops expanded): a metric-math alarm bills
+    per metric."""
+    from localcloud.template import load_yaml
+
+    def metric_names(value: Any) -> int:
+        if isinstance(value, dict):
+            return ("MetricName" in value) + sum(metric_names(v) for v in value.values())
+        if isinstance(value, list):
+            return sum(metric_names(v) for v in value)
+        return 0
+
+    resources = load_yaml(ROOT / "template.yaml")["Resources"].values()
+    alarms = [r for r in resources if r.get("Type") == "AWS::CloudWatch::Alarm"]
+    return len(alarms), sum(metric_names(alarm.get("Properties")) for alarm in alarms)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -465,9 +466,14 @@ def fixed_monthly() -> Lines:
         sweeps * (price("lambda_request") + 0.5 * 1.0 * price("lambda_arm_gb_second")),
     )
     # SQS long polling while idle: four Lambda event source mappings on FIFO queues (results and
-    # the three request DLQs), ~5 pollers x 3 receives/min each (assumed) + three workers at zero
-    idle_receives = 4 * 5 * 3 * 60 * HOURS_PER_MONTH
-    _add(lines, "SQS idle polling", idle_receives * price("sqs_fifo_request"))
+    # the three request DLQs) and one on a standard queue (ImageIntakeQueue), ~5 pollers x 3
+    # receives/min each (assumed) + three workers at zero
+    receives_per_mapping = 5 * 3 * 60 * HOURS_PER_MONTH
+    _add(
+        lines,
+        "SQS idle polling",
+        receives_per_mapping * (4 * price("sqs_fifo_request") + price("sqs_standard_request")),
+    )
     # The always-on YOLO task polls each shard once a second (GetRecords is free in provisioned
     # mode) and heartbeats its lease table every 20 s
     heartbeats = SECONDS_PER_MONTH / 20 * (1 + KINESIS_SHARDS)

@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from clients.cli import emit, invoke, module_parser
 from tools.env_file import env_key, write_env_file, write_web_config
 
 # Written by tools.users, not by the stack: a refresh of the outputs must not drop them.
@@ -84,6 +85,7 @@ def read_stack_env(stack_name: str, session: Any | None = None) -> StackEnv:
         raise StackOutputsError(f"stack {stack_name!r} has no outputs")
     values = {env_key(name): value for name, value in outputs.items()}
     values["AWS_REGION"] = region
+    values["AWS_DEFAULT_REGION"] = region  # boto3 reads this one, the CLIs and Lambda the other
     return StackEnv(stack_name, region, values)
 
 
@@ -98,20 +100,29 @@ def kept_values(path: Path) -> dict[str, str]:
     return {key: existing[key] for key in KEPT_KEYS if existing.get(key)}
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.gen_env", description=__doc__.split("\n")[0]
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack-name", required=True)
     parser.add_argument("--region", help="default: the AWS configuration's region")
     parser.add_argument("--profile", help="an AWS CLI profile")
     parser.add_argument("--output", type=Path, default=Path(".env.cloud"))
     parser.add_argument("--web-config", type=Path, help="also write the web console's config.json")
-    return parser.parse_args(argv)
+
+
+def _parser() -> argparse.ArgumentParser:
+    description = __doc__.split("\n")[0]
+    return module_parser("python -m tools.gen_env", description, add_arguments, env_file=None)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return _parser().parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    return invoke(_parser(), run, argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """`pipeline outputs` and `python -m tools.gen_env`."""
     try:
         session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
         env = read_stack_env(args.stack_name, session)
@@ -120,10 +131,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     values = {**env.values, **kept_values(args.output)}
     write_env_file(args.output, values, env.header())
-    print(f"wrote {len(env.values)} values to {args.output}")
+    lines = [f"wrote {len(env.values)} values to {args.output}"]
     if args.web_config:
         write_web_config(args.web_config, env.values)
-        print(f"wrote the web console's config to {args.web_config}")
+        lines.append(f"wrote the web console's config to {args.web_config}")
+    document = {
+        "stack_name": env.stack_name,
+        "region": env.region,
+        "output": str(args.output),
+        "web_config": str(args.web_config) if args.web_config else None,
+        "keys": sorted(env.values),
+    }
+    if not args.quiet or args.json:
+        emit(args, document, text="\n".join(lines))
     return 0
 
 

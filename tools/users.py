@@ -20,7 +20,6 @@ holds that user's credentials, them too.
 from __future__ import annotations
 
 import argparse
-import json
 import secrets
 import string
 import sys
@@ -32,8 +31,11 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from clients.cli import add_common_options, emit, invoke
 from tools.env_file import write_private
 
+# The env file it reads the pool from and writes a login to (the local cloud's).
+DEFAULT_ENV_FILE = Path(".env.local")
 ADMINS_GROUP = "admins"
 USER_KEY, PASSWORD_KEY = "DEMO_USERNAME", "DEMO_PASSWORD"
 # Symbols Cognito counts as special that need no quoting in an env file or a shell assignment.
@@ -228,18 +230,8 @@ def _create(args: argparse.Namespace, values: Mapping[str, str], cognito: Any) -
     }
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.users", description=__doc__.split("\n")[0]
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    create = commands.add_parser("create", help="create a user (idempotent)")
-    delete = commands.add_parser("delete", help="delete a user")
-    for command in (create, delete):
-        command.add_argument("username")
-        command.add_argument("--env-file", type=Path, default=Path(".env.local"))
-        command.add_argument("--user-pool-id", help="default: the env file's USER_POOL_ID")
-        command.add_argument("--json", action="store_true", help="print the outcome as JSON")
+def add_create_arguments(create: argparse.ArgumentParser) -> None:
+    add_delete_arguments(create)
     create.add_argument("--admin", action="store_true", help=f"add to the {ADMINS_GROUP} group")
     create.add_argument("--email", help="e-mail address (marked verified)")
     create.add_argument(
@@ -250,11 +242,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help=f"write {USER_KEY}/{PASSWORD_KEY} to the env file (the password is never printed)",
     )
-    return parser.parse_args(argv)
+
+
+def add_delete_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("username")
+    command.add_argument("--user-pool-id", help="default: the env file's USER_POOL_ID")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.users", description=__doc__.split("\n")[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create", help="create a user (idempotent)")
+    add_create_arguments(create)
+    delete = commands.add_parser("delete", help="delete a user")
+    add_delete_arguments(delete)
+    for command in (create, delete):
+        add_common_options(command, env_file=DEFAULT_ENV_FILE)
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return _parser().parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    return invoke(_parser(), run, argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """`pipeline users create|delete` and `python -m tools.users create|delete`."""
     values = read_env_values(args.env_file)
     try:
         cognito = cognito_client(values)
@@ -272,12 +290,11 @@ def main(argv: list[str] | None = None) -> int:
         error = exc.response.get("Error", {})
         print(f"users: {error.get('Code')}: {error.get('Message')}", file=sys.stderr)
         return 1
-    if args.json:
-        print(json.dumps(outcome, indent=2))
-    elif args.command == "delete":
-        print(f"{args.username}: {'deleted' if outcome['deleted'] else 'no such user'}")
+    if args.command == "delete":
+        text = f"{args.username}: {'deleted' if outcome['deleted'] else 'no such user'}"
     else:
-        print(_describe(outcome))
+        text = _describe(outcome)
+    emit(args, outcome, text=text)
     return 0
 
 

@@ -18,7 +18,13 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
 def handle_record(record: SQSRecord) -> None:
-    push_result(body=record.body, now=utc_now(), settings=settings)
+    sent = record.attributes.sent_timestamp
+    push_result(
+        body=record.body,
+        now=utc_now(),
+        settings=settings,
+        queued_at_ms=int(sent) if sent else None,
+    )
 
 
 @logger.inject_lambda_context

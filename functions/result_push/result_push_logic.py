@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import lru_cache
@@ -48,7 +49,11 @@ def management_client(endpoint: str) -> Any:
     return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=_CONFIG)
 
 
-def push_result(*, body: str, now: datetime, settings: ResultPushSettings) -> None:
+def push_result(
+    *, body: str, now: datetime, settings: ResultPushSettings, queued_at_ms: int | None = None
+) -> None:
+    """``queued_at_ms``: when the result entered ResultsQueue (the record's ``SentTimestamp``),
+    logged with the push so the hop from the worker's publish to the client can be timed."""
     result = JobResult.model_validate_json(body)
     payload = (
         deliverable(
@@ -82,7 +87,16 @@ def push_result(*, body: str, now: datetime, settings: ResultPushSettings) -> No
             metrics.add_metric(name="PushSuccess", unit=MetricUnit.Count, value=1)
     if failures:
         raise PushFailed(f"{failures} of {len(connections)} connections failed for {result.job_id}")
-    logger.info("result pushed", extra={"job_id": result.job_id, "connections": len(connections)})
+    logger.info(
+        "result pushed",
+        extra={
+            "job_id": result.job_id,
+            "connections": len(connections),
+            "queued_at_ms": queued_at_ms,
+            "handled_at_ms": round(now.timestamp() * 1000, 1),
+            "pushed_at_ms": round(time.time() * 1000, 1),
+        },
+    )
 
 
 def _post(api: Any, connection_id: str, payload: bytes) -> str:

@@ -84,7 +84,7 @@ def test_photo_becomes_gray_output_and_one_metrics_message(stack, image_results,
 
 @pytest.mark.parametrize("bad", bad_inputs(), ids=lambda b: b.name)
 def test_bad_input_ends_in_exactly_one_failure_message_and_is_kept(stack, image_results, bad):
-    # Given one of the SPEC's bad inputs
+    # Given one of the refused inputs (tests/support/image_samples.py)
     key = f"bad/{bad.name}/{bad.key}"
 
     # When it is uploaded

@@ -12,7 +12,7 @@ import pytest
 import requests
 import websockets.sync.client
 
-from localcloud.cloud import LocalCloud
+from localcloud.cloud import REGION, LocalCloud
 from tests.e2e.conftest import FIXTURES, QueueRecorder
 from tests.support.waiting import wait_for
 
@@ -35,6 +35,33 @@ def test_object_put_reaches_function_through_its_notification(fixture_cloud, fix
     assert [k for k in keys if "photo+1" in k], keys
     assert not [k for k in keys if "photo+2" in k], keys
     assert seen[0]["payload"]["event"] == "ObjectCreated:Put"
+
+
+def test_env_file_gives_boto3_its_region_and_stays_private(fixture_cloud, tmp_path):
+    # Given the env file the local cloud writes for the CLIs and tests
+    path = tmp_path / ".env.local"
+    fixture_cloud.write_env_file(path)
+
+    # When a shell sources it and a script makes a client with no region argument
+    script = (
+        "import boto3; sqs = boto3.client('sqs'); "
+        "print(sqs.meta.region_name, len(sqs.list_queues().get('QueueUrls', [])))"
+    )
+    run = subprocess.run(
+        ["bash", "-c", f'set -a; source "{path}"; set +a; "{sys.executable}" -c "{script}"'],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    # Then boto3 finds the region (no NoRegionError) and reaches the local cloud
+    assert run.returncode == 0, run.stderr
+    region, queues = run.stdout.split()
+    assert region == REGION
+    assert int(queues) > 0, run.stdout
+    # and only the owner can read the file (it holds the administrator's keys)
+    assert path.stat().st_mode & 0o777 == 0o600
 
 
 def test_message_that_fails_three_times_lands_in_its_dlq(fixture_cloud, fixture_records):

@@ -57,6 +57,8 @@ def test_env_file_has_every_output_and_the_region_and_no_credential(stack, tmp_p
     assert values["SERVICES_API_URL"].startswith("https://svc123.")
     assert values["PACS_API_URL"].endswith("/pacs")
     assert values["AWS_REGION"] == "us-east-1"
+    # and the one boto3 reads, so `source` the file then `boto3.client("s3")` has a region
+    assert values["AWS_DEFAULT_REGION"] == "us-east-1"
     # No API key (users log in) and no endpoint override (against AWS boto3 picks its own).
     assert not any("API_KEY" in key for key in values)
     assert "AWS_ENDPOINT_URL" not in values

@@ -1,8 +1,9 @@
 """Image inputs for the image pipeline's tests (unit, integration and e2e) and its benchmark.
 
 Good inputs are real photos shipped by Ultralytics (``bus.jpg``, ``zidane.jpg``) when it is
-installed, else a synthetic photo-like image. Bad inputs are the SPEC's list, each with the stage
-that must refuse it and words its reason must contain, so every suite checks the same thing.
+installed, else a synthetic photo-like image. Bad inputs are every input the pipeline refuses,
+each with the stage that must refuse it and words its reason must contain, so every suite checks
+the same thing.
 """
 
 from __future__ import annotations

@@ -55,6 +55,8 @@ ROLES_USED_BY_THE_SERVICE = {
     "TaskExecutionRole",
     # API Gateway writes its account-level logs with it.
     "ApiGatewayCloudWatchRole",
+    # The GPU container instances' ECS agent (AWS's managed AmazonEC2ContainerServiceforEC2Role).
+    "YoloGpuInstanceRole",
 }
 # What a Step Functions service integration calls (AWS's documented policies for each).
 INTEGRATIONS = {

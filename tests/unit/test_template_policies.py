@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from localcloud.template import Resource, load_template
+from tools.checks import security
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
@@ -37,7 +39,12 @@ WILDCARD_ACTIONS = {
     "ecr:GetAuthorizationToken",
 }
 # AWS-managed policies a role may attach: API Gateway's account logging role needs exactly this.
-MANAGED_POLICIES = {"AmazonAPIGatewayPushToCloudWatchLogs"}
+MANAGED_POLICIES = {
+    "AmazonAPIGatewayPushToCloudWatchLogs",
+    # The ECS agent's own role on the optional GPU container instances (YoloGpu=true only): AWS's
+    # documented policy for container instances (ecs:DiscoverPollEndpoint has no resource scope).
+    "AmazonEC2ContainerServiceforEC2Role",
+}
 
 
 def of_type(*types: str) -> list[Resource]:
@@ -397,12 +404,14 @@ def test_outputs_never_land_in_a_bucket_whose_notifications_start_a_pipeline():
 
 
 def test_every_checkov_skip_says_why():
-    # Given every checkov skip written on a resource
+    # Given every checkov skip written on a resource, and those for every resource of a type
     skips = [
         (r.logical_id, skip)
         for r in TEMPLATE.resources.values()
         for skip in r.metadata.get("checkov", {}).get("skip", [])
     ]
+    uniform = yaml.safe_load(security.UNIFORM_SKIPS.read_text())
+    skips += [(rtype, skip) for rtype, listed in uniform.items() for skip in listed]
 
     # Then each names a check and gives its reason in place
     assert skips
@@ -425,3 +434,27 @@ def test_tasks_accept_only_the_load_balancer_on_the_container_port():
         assert target(rule.get("SourceSecurityGroupId")) == "LoadBalancerSecurityGroup", rule
         assert (rule["FromPort"], rule["ToPort"]) == (8080, 8080), rule
         assert "CidrIp" not in rule, rule
+
+
+def test_uniform_skips_are_written_once_and_a_resources_own_reason_wins():
+    # Given the skips that hold for every resource of a type
+    uniform = yaml.safe_load(security.UNIFORM_SKIPS.read_text())
+
+    # Then no resource repeats one of them word for word (it is said once, in one place)
+    repeated = [
+        (r.logical_id, skip["id"])
+        for r in TEMPLATE.resources.values()
+        for skip in r.metadata.get("checkov", {}).get("skip", [])
+        if skip in uniform.get(r.type, [])
+    ]
+    assert not repeated, f"already in tools/checks/uniform_skips.yaml: {repeated}"
+
+    # and in what checkov scans, each resource of the type carries them, its own reason first
+    scanned = security.scanned_document()["Resources"]
+    for logical_id, resource in scanned.items():
+        ids = [s["id"] for s in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])]
+        for skip in uniform.get(resource["Type"], []):
+            assert ids.count(skip["id"]) == 1, (logical_id, skip["id"])
+    reaper = scanned["JobSweeperFunction"]["Metadata"]["checkov"]["skip"]
+    sweep = next(s for s in reaper if s["id"] == "CKV_AWS_116")
+    assert "sweep" in sweep["comment"]

@@ -115,7 +115,7 @@ class JobRunner:
         overlay_png = _on_data("rendering", lambda: imaging.encode_png(overlay))
         measurements = _on_data("measuring", lambda: self._measurements(results))
         seg, capture = clock.measure(
-            "seg", lambda: self._store_dicom(job, blobs, results, overlay, measurements)
+            "seg", lambda: self._store_dicom(job, blobs, results, overlay, measurements, clock)
         )
         overlay_key, result_key = output_keys(job.job_id)
         outputs = JobOutputs(
@@ -203,11 +203,12 @@ class JobRunner:
         results: list[SliceResult],
         overlay: np.ndarray,
         measurements: dict[str, float | int | str],
+        clock: _Stopwatch | None = None,
     ) -> tuple[DicomInstanceRef | None, DicomInstanceRef | None]:
         """The mask as a SEG and the overlay as a Secondary Capture, stored in the source study
-        through the PACS's STOW-RS (one request); for each, None (and the reason in the
-        measurements, ``seg_skipped``/``overlay_sc_skipped``) when the source cannot carry it.
-        A PACS that is down retries the job."""
+        through the PACS's STOW-RS (one request, timed as ``stow`` within ``seg``); for each,
+        None (and the reason in the measurements, ``seg_skipped``/``overlay_sc_skipped``) when
+        the source cannot carry it. A PACS that is down retries the job."""
         by_id = {instance_id: data for instance_id, data in blobs}
         order = list(dict.fromkeys(r.image.instance_id for r in results))
         sources: list[Dataset] = [
@@ -250,7 +251,9 @@ class JobRunner:
             measurements["overlay_sc_skipped"] = f"it could not be built ({type(exc).__name__})"
         if not built:
             return None, None
-        response = self.pacs.store_instances(job.pacs.study_id, [b[-1] for b in built])
+        response = (clock or _Stopwatch()).measure(
+            "stow", lambda: self.pacs.store_instances(job.pacs.study_id, [b[-1] for b in built])
+        )
         stored = {
             str(v)
             for item in response.get("00081199", {}).get("Value", [])

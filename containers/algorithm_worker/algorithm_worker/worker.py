@@ -6,8 +6,9 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
@@ -24,6 +25,23 @@ from algorithm_worker.settings import WorkerSettings
 from pipeline_common import aws
 from pipeline_common.contracts.jobs import JobMessage, JobResult
 from pipeline_common.observability import logger, metrics
+
+_T = TypeVar("_T")
+
+
+@dataclass
+class _Timeline:
+    """Durations of the worker's own steps around a job's run (claim, finish, publish...)."""
+
+    durations_ms: dict[str, float] = field(default_factory=dict)
+    published_at: float | None = None
+
+    def measure(self, step: str, work: Callable[[], _T]) -> _T:
+        started = time.perf_counter()
+        try:
+            return work()
+        finally:
+            self.durations_ms[step] = round((time.perf_counter() - started) * 1000, 3)
 
 
 class _StopPolling(BaseException):
@@ -78,6 +96,7 @@ class Worker:
         self._polling = False
         self._current_receipt: str | None = None
         self._abandon_timer: threading.Timer | None = None
+        self._received_at: float | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -136,7 +155,7 @@ class Worker:
                 MaxNumberOfMessages=1,
                 WaitTimeSeconds=self.settings.wait_time_seconds,
                 VisibilityTimeout=self.settings.visibility_timeout_seconds,
-                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
             )
         finally:
             self._polling = False
@@ -144,6 +163,7 @@ class Worker:
         if not messages:
             return None
         message = messages[0]
+        self._received_at = time.time()
         self._current_receipt = message["ReceiptHandle"]
         try:
             outcome = self.handle(message)
@@ -169,13 +189,17 @@ class Worker:
             self._release(receipt)
             return Outcome("poison", detail=str(exc))
         logger.append_keys(job_id=job.job_id, algo_id=job.algo_id)
+        sent_at = message.get("Attributes", {}).get("SentTimestamp")
         try:
-            return self._handle_job(job, receipt, receive_count)
+            return self._handle_job(job, receipt, receive_count, int(sent_at) if sent_at else None)
         finally:
             logger.remove_keys(["job_id", "algo_id"])
 
-    def _handle_job(self, job: JobMessage, receipt: str, receive_count: int) -> Outcome:
-        claim = self.table.claim(job, receive_count)
+    def _handle_job(
+        self, job: JobMessage, receipt: str, receive_count: int, sent_at_ms: int | None = None
+    ) -> Outcome:
+        timeline = _Timeline()
+        claim = timeline.measure("claim", lambda: self.table.claim(job, receive_count))
         if not claim.claimed:
             # Already DONE/FAILED: nothing is recomputed. A result stored but never confirmed
             # published (its ender died in between: ``publish_pending``) is published now, with
@@ -219,19 +243,42 @@ class Worker:
                     f"(last error: {error})",
                 )
                 self._record_metrics("JobsGivenUp", started)
-        self._complete(result, receipt)
+        timeline.durations_ms["run"] = round((time.perf_counter() - started) * 1000, 3)
+        self._complete(result, receipt, timeline)
         self._record_metrics("JobsDone" if result.reason is None else "JobsFailed", started)
+        self._log_timeline(timeline, sent_at_ms, result.timings_ms)
         return Outcome("done" if result.reason is None else "failed", job.job_id, result.reason)
 
-    def _complete(self, result: JobResult, receipt: str) -> None:
-        if not self.table.finish(result):
+    def _complete(self, result: JobResult, receipt: str, timeline: _Timeline | None = None) -> None:
+        timeline = timeline or _Timeline()
+        if not timeline.measure("finish", lambda: self.table.finish(result)):
             logger.warning("job was finished by another delivery; publishing its stored result")
             result = self.table.stored(result.job_id).final or result
-        self.publisher.publish(result)
-        self._mark_published(result.job_id)
-        self._delete(receipt)
+        timeline.measure("publish", lambda: self.publisher.publish(result))
+        timeline.published_at = time.time()
+        timeline.measure("mark_published", lambda: self._mark_published(result.job_id))
+        timeline.measure("delete", lambda: self._delete(receipt))
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _log_timeline(
+        self, timeline: _Timeline, sent_at_ms: int | None, stages_ms: dict[str, float]
+    ) -> None:
+        """Where one job's time went, for ``bench/bench_job_latency.py`` (epoch milliseconds
+        and durations; ids and timings only, nothing from the job's data)."""
+        received_at_ms = round(self._received_at * 1000, 1) if self._received_at else None
+        logger.info(
+            "job timeline",
+            extra={
+                "request_sent_at_ms": sent_at_ms,
+                "received_at_ms": received_at_ms,
+                "published_at_ms": round(timeline.published_at * 1000, 1)
+                if timeline.published_at
+                else None,
+                "durations_ms": timeline.durations_ms,
+                "stages_ms": stages_ms,
+            },
+        )
 
     @staticmethod
     def _parse(body: str) -> JobMessage:

@@ -198,6 +198,7 @@ class FrameProcessor:
             ),
             detections=prepared.detections,
             model=self._detector.model_id,
+            backend=getattr(self._detector, "backend", None),
             timings_ms={k: round(v, 3) for k, v in timings.items()},
             processed_at=utc_now(),
             correlation_id=record.correlation_id,

@@ -90,7 +90,8 @@ class YoloStreamService:
         leased = sorted(s for s, c in list(self._consumers.items()) if c.is_alive())
         return {
             "model": self.detector.model_id,
-            "backend": self.settings.yolo_backend,
+            "backend": self.detector.backend,
+            "backend_setting": self.settings.yolo_backend,
             "stream": self.settings.stream_name,
             "worker": self.store.owner,
             "consumers_alive": len(leased),

@@ -203,7 +203,8 @@ def deliverable(
     expiry_seconds: int,
     now: datetime,
 ) -> DeliveredResult:
-    """``result`` with presigned links to its outputs, signed now (the seeds' "ProxySig").
+    """``result`` with presigned links to its outputs, signed now, so a
+    client never needs read access to the output bucket.
 
     Only objects in ``output_bucket`` are signed: a result naming any other bucket would
     otherwise turn this function's read permission into a way to fetch arbitrary objects.

@@ -7,11 +7,39 @@ import time
 import numpy as np
 
 from pipeline_common.contracts.video import Box, Detection
+from pipeline_common.observability import logger
 from yolo_stream.detection import DetectionRun, DetectorConfig
 from yolo_stream.detection.letterbox import letterbox, to_tensor
 from yolo_stream.detection.model_files import existing_model, model_id, parse_names
 from yolo_stream.detection.postprocess import decode_yolov8
 from yolo_stream.errors import ModelLoadError
+
+GPU_PROVIDERS = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+}
+
+
+def session_providers(wanted: str, available: list[str] | None = None) -> list[str]:
+    """Execution providers in preference order, always ending with the CPU one. ``auto`` takes
+    CUDA when the installed onnxruntime has it (onnxruntime-gpu on a GPU instance); TensorRT only
+    when asked, since it compiles engines at start. A provider that is asked for but missing is
+    dropped with a warning: the service runs on the CPU rather than not at all."""
+    import onnxruntime as ort
+
+    available = available if available is not None else ort.get_available_providers()
+    if wanted == "auto":
+        chosen = [GPU_PROVIDERS["cuda"]] if GPU_PROVIDERS["cuda"] in available else []
+    elif wanted in GPU_PROVIDERS:
+        chosen = [p for p in (GPU_PROVIDERS[wanted], GPU_PROVIDERS["cuda"]) if p in available]
+        if GPU_PROVIDERS[wanted] not in available:
+            logger.warning(
+                "execution provider not available, falling back",
+                extra={"wanted": GPU_PROVIDERS[wanted], "available": available},
+            )
+    else:
+        chosen = []
+    return [*dict.fromkeys(chosen), "CPUExecutionProvider"]
 
 
 class OnnxDetector:
@@ -25,7 +53,7 @@ class OnnxDetector:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             self._session = ort.InferenceSession(
-                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+                str(path), sess_options=options, providers=session_providers(config.provider)
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelLoadError(
@@ -55,6 +83,8 @@ class OnnxDetector:
             names = {i: f"class_{i}" for i in range(n_classes or 0)}
         self.names = names
         self.model_id = model_id(path)
+        precision = "int8" if config.backend == "onnx-int8" else "fp32"
+        self.backend = f"onnx-{precision}/{self._session.get_providers()[0]}"
         self._warm_up()
 
     def _warm_up(self) -> None:

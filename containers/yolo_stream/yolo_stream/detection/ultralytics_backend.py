@@ -42,6 +42,7 @@ class UltralyticsDetector:
         self.config = config
         self.names = config.class_names or {int(k): str(v) for k, v in self._model.names.items()}
         self.model_id = model_id(path)
+        self.backend = "ultralytics/torch-cpu"
         try:
             self.detect(np.full((config.img_size, config.img_size, 3), 114, np.uint8))
         except Exception as exc:

@@ -1,4 +1,4 @@
-"""Contracts of the image pipeline (S1 of the SPEC).
+"""Contracts of the image pipeline (README, "The pipelines").
 
 - ``ImageProcessingInput``: what ``ImageDispatcherFunction`` starts
   ``ImageProcessingStateMachine`` with (one object version).

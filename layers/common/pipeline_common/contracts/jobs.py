@@ -1,5 +1,6 @@
-"""Contracts of the job API (S3 of the SPEC): requests, the job message on an algorithm's FIFO
-request queue, and the result published to ``ResultsTopic`` / ``ResultsQueue.fifo``."""
+"""Contracts of the job API (README, "The pipelines"): requests, the job message on an
+algorithm's FIFO request queue, and the result published to ``ResultsTopic`` /
+``ResultsQueue.fifo``."""
 
 from __future__ import annotations
 

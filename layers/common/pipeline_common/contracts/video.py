@@ -1,4 +1,4 @@
-"""Contracts of the video pipeline (S2 of the SPEC).
+"""Contracts of the video pipeline (README, "The pipelines").
 
 - On ``VideoFrameStream`` (Kinesis, partition key = video id, so one video's records keep their
   order within a shard): :class:`FrameRecord` per sampled frame, then one :class:`EndOfVideoRecord`.
@@ -117,6 +117,9 @@ class FrameResult(Contract):
     outputs: FrameOutputs
     detections: list[Detection]
     model: str
+    # Which runtime produced the detections ("onnx-int8/CPUExecutionProvider", ...); optional so
+    # messages from services that predate it still validate.
+    backend: str | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
     processed_at: datetime
     correlation_id: str | None = None

