@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 
-from pipeline_common.s3_dispatch import (
+from pipeline_common.s3_dispatch.failures import Failures
+from pipeline_common.s3_dispatch.notifications import (
     CreatedObject,
-    Failures,
     Notification,
     created_object,
     direct_notification,
