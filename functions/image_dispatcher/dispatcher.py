@@ -13,20 +13,15 @@ every message about one object version is that object id in both modes.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
-from botocore.exceptions import ClientError
-from dispatcher_errors import DispatchFailed
 from dispatcher_settings import DispatcherSettings
 
+from pipeline_common import s3_dispatch
 from pipeline_common.aws import client
 from pipeline_common.contracts import S3Location
 from pipeline_common.contracts.image import (
@@ -38,23 +33,19 @@ from pipeline_common.contracts.image import (
     ImageStatus,
 )
 from pipeline_common.observability import logger, metrics
+from pipeline_common.s3_dispatch import (
+    CreatedObject,
+    Failures,
+    Notification,
+    created_object,
+    is_s3_test_event,
+)
 
 EXECUTION_NAME_PREFIX = "img-"
 BATCH_NAME_PREFIX = "imgb-"
 Outcome = Literal["started", "duplicate", "rejected", "ignored"]
-
-
-@dataclass(frozen=True, slots=True)
-class CreatedObject:
-    bucket: str
-    key: str  # URL-decoded, as S3 stores it
-    version_id: str | None
-    etag: str | None
-    size: int
-
-    @property
-    def location(self) -> S3Location:
-        return S3Location(bucket=self.bucket, key=self.key, version_id=self.version_id)
+# Read here by the rules' tests; owned by ``pipeline_common.s3_dispatch``.
+__all__ = ["CreatedObject", "created_object", "dispatch_event", "is_s3_test_event"]
 
 
 @dataclass
@@ -88,30 +79,9 @@ class Accepted:
     name: str  # the object id: execution name in per-object mode, claim key in batched mode
 
 
-def is_s3_test_event(event: dict[str, Any]) -> bool:
-    """S3 sends one ``s3:TestEvent`` (no ``Records``) when a notification is configured."""
-    return event.get("Event") == "s3:TestEvent"
-
-
 def execution_name(bucket: str, key: str, version_id: str | None, etag: str | None) -> str:
     """Deterministic, valid for Step Functions (<= 80 chars of [0-9a-z-]) whatever the key holds."""
-    identity = "\n".join((bucket, key, f"version:{version_id}" if version_id else f"etag:{etag}"))
-    return EXECUTION_NAME_PREFIX + hashlib.sha256(identity.encode("utf-8")).hexdigest()
-
-
-def created_object(record: S3EventRecord) -> CreatedObject:
-    s3 = record.s3
-    raw = s3.get_object.raw_event
-    # Keys arrive URL-encoded with '+' for spaces ("my+photo%C3%A9.jpg" is "my photoé.jpg").
-    key = unquote_plus(s3.get_object.key)
-    etag = (raw.get("eTag") or "").strip('"') or None
-    return CreatedObject(
-        bucket=s3.bucket.name,
-        key=key,
-        version_id=s3.get_object.version_id or None,
-        etag=etag,
-        size=s3.get_object.size,  # always present for ObjectCreated; absent -> record fails
-    )
+    return s3_dispatch.object_id(EXECUTION_NAME_PREFIX, bucket, key, version_id, etag)
 
 
 def rejection_reason(obj: CreatedObject, *, max_bytes: int) -> str | None:
@@ -136,43 +106,9 @@ def report_rejection(obj: CreatedObject, reason: str, correlation_id: str, queue
         input=obj.location,
         input_bytes=obj.size,
     )
-    client("sqs").send_message(
-        QueueUrl=queue_url,
-        MessageBody=result.model_dump_json(),
-        MessageAttributes={
-            "kind": {"DataType": "String", "StringValue": result.kind},
-            "status": {"DataType": "String", "StringValue": result.status.value},
-        },
+    s3_dispatch.report_rejection(
+        queue_url, result, attributes={"kind": result.kind, "status": result.status.value}
     )
-
-
-def start_processing(obj: CreatedObject, name: str, state_machine_arn: str) -> bool:
-    """Start the execution; False when this object version already has one."""
-    execution_input = ImageProcessingInput(
-        bucket=obj.bucket,
-        key=obj.key,
-        version_id=obj.version_id,
-        etag=obj.etag,
-        size=obj.size,
-        correlation_id=name,
-    )
-    try:
-        client("stepfunctions").start_execution(
-            stateMachineArn=state_machine_arn,
-            name=name,
-            input=execution_input.model_dump_json(),
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
-            return False
-        raise
-    return True
-
-
-def batch_name(object_ids: list[str]) -> str:
-    """Deterministic for a set of objects: the same batch delivered again starts nothing new."""
-    digest = hashlib.sha256("\n".join(sorted(set(object_ids))).encode("ascii")).hexdigest()
-    return BATCH_NAME_PREFIX + digest
 
 
 def as_input(obj: CreatedObject, name: str) -> ImageProcessingInput:
@@ -184,6 +120,18 @@ def as_input(obj: CreatedObject, name: str) -> ImageProcessingInput:
         size=obj.size,
         correlation_id=name,
     )
+
+
+def start_processing(obj: CreatedObject, name: str, state_machine_arn: str) -> bool:
+    """Start the execution; False when this object version already has one."""
+    return s3_dispatch.start_execution(
+        state_machine_arn, name, as_input(obj, name).model_dump_json()
+    )
+
+
+def batch_name(object_ids: list[str]) -> str:
+    """Deterministic for a set of objects: the same batch delivered again starts nothing new."""
+    return s3_dispatch.batch_name(BATCH_NAME_PREFIX, object_ids)
 
 
 def start_batch(accepted: list[Accepted], settings: DispatcherSettings) -> tuple[str, bool]:
@@ -211,33 +159,10 @@ def start_batch(accepted: list[Accepted], settings: DispatcherSettings) -> tuple
         batch_timeout_seconds=settings.batch_timeout_seconds,
         claim_expires_at=int(time.time()) + settings.claim_ttl_days * 86_400,
     )
-    try:
-        client("stepfunctions").start_execution(
-            stateMachineArn=settings.state_machine_arn,
-            name=name,
-            input=execution_input.model_dump_json(),
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
-            return name, False
-        raise
-    return name, True
-
-
-def notifications(event: dict[str, Any]) -> list[tuple[str | None, dict[str, Any] | None]]:
-    """(SQS message id, S3 event) pairs. A direct S3 invocation is one pair without an id; an
-    SQS body that is not JSON gives None (that message fails, and goes to the DLQ in the end)."""
-    records = event.get("Records") or []
-    if not records or records[0].get("eventSource") != "aws:sqs":
-        return [(None, event)]
-    pairs: list[tuple[str | None, dict[str, Any] | None]] = []
-    for record in records:
-        try:
-            body = json.loads(record["body"])
-        except (KeyError, TypeError, ValueError):
-            body = None
-        pairs.append((record["messageId"], body if isinstance(body, dict) else None))
-    return pairs
+    started = s3_dispatch.start_execution(
+        settings.state_machine_arn, name, execution_input.model_dump_json()
+    )
+    return name, started
 
 
 def _accept_record(
@@ -312,48 +237,26 @@ def dispatch_event(event: dict[str, Any], settings: DispatcherSettings) -> Dispa
     tried, so Lambda's async retries keep the event."""
     summary = DispatchSummary()
     accepted: list[Accepted] = []
-    failed: list[str] = []
-    failed_ids: set[str] = set()
-    for index, (message_id, s3_event) in enumerate(notifications(event)):
-        label = message_id or f"#{index}"
-        if s3_event is None:
-            logger.error("message is not an S3 notification", extra={"message_id": message_id})
-            failed.append(label)
-            if message_id:
-                failed_ids.add(message_id)
-            continue
-        if is_s3_test_event(s3_event):
-            logger.info("s3:TestEvent ignored", extra={"bucket": s3_event.get("Bucket")})
-            metrics.add_metric(name="NotificationsIgnored", unit=MetricUnit.Count, value=1)
-            summary.ignored.append("s3:TestEvent")
-            continue
-        for record_index, record in enumerate(S3Event(s3_event).records):
-            record_label = f"{label}#{record_index}"
-            try:
-                record_label = (
-                    f"s3://{record.s3.bucket.name}/{unquote_plus(record.s3.get_object.key)}"
-                )
-                item = _accept_record(message_id, record, settings, summary)
-            except Exception:
-                logger.exception("record failed", extra={"record": record_label})
-                failed.append(record_label)
-                if message_id:
-                    failed_ids.add(message_id)
-                continue
-            if item is not None:
-                accepted.append(item)
+    failures = Failures()
 
+    def accept(note: Notification, record: S3EventRecord) -> None:
+        item = _accept_record(note.message_id, record, settings, summary)
+        if item is not None:
+            accepted.append(item)
+
+    s3_dispatch.for_each_record(
+        s3_dispatch.notifications(event),
+        accept,
+        failures,
+        on_test_event=lambda: summary.ignored.append("s3:TestEvent"),
+    )
     if settings.dispatch_mode == "batched" and accepted:
         not_started = _start_batch(accepted, settings, summary)
     else:
         not_started = _start_each(accepted, settings, summary)
     for item in not_started:
-        failed.append(item.label)
-        if item.message_id:
-            failed_ids.add(item.message_id)
+        failures.add(item.label, item.message_id)
 
-    summary.failed_messages = sorted(failed_ids)
-    if failed and not failed_ids:  # a direct S3 invocation: let Lambda retry the event
-        total = len(failed) + len(summary.started) + len(summary.duplicates)
-        raise DispatchFailed(failed, total=total + len(summary.rejected) + len(summary.ignored))
+    handled = summary.started + summary.duplicates + summary.rejected + summary.ignored
+    summary.failed_messages = failures.settle(total=len(failures.labels) + len(handled))
     return summary

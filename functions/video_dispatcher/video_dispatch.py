@@ -1,56 +1,26 @@
-"""Video dispatcher logic: one S3 ObjectCreated record -> one ingest execution (or a rejection).
+"""One S3 ObjectCreated record -> one VideoIngestStateMachine execution, or a rejection.
 
-The execution name and the video id are derived from bucket, key and version (or ETag), so a
-re-delivered event finds ``ExecutionAlreadyExists`` and one object version is ingested once.
+The execution name is the object id of the object version (``pipeline_common.s3_dispatch``): a
+redelivered event finds ``ExecutionAlreadyExists`` and one version is ingested once. That id is
+also the correlation id of every message about the video; the video id is derived from the same
+bucket, key and version (or ETag).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
-from urllib.parse import unquote_plus
 
-from botocore.exceptions import ClientError
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
+from video_dispatcher_settings import DispatcherSettings
 
-from pipeline_common.contracts.common import S3Location, utc_now
+from pipeline_common import s3_dispatch
+from pipeline_common.contracts.common import utc_now
 from pipeline_common.contracts.video import VIDEO_EXTENSIONS, VideoFailed, fifo_ids, video_id_for
+from pipeline_common.s3_dispatch import CreatedObject
 
-
-class DispatcherSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
-
-    state_machine_arn: str = Field(min_length=1)
-    results_queue_url: str = Field(min_length=1)
-    max_object_bytes: int = Field(default=2 * 1024**3, gt=0)
-
-
-class VideoRejected(Exception):
-    """The object is not something the pipeline can ingest; reported, never retried."""
-
-
-@dataclass(frozen=True)
-class VideoObject:
-    bucket: str
-    key: str
-    size: int
-    version_id: str | None
-    etag: str | None
-
-    @property
-    def video_id(self) -> str:
-        return video_id_for(self.bucket, self.key, self.version_id or self.etag)
-
-    @property
-    def execution_name(self) -> str:
-        digest = hashlib.sha256(
-            f"{self.bucket}/{self.key}/{self.version_id or self.etag or ''}".encode()
-        ).hexdigest()
-        return f"vid-{digest[:60]}"
+EXECUTION_NAME_PREFIX = "vid-"
 
 
 @dataclass(frozen=True)
@@ -61,90 +31,62 @@ class Outcome:
     detail: str | None = None
 
 
-def s3_records(event: dict[str, Any]) -> list[dict[str, Any]]:
-    """S3 notification records, also when the notification was delivered through SQS.
-    ``s3:TestEvent`` (sent when a notification is configured) has no ``Records``: it yields none."""
-    records: list[dict[str, Any]] = []
-    for record in event.get("Records", []):
-        if "s3" in record:
-            records.append(record)
-        elif "body" in record:
-            records.extend(s3_records(json.loads(record["body"])))
-    return records
+def video_id(video: CreatedObject) -> str:
+    return video_id_for(video.bucket, video.key, video.version_id or video.etag)
 
 
-def parse_object(record: dict[str, Any]) -> VideoObject:
-    s3 = record["s3"]
-    obj = s3["object"]
-    return VideoObject(
-        bucket=s3["bucket"]["name"],
-        key=unquote_plus(obj["key"]),  # S3 notifications URL-encode keys
-        size=int(obj.get("size", 0)),
-        version_id=obj.get("versionId") or None,
-        etag=obj.get("eTag") or None,
+def execution_name(video: CreatedObject) -> str:
+    """The object id: execution name and correlation id, the same on every redelivery."""
+    return s3_dispatch.object_id(
+        EXECUTION_NAME_PREFIX, video.bucket, video.key, video.version_id, video.etag
     )
 
 
-def validate(video: VideoObject, max_bytes: int) -> None:
+def rejection_reason(video: CreatedObject, max_bytes: int) -> str | None:
+    """Why this object cannot be ingested, or None when it can."""
     extension = PurePosixPath(video.key).suffix.lower()
     if extension not in VIDEO_EXTENSIONS:
-        raise VideoRejected(
+        return (
             f"unsupported extension {extension or '(none)'!r}; expected one of "
             f"{', '.join(sorted(VIDEO_EXTENSIONS))}"
         )
     if video.size == 0:
-        raise VideoRejected("the object is empty (0 bytes)")
+        return "the object is empty (0 bytes)"
     if video.size > max_bytes:
-        raise VideoRejected(f"the object is {video.size} bytes; the limit is {max_bytes}")
+        return f"the object is {video.size} bytes; the limit is {max_bytes}"
+    return None
 
 
-class VideoDispatcher:
-    def __init__(self, settings: DispatcherSettings, *, sfn: Any, sqs: Any) -> None:
-        self._settings = settings
-        self._sfn = sfn
-        self._sqs = sqs
+def report_rejection(video: CreatedObject, reason: str, settings: DispatcherSettings) -> None:
+    failure = VideoFailed(
+        video_id=video_id(video),
+        level="video",
+        reason=reason,
+        source=video.location,
+        failed_at=utc_now(),
+        correlation_id=execution_name(video),
+    )
+    s3_dispatch.report_rejection(settings.results_queue_url, failure, fifo_ids=fifo_ids(failure))
 
-    def dispatch(self, record: dict[str, Any], correlation_id: str) -> Outcome:
-        video = parse_object(record)
-        try:
-            validate(video, self._settings.max_object_bytes)
-        except VideoRejected as exc:
-            self._reject(video, str(exc), correlation_id)
-            return Outcome(video.key, "rejected", video.video_id, str(exc))
-        execution_input = {
-            "video_id": video.video_id,
-            "correlation_id": correlation_id,
-            "source": {
-                "bucket": video.bucket,
-                "key": video.key,
-                "version_id": video.version_id or "",
-            },
-        }
-        try:
-            self._sfn.start_execution(
-                stateMachineArn=self._settings.state_machine_arn,
-                name=video.execution_name,
-                input=json.dumps(execution_input),
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ExecutionAlreadyExists":
-                return Outcome(video.key, "duplicate", video.video_id)
-            raise
-        return Outcome(video.key, "started", video.video_id)
 
-    def _reject(self, video: VideoObject, reason: str, correlation_id: str) -> None:
-        failure = VideoFailed(
-            video_id=video.video_id,
-            level="video",
-            reason=reason,
-            source=S3Location(bucket=video.bucket, key=video.key, version_id=video.version_id),
-            failed_at=utc_now(),
-            correlation_id=correlation_id,
-        )
-        group, dedup = fifo_ids(failure)
-        self._sqs.send_message(
-            QueueUrl=self._settings.results_queue_url,
-            MessageBody=failure.model_dump_json(),
-            MessageGroupId=group,
-            MessageDeduplicationId=dedup,
-        )
+def dispatch(record: S3EventRecord, settings: DispatcherSettings) -> Outcome:
+    """Start the ingest of the record's object, or report why it is rejected."""
+    video = s3_dispatch.created_object(record)
+    reason = rejection_reason(video, settings.max_object_bytes)
+    if reason is not None:
+        report_rejection(video, reason, settings)
+        return Outcome(video.key, "rejected", video_id(video), reason)
+    name = execution_name(video)
+    execution_input = {
+        "video_id": video_id(video),
+        "correlation_id": name,
+        "source": {
+            "bucket": video.bucket,
+            "key": video.key,
+            "version_id": video.version_id or "",
+        },
+    }
+    started = s3_dispatch.start_execution(
+        settings.state_machine_arn, name, json.dumps(execution_input)
+    )
+    return Outcome(video.key, "started" if started else "duplicate", video_id(video))

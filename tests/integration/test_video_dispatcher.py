@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from pipeline_common import aws
 from pipeline_common.contracts.video import VideoFailed
+from pipeline_common.s3_dispatch import object_id
 from tests.support.functions import load_function
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -85,6 +86,8 @@ def test_upload_starts_one_execution_even_when_redelivered(env):
         "version_id": "3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY",
     }
     assert payload["video_id"] == started["video_id"]
+    # The correlation id is the object version's id (the execution name), not the request id
+    assert payload["correlation_id"] == execution["name"]
     assert _failures(env["queue"]) == []
 
 
@@ -108,6 +111,8 @@ def test_bad_objects_are_rejected_with_a_failure_message(env, event_file, reason
     (failure,) = _failures(env["queue"])
     assert failure.level == "video"
     assert reason in failure.reason
+    assert failure.correlation_id is not None
+    assert failure.correlation_id.startswith("vid-")
 
 
 def test_oversized_object_is_rejected(env):
@@ -149,3 +154,19 @@ def test_a_failing_record_is_named_in_the_raised_error(env, monkeypatch):
     # Then the handler raises naming the key, so Lambda retries the event
     with pytest.raises(app.DispatchFailed, match="street"):
         app.lambda_handler(_event("video_dispatcher_upload.json"), _Context())
+
+
+def test_a_redelivered_rejection_keeps_its_correlation_id_and_is_reported_once(env):
+    # Given a rejected upload whose notification is delivered twice, by two invocations
+    event = _event("video_dispatcher_zero_bytes.json")
+    retry = type("Retry", (_Context,), {"aws_request_id": "req-0002"})
+
+    # When both are dispatched
+    env["app"].lambda_handler(event, _Context())
+    env["app"].lambda_handler(event, retry())
+
+    # Then the FIFO queue holds one failure, its correlation id derived from the object version
+    (failure,) = _failures(env["queue"])
+    assert failure.correlation_id == object_id(
+        "vid-", "video-input", "uploads/EMPTY.MOV", None, "d41d8cd98f00b204e9800998ecf8427e"
+    )
