@@ -23,11 +23,11 @@ from aws_lambda_powertools.event_handler import (
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from pydantic import BaseModel, ValidationError
 
-from pipeline_common import aws
 from pipeline_common.contracts.clients import ApiErrorBody, ApiErrorDetail, DeliveredResult
 from pipeline_common.contracts.common import S3Location
 from pipeline_common.contracts.jobs import JobResult
 from pipeline_common.observability import logger
+from pipeline_common.s3_objects import presigned_get
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -187,13 +187,9 @@ def parse_body(app: APIGatewayRestResolver, model: type[ModelT], *, max_bytes: i
 
 
 def _presign(location: S3Location, expiry_seconds: int) -> str:
-    params = {"Bucket": location.bucket, "Key": location.key}
-    if location.version_id:
-        params["VersionId"] = location.version_id
-    url: str = aws.client("s3").generate_presigned_url(
-        "get_object", Params=params, ExpiresIn=expiry_seconds
+    return presigned_get(
+        location.bucket, location.key, expires_in=expiry_seconds, version_id=location.version_id
     )
-    return url
 
 
 def deliverable(
