@@ -16,13 +16,18 @@ test("reconnect delays grow, stay within [b/2, b] and stop at the cap", () => {
   assert.equal(low(20), 7500);
 });
 
-test("errors read as the API states them, in both of the project's shapes", () => {
+test("errors read as the API states them, in the project's one error body", () => {
   assert.deepEqual(describeError({ error: { code: "invalid_request", message: "bad", field: "kind" } }, "x"), {
     code: "invalid_request",
     message: "bad (field kind)",
   });
-  assert.deepEqual(describeError({ error: "not_found", message: "no study" }, "x"), { code: "not_found", message: "no study" });
-  assert.deepEqual(describeError({ message: "Forbidden" }, "x"), { code: undefined, message: "Forbidden" });
+  assert.deepEqual(describeError({ error: { code: "not_found", message: "no study" } }, "x"), { code: "not_found", message: "no study" });
+  // Not the project's body (API Gateway's own refusal, an old shape, a page): the fallback says it.
+  assert.deepEqual(describeError({ message: "Forbidden" }, '{"message":"Forbidden"}'), {
+    code: undefined,
+    message: '{"message":"Forbidden"}',
+  });
+  assert.deepEqual(describeError({ error: "not_found", message: "no study" }, "raw"), { code: undefined, message: "raw" });
   assert.deepEqual(describeError("<html>", "Bad Gateway"), { code: undefined, message: "Bad Gateway" });
 });
 

@@ -11,26 +11,28 @@ export class ApiError extends Error {
   }
 }
 
-/** The error body as the API states it: REST {error: {code, message, field}}, PACS {error, message}. */
+/**
+ * The error body every API of the project answers: {error: {code, message, field?}}. Anything else
+ * (API Gateway's own refusals, a load balancer's page) is not ours to parse: `fallback` says it.
+ */
 export function describeError(body, fallback) {
-  if (body && typeof body === "object") {
-    const error = body.error;
-    if (error && typeof error === "object") {
-      return { code: error.code, message: error.field ? `${error.message} (field ${error.field})` : error.message };
-    }
-    if (typeof error === "string") return { code: error, message: body.message || error };
-    if (typeof body.message === "string") return { code: undefined, message: body.message };
+  const error = body && typeof body === "object" ? body.error : undefined;
+  if (error && typeof error === "object" && typeof error.message === "string") {
+    return { code: error.code, message: error.field ? `${error.message} (field ${error.field})` : error.message };
   }
   return { code: undefined, message: fallback };
 }
 
-async function readBody(response) {
-  const text = await response.text();
+function parseJson(text) {
   try {
     return text ? JSON.parse(text) : null;
   } catch {
     return text;
   }
+}
+
+async function readBody(response) {
+  return parseJson(await response.text());
 }
 
 /** The header each API's authorizer reads: REST (Cognito authorizer) the raw token, HTTP API (JWT authorizer) Bearer. */
@@ -66,8 +68,8 @@ async function authorized(auth, kind, base, method, path, options = {}) {
     }
   }
   if (!response.ok) {
-    const parsed = await readBody(response);
-    const { code, message } = describeError(parsed, typeof parsed === "string" && parsed ? parsed : response.statusText);
+    const text = await response.text();
+    const { code, message } = describeError(parseJson(text), text.slice(0, 300) || response.statusText || "no answer");
     const error = new ApiError(method, path, response.status, code, message);
     if (response.status === 401 && auth.loggedIn) auth.expire(`${error.message}: sign in again`);
     throw error;
