@@ -22,12 +22,10 @@ test("errors read as the API states them, in the project's one error body", () =
     message: "bad (field kind)",
   });
   assert.deepEqual(describeError({ error: { code: "not_found", message: "no study" } }, "x"), { code: "not_found", message: "no study" });
-  // Not the project's body (API Gateway's own refusal, an old shape, a page): the fallback says it.
-  assert.deepEqual(describeError({ message: "Forbidden" }, '{"message":"Forbidden"}'), {
-    code: undefined,
-    message: '{"message":"Forbidden"}',
-  });
-  assert.deepEqual(describeError({ error: "not_found", message: "no study" }, "raw"), { code: undefined, message: "raw" });
+  // The PACS's former {error, message} is no longer a shape any API answers: not parsed.
+  assert.deepEqual(describeError({ error: "not_found" }, "Not Found"), { code: undefined, message: "Not Found" });
+  // API Gateway's own refusal, before any of the project's APIs:
+  assert.deepEqual(describeError({ message: "Forbidden" }, "x"), { code: undefined, message: "Forbidden" });
   assert.deepEqual(describeError("<html>", "Bad Gateway"), { code: undefined, message: "Bad Gateway" });
 });
 

@@ -12,27 +12,28 @@ export class ApiError extends Error {
 }
 
 /**
- * The error body every API of the project answers: {error: {code, message, field?}}. Anything else
- * (API Gateway's own refusals, a load balancer's page) is not ours to parse: `fallback` says it.
+ * The error body every API of the project answers: {error: {code, message, field?}}. API Gateway's
+ * own refusals (its authorizers' 401, throttling) come before any of them, as {message}, a shape
+ * the HTTP API cannot change: their words are shown without a code. Anything else: `fallback`.
  */
 export function describeError(body, fallback) {
-  const error = body && typeof body === "object" ? body.error : undefined;
-  if (error && typeof error === "object" && typeof error.message === "string") {
-    return { code: error.code, message: error.field ? `${error.message} (field ${error.field})` : error.message };
+  if (body && typeof body === "object") {
+    const error = body.error;
+    if (error && typeof error === "object" && typeof error.message === "string") {
+      return { code: error.code, message: error.field ? `${error.message} (field ${error.field})` : error.message };
+    }
+    if (typeof body.message === "string") return { code: undefined, message: body.message };
   }
   return { code: undefined, message: fallback };
 }
 
-function parseJson(text) {
+async function readBody(response) {
+  const text = await response.text();
   try {
     return text ? JSON.parse(text) : null;
   } catch {
     return text;
   }
-}
-
-async function readBody(response) {
-  return parseJson(await response.text());
 }
 
 /** The header each API's authorizer reads: REST (Cognito authorizer) the raw token, HTTP API (JWT authorizer) Bearer. */
@@ -68,8 +69,8 @@ async function authorized(auth, kind, base, method, path, options = {}) {
     }
   }
   if (!response.ok) {
-    const text = await response.text();
-    const { code, message } = describeError(parseJson(text), text.slice(0, 300) || response.statusText || "no answer");
+    const parsed = await readBody(response);
+    const { code, message } = describeError(parsed, typeof parsed === "string" && parsed ? parsed : response.statusText);
     const error = new ApiError(method, path, response.status, code, message);
     if (response.status === 401 && auth.loggedIn) auth.expire(`${error.message}: sign in again`);
     throw error;
