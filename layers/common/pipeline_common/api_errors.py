@@ -3,7 +3,7 @@ they are answered with (``contracts.errors.ApiErrorBody``).
 
 Framework-free on purpose: the REST API's functions (Powertools, ``http.py``), the PACS API
 (FastAPI) and the YOLO service (the standard library's server) raise and render the same errors;
-each only wraps ``error_json`` in its own response type.
+each only wraps ``error_body`` (or ``error_json``) in its own response type.
 
 A subclass names its status and code in its header, e.g.
 ``class NotFound(ApiError, status=HTTPStatus.NOT_FOUND, code="not_found")``.
