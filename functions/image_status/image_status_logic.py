@@ -27,8 +27,8 @@ from pipeline_common.contracts.image import ImageProcessingResult, ImageStatus
 from pipeline_common.http import InvalidRequest, NotFound
 from pipeline_common.identity import Caller
 from pipeline_common.observability import logger
+from pipeline_common.s3_objects import is_missing, presigned_get
 
-_MISSING = {"404", "NoSuchKey", "NotFound"}
 UPLOAD_PREFIX = "uploads/"
 
 
@@ -133,7 +133,7 @@ def _sidecar(key: str, settings: ImageStatusSettings) -> ImageProcessingResult |
     try:
         body = aws.client("s3").get_object(Bucket=settings.image_output_bucket, Key=sidecar_key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in _MISSING:
+        if is_missing(exc):
             return None
         raise
     try:
@@ -148,16 +148,11 @@ def _head(bucket: str, key: str) -> dict[str, Any] | None:
     try:
         head: dict[str, Any] = aws.client("s3").head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in _MISSING:
+        if is_missing(exc):
             return None
         raise
     return head
 
 
 def _presign(bucket: str, key: str, settings: ImageStatusSettings) -> str:
-    url: str = aws.client("s3").generate_presigned_url(
-        "get_object",
-        Params={"Bucket": bucket, "Key": key},
-        ExpiresIn=settings.presign_expiry_seconds,
-    )
-    return url
+    return presigned_get(bucket, key, expires_in=settings.presign_expiry_seconds)

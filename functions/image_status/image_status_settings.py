@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline_common.s3_objects import link_lifetime
+
 
 class ImageStatusSettings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True)
@@ -15,4 +17,4 @@ class ImageStatusSettings(BaseSettings):
     output_prefix: str = "gray/"
     result_sidecar_prefix: str = Field(default="results/", min_length=1)
     # Links to patient data live at most 5 minutes; a longer setting fails the cold start.
-    presign_expiry_seconds: int = Field(default=300, gt=0, le=300)
+    presign_expiry_seconds: int = link_lifetime()

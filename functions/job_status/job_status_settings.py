@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline_common.s3_objects import link_lifetime
+
 
 class JobStatusSettings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True)
@@ -13,4 +15,4 @@ class JobStatusSettings(BaseSettings):
     output_bucket: str = Field(min_length=3)
     # Links are signed per request, so they can be short-lived: a client asks again for fresh ones.
     # They reach patient data, so at most 5 minutes; a longer setting fails the cold start.
-    presign_expiry_seconds: int = Field(default=300, gt=0, le=300)
+    presign_expiry_seconds: int = link_lifetime()

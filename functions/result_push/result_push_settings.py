@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline_common.s3_objects import link_lifetime
+
 
 class ResultPushSettings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True)
@@ -15,7 +17,7 @@ class ResultPushSettings(BaseSettings):
     # When set, pushed results carry presigned links to outputs in this bucket (the function then
     # needs s3:GetObject on it); when unset, clients fetch links with GET /jobs/{job_id}.
     output_bucket: str | None = None
-    presign_expiry_seconds: int = Field(default=3600, gt=0, le=7 * 24 * 3600)
+    presign_expiry_seconds: int = link_lifetime()
 
     @field_validator("websocket_endpoint")
     @classmethod

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline_common.s3_objects import link_lifetime
+
 
 class ResultsProxySettings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True)
@@ -24,4 +26,4 @@ class ResultsProxySettings(BaseSettings):
     # earlier that lands later is still delivered, and nothing twice.
     results_settle_seconds: float = Field(default=10.0, ge=0, le=300)
     # Links to patient data live at most 5 minutes; a longer setting fails the cold start.
-    presign_expiry_seconds: int = Field(default=300, gt=0, le=300)
+    presign_expiry_seconds: int = link_lifetime()

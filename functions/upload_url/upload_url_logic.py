@@ -16,11 +16,11 @@ from typing import Literal
 from pydantic import Field
 from upload_url_settings import UploadUrlSettings
 
-from pipeline_common import aws
 from pipeline_common.contracts.common import Contract
 from pipeline_common.contracts.image import SUPPORTED_EXTENSIONS
 from pipeline_common.contracts.video import VIDEO_EXTENSIONS
 from pipeline_common.http import InvalidRequest
+from pipeline_common.s3_objects import presigned_post
 
 UploadKind = Literal["image", "video"]
 UPLOAD_PREFIX = "uploads/"
@@ -113,12 +113,12 @@ def create_upload(
     else:
         bucket, max_bytes = settings.video_input_bucket, settings.max_video_bytes
     key = f"{owner_prefix(owner_id)}{upload_id or uuid.uuid4().hex}-{name}"
-    post = aws.client("s3").generate_presigned_post(
-        Bucket=bucket,
-        Key=key,
-        Fields={"Content-Type": content_type},
-        Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
-        ExpiresIn=settings.upload_expiry_seconds,
+    post = presigned_post(
+        bucket,
+        key,
+        expires_in=settings.upload_expiry_seconds,
+        content_type=content_type,
+        max_bytes=max_bytes,
     )
     status_path = f"/images/{key}" if request.kind == "image" else f"/videos?key={key}"
     return UploadTicket(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline_common.s3_objects import link_lifetime
+
 
 class UploadUrlSettings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True)
@@ -17,5 +19,5 @@ class UploadUrlSettings(BaseSettings):
     max_video_bytes: int = Field(default=524_288_000, gt=0)
     # The presigned POST lives at most 5 minutes (the browser uses it at once); a longer
     # setting fails the cold start.
-    upload_expiry_seconds: int = Field(default=300, ge=60, le=300)
+    upload_expiry_seconds: int = link_lifetime(minimum=60)
     max_body_bytes: int = Field(default=4096, gt=0)

@@ -37,11 +37,11 @@ from pipeline_common.contracts.video import (
 from pipeline_common.http import InvalidRequest, NotFound
 from pipeline_common.identity import Caller
 from pipeline_common.observability import logger
+from pipeline_common.s3_objects import is_missing, presigned_get
 
 FRAMES_PREFIX = "frames/"
 SUMMARY_NAME = "summary.json"
 _FRAME_JSON = re.compile(r"^(\d{6,})\.json$")
-_MISSING = {"404", "NoSuchKey", "NotFound"}
 UPLOAD_PREFIX = "uploads/"
 
 
@@ -233,7 +233,7 @@ def _video_of_upload(key: str, caller: Caller, settings: VideoFramesSettings) ->
     try:
         head = aws.client("s3").head_object(Bucket=settings.video_input_bucket, Key=key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in _MISSING:
+        if is_missing(exc):
             raise missing from exc
         raise
     return _ref(settings.video_input_bucket, key, head.get("VersionId"), head.get("ETag"))
@@ -248,10 +248,8 @@ def _frame(video_id: str, index: int, settings: VideoFramesSettings) -> FrameVie
     except ValidationError:
         logger.exception("frame JSON is not a FrameResult", extra={"key": json_key})
         return None
-    url: str = s3.generate_presigned_url(
-        "get_object",
-        Params={"Bucket": settings.video_frames_bucket, "Key": jpg_key},
-        ExpiresIn=settings.presign_expiry_seconds,
+    url = presigned_get(
+        settings.video_frames_bucket, jpg_key, expires_in=settings.presign_expiry_seconds, s3=s3
     )
     return FrameView(frame=frame, annotated_url=url)
 

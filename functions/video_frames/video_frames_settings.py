@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline_common.s3_objects import link_lifetime
+
 
 class VideoFramesSettings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True)
@@ -12,7 +14,7 @@ class VideoFramesSettings(BaseSettings):
     video_input_bucket: str = Field(min_length=3, max_length=63)
     video_frames_bucket: str = Field(min_length=3, max_length=63)
     # Links to patient data live at most 5 minutes; a longer setting fails the cold start.
-    presign_expiry_seconds: int = Field(default=300, gt=0, le=300)
+    presign_expiry_seconds: int = link_lifetime()
     # Each frame is one GetObject: a page stays well inside the function's timeout.
     max_frames_per_page: int = Field(default=50, ge=1, le=500)
     max_videos_listed: int = Field(default=50, ge=1, le=1000)

@@ -175,7 +175,7 @@ def test_rendered_refuses_bad_window_queries(client: TestClient, query: dict[str
     response = client.get(f"{mr.path}/rendered", params=query)
     # Then
     assert response.status_code == 400
-    assert response.json()["error"] == "invalid_query"
+    assert response.json()["error"]["code"] == "invalid_query"
 
 
 def test_a_presigned_link_needs_patient_access(client: TestClient) -> None:
@@ -185,7 +185,7 @@ def test_a_presigned_link_needs_patient_access(client: TestClient) -> None:
     response = client.get(f"{mr.path}/url")
     # Then
     assert response.status_code == 403
-    assert response.json()["error"] == "patient_access_required"
+    assert response.json()["error"]["code"] == "patient_access_required"
 
 
 @pytest.mark.parametrize("suffix", ["/metadata", "/url", "/rendered"])
@@ -197,7 +197,7 @@ def test_unknown_instance_is_404(client: TestClient, suffix: str) -> None:
     response = client.get(path, headers=PATIENT_ACCESS)
     # Then
     assert response.status_code == 404
-    assert response.json()["error"] == "not_found"
+    assert response.json()["error"]["code"] == "not_found"
 
 
 @pytest.mark.parametrize(
@@ -234,7 +234,7 @@ def test_traversal_and_malformed_ids_are_400(client: TestClient, raw_path: str) 
     response = client.get(f"http://testserver{raw_path}")
     # Then
     assert response.status_code == 400, raw_path
-    assert response.json()["error"] == "invalid_identifier"
+    assert response.json()["error"]["code"] == "invalid_identifier"
 
 
 def test_a_non_dicom_object_is_a_clear_422(client: TestClient) -> None:
@@ -247,8 +247,7 @@ def test_a_non_dicom_object_is_a_clear_422(client: TestClient) -> None:
     for response in (metadata, rendered):
         assert response.status_code == 422
         assert response.json() == {
-            "error": "not_dicom",
-            "message": "instance not-dicom is not a DICOM file",
+            "error": {"code": "not_dicom", "message": "instance not-dicom is not a DICOM file"}
         }
 
 
@@ -262,8 +261,8 @@ def test_a_truncated_dicom_has_metadata_but_no_preview(client: TestClient) -> No
     assert metadata.status_code == 200
     assert _values(metadata.json()[0], "00080060") == ["MR"]  # Modality
     assert rendered.status_code == 422
-    assert rendered.json()["error"] == "unreadable_pixels"
-    assert "less than expected" in rendered.json()["message"]
+    assert rendered.json()["error"]["code"] == "unreadable_pixels"
+    assert "less than expected" in rendered.json()["error"]["message"]
 
 
 def test_a_dicom_without_pixels_has_no_preview(client: TestClient) -> None:
@@ -273,7 +272,7 @@ def test_a_dicom_without_pixels_has_no_preview(client: TestClient) -> None:
     response = client.get(f"{ref.path}/rendered")
     # Then
     assert response.status_code == 422
-    assert response.json()["message"] == "instance no-pixel-data has no pixel data"
+    assert response.json()["error"]["message"] == "instance no-pixel-data has no pixel data"
 
 
 def test_no_origin_is_allowed_by_default(client: TestClient) -> None:
@@ -311,4 +310,4 @@ def test_a_missing_bucket_is_a_503_not_a_crash() -> None:
     aws.clear_clients()
     # Then
     assert response.status_code == 503
-    assert response.json()["error"] == "store_unavailable"
+    assert response.json()["error"]["code"] == "store_unavailable"

@@ -169,7 +169,7 @@ def test_stored_rendered_and_decoded_by_the_worker(client: TestClient, path: Pat
     if path.name in UNDECODABLE:
         (syntax,) = UNDECODABLE[path.name]
         assert rendered.status_code == 422
-        assert syntax in rendered.json()["message"]
+        assert syntax in rendered.json()["error"]["message"]
         with pytest.raises(UnreadablePixels) as error:
             decode_instance(parts[0].body, path.name)
         assert f"({syntax})" in str(error.value)

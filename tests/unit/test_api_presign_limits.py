@@ -1,4 +1,4 @@
-"""Every link to patient data lives at most 5 minutes: each REST function that signs S3 URLs
+"""Every link to patient data lives at most 5 minutes: each function that signs S3 URLs
 defaults to 300 s and refuses a longer setting at cold start (issue 10)."""
 
 from __future__ import annotations
@@ -25,6 +25,11 @@ SIGNERS = {
         "VideoFramesSettings",
         "PRESIGN_EXPIRY_SECONDS",
         {"VIDEO_INPUT_BUCKET": "video-in", "VIDEO_FRAMES_BUCKET": "video-frames"},
+    ),
+    "result_push": (
+        "ResultPushSettings",
+        "PRESIGN_EXPIRY_SECONDS",
+        {"CONNECTIONS_TABLE": "Connections", "WEBSOCKET_ENDPOINT": "wss://ws.example/prod"},
     ),
     "upload_url": (
         "UploadUrlSettings",

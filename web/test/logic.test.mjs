@@ -16,12 +16,15 @@ test("reconnect delays grow, stay within [b/2, b] and stop at the cap", () => {
   assert.equal(low(20), 7500);
 });
 
-test("errors read as the API states them, in both of the project's shapes", () => {
+test("errors read as the API states them, in the project's one error body", () => {
   assert.deepEqual(describeError({ error: { code: "invalid_request", message: "bad", field: "kind" } }, "x"), {
     code: "invalid_request",
     message: "bad (field kind)",
   });
-  assert.deepEqual(describeError({ error: "not_found", message: "no study" }, "x"), { code: "not_found", message: "no study" });
+  assert.deepEqual(describeError({ error: { code: "not_found", message: "no study" } }, "x"), { code: "not_found", message: "no study" });
+  // The PACS's former {error, message} is no longer a shape any API answers: not parsed.
+  assert.deepEqual(describeError({ error: "not_found" }, "Not Found"), { code: undefined, message: "Not Found" });
+  // API Gateway's own refusal, before any of the project's APIs:
   assert.deepEqual(describeError({ message: "Forbidden" }, "x"), { code: undefined, message: "Forbidden" });
   assert.deepEqual(describeError("<html>", "Bad Gateway"), { code: undefined, message: "Bad Gateway" });
 });

@@ -188,7 +188,12 @@ def _seg(identifier: str) -> str:
 
 
 def _error_message(response: httpx.Response) -> str:
+    """The PACS's own words from its error body (``{"error": {"code", "message"}}``), else the
+    start of whatever answered (a load balancer's page)."""
     try:
-        return str(response.json().get("message", response.text[:200]))
-    except ValueError:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
         return response.text[:200]
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    return response.text[:200]

@@ -38,6 +38,7 @@ from pipeline_common.contracts.video import (
     oversize_frame_key,
 )
 from pipeline_common.observability import logger
+from pipeline_common.s3_objects import error_code, is_unreadable
 
 
 @dataclass
@@ -140,8 +141,8 @@ class FrameIngest:
                 self.settings.input_bucket, self.settings.input_key, str(path), ExtraArgs=extra
             )
         except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            if code in ("404", "NoSuchKey", "NoSuchBucket", "NoSuchVersion", "403"):
+            if is_unreadable(exc):
+                code = error_code(exc)
                 raise InputMissing(f"{self._source.uri} cannot be read ({code})") from exc
             raise
         if path.stat().st_size == 0:

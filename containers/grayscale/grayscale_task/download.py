@@ -7,8 +7,7 @@ from botocore.exceptions import ClientError
 from grayscale_task.errors import ImageRejected
 from pipeline_common.aws import client
 from pipeline_common.contracts import S3Location
-
-_GONE = {"NoSuchKey", "NoSuchVersion", "404", "NotFound"}
+from pipeline_common.s3_objects import error_code, is_missing
 
 
 def download(location: S3Location, *, max_bytes: int) -> bytes:
@@ -18,9 +17,10 @@ def download(location: S3Location, *, max_bytes: int) -> bytes:
     try:
         response = client("s3").get_object(**params)
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in _GONE:
-            raise ImageRejected("download", f"input object no longer exists ({code})") from exc
+        if is_missing(exc):
+            raise ImageRejected(
+                "download", f"input object no longer exists ({error_code(exc)})"
+            ) from exc
         raise
     size = int(response.get("ContentLength", 0))
     # Checked before reading the body so an oversized object is never held in memory.

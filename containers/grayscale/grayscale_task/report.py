@@ -3,7 +3,7 @@ stored next to the output (a deterministic key, so a retry overwrites it)."""
 
 from __future__ import annotations
 
-from pipeline_common.aws import client
+from pipeline_common.aws import client, string_attributes
 from pipeline_common.contracts.image import ImageProcessingResult
 
 
@@ -11,10 +11,7 @@ def send_result(queue_url: str, result: ImageProcessingResult) -> None:
     client("sqs").send_message(
         QueueUrl=queue_url,
         MessageBody=result.model_dump_json(),
-        MessageAttributes={
-            "kind": {"DataType": "String", "StringValue": result.kind},
-            "status": {"DataType": "String", "StringValue": result.status.value},
-        },
+        MessageAttributes=string_attributes(kind=result.kind, status=result.status.value),
     )
 
 

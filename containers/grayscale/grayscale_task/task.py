@@ -200,14 +200,14 @@ def read_manifest(settings: TaskSettings) -> ImageBatchManifest:
 
     from pipeline_common.aws import client
     from pipeline_common.contracts.image import ImageBatchManifest
+    from pipeline_common.s3_objects import error_code, is_missing
 
     try:
         body = client("s3").get_object(Bucket=settings.manifest_bucket, Key=settings.manifest_key)
         manifest = ImageBatchManifest.model_validate_json(body["Body"].read())
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("NoSuchKey", "404", "NotFound"):
-            raise ImageRejected("task", f"batch manifest is gone ({code})") from exc
+        if is_missing(exc):
+            raise ImageRejected("task", f"batch manifest is gone ({error_code(exc)})") from exc
         raise
     except ValidationError as exc:
         raise ImageRejected("task", f"batch manifest is not valid: {exc}") from exc

@@ -1,5 +1,6 @@
 """The FastAPI application: DICOMweb routes (QIDO-RS, WADO-RS, STOW-RS), the few project routes,
-CORS, request logging and the one error-to-status mapping.
+CORS, request logging and the one error-to-status mapping (every error, the router's own
+included, answers ``{"error": {"code", "message"}}`` as every API of the project).
 
 Patient access: a request may see patient-level attributes, or retrieve whole instances (which
 carry them), only with the header ``x-pacs-patient-access: allowed``. The API gateway in front of
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from http import HTTPStatus
 from io import BytesIO
 from typing import Annotated, Any
 
@@ -22,6 +24,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRLittleEndian
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pacs_api import multipart, qido
@@ -38,11 +41,12 @@ from pacs_api.errors import (
 )
 from pacs_api.identifiers import checked_id, raw_path_problem
 from pacs_api.index import IndexedInstance, InstanceIndex
-from pacs_api.models import ErrorBody, Health, PresignedUrl
+from pacs_api.models import Health, PresignedUrl
 from pacs_api.rendering import JPEG, PNG, frame_bytes, frame_count, render
 from pacs_api.settings import PacsSettings
 from pacs_api.store import PacsStore
 from pacs_api.stow import store_parts
+from pipeline_common.api_errors import ApiError, route_error
 from pipeline_common.observability import logger
 
 PATIENT_ACCESS_HEADER = "x-pacs-patient-access"
@@ -68,9 +72,8 @@ class RejectTraversal:
         await self.app(scope, receive, send)
 
 
-def _error_response(error: PacsError) -> JSONResponse:
-    body = ErrorBody(error=error.code, message=error.message)
-    return JSONResponse(status_code=error.status_code, content=body.model_dump())
+def _error_response(error: ApiError) -> JSONResponse:
+    return JSONResponse(status_code=error.status.value, content=error.body())
 
 
 def patient_access(request: Request) -> bool:
@@ -153,7 +156,7 @@ def create_app(settings: PacsSettings | None = None, store: PacsStore | None = N
 
     @app.exception_handler(PacsError)
     async def pacs_error(_request: Request, exc: PacsError) -> JSONResponse:
-        if exc.status_code >= 500:
+        if exc.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             logger.error("PACS request failed", extra={"error": exc.code, "detail": exc.message})
         return _error_response(exc)
 
@@ -163,9 +166,18 @@ def create_app(settings: PacsSettings | None = None, store: PacsStore | None = N
             f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg')}"
             for err in exc.errors()
         )
-        return JSONResponse(
-            status_code=400, content=ErrorBody(error="invalid_query", message=problems).model_dump()
-        )
+        return _error_response(InvalidQuery(problems))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def no_route(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # The router's own refusals (no such path, method not allowed) in the same body.
+        content = route_error(HTTPStatus(exc.status_code))
+        return JSONResponse(status_code=exc.status_code, content=content, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, _exc: Exception) -> JSONResponse:
+        logger.exception("PACS request failed unexpectedly")
+        return _error_response(PacsError("internal error"))
 
     def base_url(request: Request) -> str:
         if settings.public_url:

@@ -1,76 +1,61 @@
-"""Typed errors of the PACS API, each with the HTTP status it maps to (in ``app.py``, once)."""
+"""Typed errors of the PACS API, each with the HTTP status and code it is answered with (the one
+mapping in ``app.py`` renders them as every API of the project does: ``api_errors``)."""
 
 from __future__ import annotations
 
+from http import HTTPStatus
 
-class PacsError(Exception):
-    status_code = 500
-    code = "internal_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+from pipeline_common.api_errors import ApiError
 
 
-class InvalidIdentifier(PacsError):
-    status_code = 400
-    code = "invalid_identifier"
+class PacsError(ApiError, status=HTTPStatus.INTERNAL_SERVER_ERROR, code="internal_error"):
+    """Any refusal of the PACS API (the base its handler catches)."""
 
 
-class InvalidQuery(PacsError):
-    status_code = 400
-    code = "invalid_query"
+class InvalidIdentifier(PacsError, status=HTTPStatus.BAD_REQUEST, code="invalid_identifier"):
+    """An id outside the pattern, or a path with dot segments or encoded separators."""
 
 
-class PatientAccessRequired(PacsError):
+class InvalidQuery(PacsError, status=HTTPStatus.BAD_REQUEST, code="invalid_query"):
+    """An unknown attribute key, a bad limit/offset/window/frame, a malformed multipart body."""
+
+
+class PatientAccessRequired(PacsError, status=HTTPStatus.FORBIDDEN, code="patient_access_required"):
     """Patient-level attributes (or a whole instance, which carries them) were asked for by a
     caller without patient access (header ``x-pacs-patient-access: allowed``)."""
 
-    status_code = 403
-    code = "patient_access_required"
+
+class NotFound(PacsError, status=HTTPStatus.NOT_FOUND, code="not_found"):
+    """No such study, series, instance, frame source or path."""
 
 
-class NotFound(PacsError):
-    status_code = 404
-    code = "not_found"
+class ObjectTooLarge(
+    PacsError, status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE, code="object_too_large"
+):
+    """An object or STOW body above its configured limit."""
 
 
-class ObjectTooLarge(PacsError):
-    status_code = 413
-    code = "object_too_large"
+class NotAcceptable(PacsError, status=HTTPStatus.NOT_ACCEPTABLE, code="not_acceptable"):
+    """An Accept (or transfer syntax) this API cannot serve."""
 
 
-class NotAcceptable(PacsError):
-    status_code = 406
-    code = "not_acceptable"
+class UnsupportedMediaType(
+    PacsError, status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE, code="unsupported_media_type"
+):
+    """A STOW body that is not ``multipart/related; type="application/dicom"``."""
 
 
-class UnsupportedMediaType(PacsError):
-    status_code = 415
-    code = "unsupported_media_type"
-
-
-class InstanceConflict(PacsError):
+class InstanceConflict(PacsError, status=HTTPStatus.CONFLICT, code="instance_conflict"):
     """A different object is already stored under the same SOP Instance UID."""
 
-    status_code = 409
-    code = "instance_conflict"
 
-
-class NotDicom(PacsError):
+class NotDicom(PacsError, status=HTTPStatus.UNPROCESSABLE_ENTITY, code="not_dicom"):
     """The stored object is not a DICOM file (or its header is cut short)."""
 
-    status_code = 422
-    code = "not_dicom"
 
-
-class UnreadablePixels(PacsError):
+class UnreadablePixels(PacsError, status=HTTPStatus.UNPROCESSABLE_ENTITY, code="unreadable_pixels"):
     """A DICOM file whose pixel data is missing, truncated or in an unsupported encoding."""
 
-    status_code = 422
-    code = "unreadable_pixels"
 
-
-class StoreUnavailable(PacsError):
-    status_code = 503
-    code = "store_unavailable"
+class StoreUnavailable(PacsError, status=HTTPStatus.SERVICE_UNAVAILABLE, code="store_unavailable"):
+    """S3 unreachable, or the bucket missing."""

@@ -1,5 +1,6 @@
-"""JSON shapes of the PACS API's project answers (errors, health, presigned links); DICOMweb
-answers are DICOM JSON (``dicomjson.py``)."""
+"""JSON shapes of the PACS API's project answers (health, presigned links); errors are the
+project's one error body (``pipeline_common.contracts.errors``), DICOMweb answers DICOM JSON
+(``dicomjson.py``)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,6 @@ class _Response(BaseModel):
 class PresignedUrl(_Response):
     url: str
     expires_in: int
-
-
-class ErrorBody(_Response):
-    error: str
-    message: str
 
 
 class Health(_Response):

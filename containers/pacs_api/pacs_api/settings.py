@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline_common.s3_objects import link_lifetime
+
 MIB = 1024 * 1024
 
 
@@ -18,7 +20,7 @@ class PacsSettings(BaseSettings):
     # Path prefix the load balancer routes to this service (e.g. "/pacs"); "" for none.
     root_path: str = Field(default="", pattern=r"^(/[A-Za-z0-9._-]+)*$")
     # Presigned links hand out raw DICOM (patient data): at most 5 minutes.
-    presign_expiry_seconds: int = Field(default=300, ge=1, le=300)
+    presign_expiry_seconds: int = link_lifetime()
     # Metadata and previews read the whole object into memory: refuse anything larger.
     max_object_bytes: int = Field(default=256 * MIB, ge=1024)
     # The URL clients reach this API at (e.g. https://api.example.com/pacs), for the absolute

@@ -14,8 +14,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pacs_api import layout
 from pacs_api.errors import InstanceConflict, NotFound, ObjectTooLarge, StoreUnavailable
 from pipeline_common import aws
+from pipeline_common.s3_objects import error_code, is_missing, presigned_get
 
-_MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 _PRECONDITION_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
 SHA256_METADATA = "sha256"
 
@@ -110,9 +110,7 @@ class PacsStore:
             raise self._translate(exc, instance_id) from exc
         except BotoCoreError as exc:
             raise StoreUnavailable(f"PACS store unavailable: {type(exc).__name__}") from exc
-        return self.s3.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
-        )
+        return presigned_get(self.bucket, key, expires_in=expires_in, s3=self.s3)
 
     def instance_objects(
         self, study_id: str | None = None, series_id: str | None = None
@@ -155,7 +153,7 @@ class PacsStore:
             response = self.s3.get_object(Bucket=self.bucket, Key=key)
             body = response["Body"].read()
         except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code", "")) in _MISSING_CODES:
+            if is_missing(exc):
                 return None
             raise self._translate(exc, instance_id) from exc
         except BotoCoreError as exc:
@@ -222,7 +220,7 @@ class PacsStore:
         try:
             head = self.s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code", "")) in _MISSING_CODES:
+            if is_missing(exc):
                 return None
             raise self._translate(exc, instance_id) from exc
         except BotoCoreError as exc:
@@ -269,7 +267,6 @@ class PacsStore:
 
     @staticmethod
     def _translate(exc: ClientError, instance_id: str) -> Exception:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        if code in _MISSING_CODES:
+        if is_missing(exc):
             return NotFound(f"instance {instance_id} not found")
-        return StoreUnavailable(f"PACS store error: {code or type(exc).__name__}")
+        return StoreUnavailable(f"PACS store error: {error_code(exc) or type(exc).__name__}")

@@ -34,6 +34,7 @@ from pipeline_common.contracts.video import (
     parse_stream_record,
 )
 from pipeline_common.observability import logger
+from pipeline_common.s3_objects import error_code, is_unreadable
 from yolo_stream.detection import Detector
 from yolo_stream.detection.annotate import annotate
 from yolo_stream.errors import (
@@ -226,10 +227,10 @@ class FrameProcessor:
                 kwargs["VersionId"] = record.s3.version_id
             return self._s3.get_object(**kwargs)["Body"].read()
         except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            if code in ("NoSuchKey", "NoSuchBucket", "NoSuchVersion", "404", "AccessDenied"):
+            if is_unreadable(exc):
                 raise FrameMissingError(
-                    f"frame {record.frame_index}: {record.s3.uri} cannot be read ({code})"
+                    f"frame {record.frame_index}: {record.s3.uri} cannot be read "
+                    f"({error_code(exc)})"
                 ) from exc
             raise
 

@@ -1,5 +1,6 @@
 """``GET /health`` (the ALB target group's check) and ``GET /status`` on a stdlib server: two
-JSON endpoints do not justify a web framework in the image."""
+JSON endpoints do not justify a web framework in the image. Errors answer the project's one
+error body, ``{"error": {"code", "message"}}``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from pipeline_common.api_errors import route_error
 from yolo_stream.service import YoloStreamService
 
 
@@ -32,7 +34,16 @@ def make_server(
             elif path == "/status":
                 self._send(HTTPStatus.OK, service.status())
             else:
-                self._send(HTTPStatus.NOT_FOUND, {"error": f"no route {path}"})
+                self.send_error(HTTPStatus.NOT_FOUND, f"no route {path}")
+
+        def send_error(
+            self, code: int, message: str | None = None, explain: str | None = None
+        ) -> None:
+            # The base class answers an unknown method or a malformed request with an HTML
+            # page; this server answers every error in the project's one JSON error body.
+            status = HTTPStatus(code)
+            self.close_connection = True
+            self._send(status, route_error(status, message))
 
         def _send(self, status: HTTPStatus, body: dict[str, Any]) -> None:
             payload = json.dumps(body).encode()

@@ -31,3 +31,8 @@ def clear_clients() -> None:
     """Forget every cached client (tests that switch endpoints or credentials call this)."""
     client.cache_clear()
     resource.cache_clear()
+
+
+def string_attributes(**values: str) -> dict[str, dict[str, str]]:
+    """SNS/SQS ``MessageAttributes`` of string values (what subscription filters match on)."""
+    return {name: {"DataType": "String", "StringValue": value} for name, value in values.items()}

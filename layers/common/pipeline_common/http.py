@@ -1,9 +1,10 @@
 """What the client-facing functions share: the REST API's one error mapping, body parsing with
 size and field errors, CORS, and the presigned links every delivered result carries.
 
-Every error a client can cause is an ``ApiError`` subclass raised by the logic modules; this is
-the only place that turns errors into status codes and ``{"error": {code, message, field?}}``
-bodies. Anything unexpected becomes a 500 with a request id to quote, and is logged in full.
+Every error a client can cause is an ``ApiError`` subclass (``api_errors``, shared with the
+PACS API) raised by the logic modules; this is the only place in the functions that turns errors
+into status codes and ``{"error": {code, message, field?}}`` bodies. Anything unexpected becomes
+a 500 with a request id to quote, and is logged in full.
 """
 
 from __future__ import annotations
@@ -23,78 +24,55 @@ from aws_lambda_powertools.event_handler import (
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from pydantic import BaseModel, ValidationError
 
-from pipeline_common import aws
-from pipeline_common.contracts.clients import ApiErrorBody, ApiErrorDetail, DeliveredResult
+from pipeline_common.api_errors import ApiError, error_json
+from pipeline_common.contracts.clients import DeliveredResult
 from pipeline_common.contracts.common import S3Location
 from pipeline_common.contracts.jobs import JobResult
 from pipeline_common.observability import logger
+from pipeline_common.s3_objects import presigned_get
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-class ApiError(Exception):
-    """An error the client caused or must know about; ``status`` and ``code`` are per class."""
-
-    status: HTTPStatus = HTTPStatus.BAD_REQUEST
-    code: str = "bad_request"
-
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        if code:
-            self.code = code
+class InvalidRequest(ApiError, status=HTTPStatus.BAD_REQUEST, code="invalid_request"):
+    pass
 
 
-class InvalidRequest(ApiError):
-    status = HTTPStatus.BAD_REQUEST
-    code = "invalid_request"
+class NotFound(ApiError, status=HTTPStatus.NOT_FOUND, code="not_found"):
+    pass
 
 
-class NotFound(ApiError):
-    status = HTTPStatus.NOT_FOUND
-    code = "not_found"
+class Conflict(ApiError, status=HTTPStatus.CONFLICT, code="conflict"):
+    pass
 
 
-class Conflict(ApiError):
-    status = HTTPStatus.CONFLICT
-    code = "conflict"
+class PayloadTooLarge(
+    ApiError, status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE, code="payload_too_large"
+):
+    pass
 
 
-class PayloadTooLarge(ApiError):
-    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
-    code = "payload_too_large"
-
-
-class Unauthorized(ApiError):
+class Unauthorized(ApiError, status=HTTPStatus.UNAUTHORIZED, code="unauthorized"):
     """No verified user on the request (API Gateway's authorizer normally answers this first)."""
 
-    status = HTTPStatus.UNAUTHORIZED
-    code = "unauthorized"
 
-
-class TooManyRequests(ApiError):
+class TooManyRequests(ApiError, status=HTTPStatus.TOO_MANY_REQUESTS, code="too_many_requests"):
     """A per-user cap or rate was reached; nothing was created. The message says which."""
 
-    status = HTTPStatus.TOO_MANY_REQUESTS
-    code = "too_many_requests"
 
-
-class ServiceUnavailable(ApiError):
+class ServiceUnavailable(
+    ApiError, status=HTTPStatus.SERVICE_UNAVAILABLE, code="service_unavailable"
+):
     """A dependency failed; the request changed nothing and may be retried as is."""
-
-    status = HTTPStatus.SERVICE_UNAVAILABLE
-    code = "service_unavailable"
 
 
 def error_response(
     status: HTTPStatus, code: str, message: str, field: str | None = None
 ) -> Response:
-    body = ApiErrorBody(error=ApiErrorDetail(code=code, message=message, field=field))
     return Response(
         status_code=status.value,
         content_type=content_types.APPLICATION_JSON,
-        body=body.model_dump_json(exclude_none=True),
+        body=error_json(code, message, field),
     )
 
 
@@ -187,13 +165,9 @@ def parse_body(app: APIGatewayRestResolver, model: type[ModelT], *, max_bytes: i
 
 
 def _presign(location: S3Location, expiry_seconds: int) -> str:
-    params = {"Bucket": location.bucket, "Key": location.key}
-    if location.version_id:
-        params["VersionId"] = location.version_id
-    url: str = aws.client("s3").generate_presigned_url(
-        "get_object", Params=params, ExpiresIn=expiry_seconds
+    return presigned_get(
+        location.bucket, location.key, expires_in=expiry_seconds, version_id=location.version_id
     )
-    return url
 
 
 def deliverable(

@@ -57,11 +57,9 @@ class ResultPublisher:
             # dedup id makes a republish (redelivered job) a no-op within SNS's 5-minute window.
             MessageGroupId=result.client_id,
             MessageDeduplicationId=result.job_id,
-            MessageAttributes={
-                "client_id": {"DataType": "String", "StringValue": result.client_id},
-                "algo_id": {"DataType": "String", "StringValue": result.algo_id},
-                "status": {"DataType": "String", "StringValue": result.status.value},
-            },
+            MessageAttributes=aws.string_attributes(
+                client_id=result.client_id, algo_id=result.algo_id, status=result.status.value
+            ),
         )
         return str(response["MessageId"])
 

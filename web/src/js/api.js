@@ -11,14 +11,17 @@ export class ApiError extends Error {
   }
 }
 
-/** The error body as the API states it: REST {error: {code, message, field}}, PACS {error, message}. */
+/**
+ * The error body every API of the project answers: {error: {code, message, field?}}. API Gateway's
+ * own refusals (its authorizers' 401, throttling) come before any of them, as {message}, a shape
+ * the HTTP API cannot change: their words are shown without a code. Anything else: `fallback`.
+ */
 export function describeError(body, fallback) {
   if (body && typeof body === "object") {
     const error = body.error;
-    if (error && typeof error === "object") {
+    if (error && typeof error === "object" && typeof error.message === "string") {
       return { code: error.code, message: error.field ? `${error.message} (field ${error.field})` : error.message };
     }
-    if (typeof error === "string") return { code: error, message: body.message || error };
     if (typeof body.message === "string") return { code: undefined, message: body.message };
   }
   return { code: undefined, message: fallback };

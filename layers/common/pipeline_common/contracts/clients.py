@@ -96,13 +96,3 @@ class PolledResults(Contract):
     discarded: int = 0
     next_cursor: str
     more: bool = False
-
-
-class ApiErrorDetail(Contract):
-    code: str
-    message: str
-    field: str | None = None
-
-
-class ApiErrorBody(Contract):
-    error: ApiErrorDetail
