@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel
 
-from pipeline_common.aws import client
+from pipeline_common.aws import client, string_attributes
 
 
 class DispatchFailed(Exception):
@@ -61,9 +61,7 @@ def report_rejection(
     FIFO queue, where a redelivered notification's rejection is dropped as a duplicate."""
     request: dict[str, object] = {"QueueUrl": queue_url, "MessageBody": message.model_dump_json()}
     if attributes:
-        request["MessageAttributes"] = {
-            name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
-        }
+        request["MessageAttributes"] = string_attributes(**attributes)
     if fifo_ids is not None:
         request["MessageGroupId"], request["MessageDeduplicationId"] = fifo_ids
     client("sqs").send_message(**request)
