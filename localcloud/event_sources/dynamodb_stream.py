@@ -8,14 +8,19 @@ from __future__ import annotations
 import base64
 import json
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from localcloud.errors import TemplateError
 from localcloud.event_filter import EventFilter
-from localcloud.event_sources.poller import Invoke, Poller, failed_item_ids, log
+from localcloud.event_sources.poller import (
+    Invoke,
+    Poller,
+    failed_item_ids,
+    log,
+    retries_exhausted,
+)
 from localcloud.event_sources.wiring import EventSourceType, SamEvent, Wiring
 from localcloud.provisioned import STREAMLESS_TABLE_STREAM_SUFFIX
 from localcloud.runtime import FunctionError
@@ -185,30 +190,27 @@ class DynamoDBStreamEventSource(Poller):
         log.error("%s: %d record(s) discarded after retries", self.name, len(records))
         if not self.on_failure_queue_url:
             return
-        body = {
-            "requestContext": {
-                "requestId": str(uuid.uuid4()),
-                "functionArn": self.function_arn,
-                "condition": "RetryAttemptsExhausted",
-                "approximateInvokeCount": attempts,
-            },
-            "responseContext": {
+        body = retries_exhausted(
+            self.function_arn,
+            attempts,
+            response_context={
                 "statusCode": 200,
                 "executedVersion": "$LATEST",
                 "functionError": "Unhandled",
             },
-            "version": "1.0",
-            "timestamp": datetime.now(UTC).isoformat(),
-            "DDBStreamBatchInfo": {
-                "shardId": shard_id,
-                "startSequenceNumber": _sequence(records[0]),
-                "endSequenceNumber": _sequence(records[-1]),
-                "approximateArrivalOfFirstRecord": _arrival(records[0]),
-                "approximateArrivalOfLastRecord": _arrival(records[-1]),
-                "batchSize": len(records),
-                "streamArn": self.stream_arn,
-            },
-        }
+            batch_info=(
+                "DDBStreamBatchInfo",
+                {
+                    "shardId": shard_id,
+                    "startSequenceNumber": _sequence(records[0]),
+                    "endSequenceNumber": _sequence(records[-1]),
+                    "approximateArrivalOfFirstRecord": _arrival(records[0]),
+                    "approximateArrivalOfLastRecord": _arrival(records[-1]),
+                    "batchSize": len(records),
+                    "streamArn": self.stream_arn,
+                },
+            ),
+        )
         self.sqs.send_message(QueueUrl=self.on_failure_queue_url, MessageBody=json.dumps(body))
 
 

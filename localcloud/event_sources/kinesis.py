@@ -7,11 +7,15 @@ from __future__ import annotations
 import base64
 import json
 import time
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-from localcloud.event_sources.poller import Invoke, Poller, failed_item_ids, log
+from localcloud.event_sources.poller import (
+    Invoke,
+    Poller,
+    failed_item_ids,
+    log,
+    retries_exhausted,
+)
 from localcloud.event_sources.wiring import EventSourceType, SamEvent, Wiring
 from localcloud.runtime import FunctionError
 
@@ -135,23 +139,20 @@ class KinesisEventSource(Poller):
         log.error("%s: %d record(s) discarded after retries", self.name, len(records))
         if not self.on_failure_queue_url:
             return
-        body = {
-            "requestContext": {
-                "requestId": str(uuid.uuid4()),
-                "functionArn": self.function_arn,
-                "condition": "RetryAttemptsExhausted",
-                "approximateInvokeCount": self.max_retries + 1,
-            },
-            "version": "1.0",
-            "timestamp": datetime.now(UTC).isoformat(),
-            "KinesisBatchInfo": {
-                "shardId": shard_id,
-                "startSequenceNumber": records[0]["SequenceNumber"],
-                "endSequenceNumber": records[-1]["SequenceNumber"],
-                "batchSize": len(records),
-                "streamArn": self.stream_arn,
-            },
-        }
+        body = retries_exhausted(
+            self.function_arn,
+            self.max_retries + 1,
+            batch_info=(
+                "KinesisBatchInfo",
+                {
+                    "shardId": shard_id,
+                    "startSequenceNumber": records[0]["SequenceNumber"],
+                    "endSequenceNumber": records[-1]["SequenceNumber"],
+                    "batchSize": len(records),
+                    "streamArn": self.stream_arn,
+                },
+            ),
+        )
         self.sqs.send_message(QueueUrl=self.on_failure_queue_url, MessageBody=json.dumps(body))
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 log = logging.getLogger("localcloud.events")
@@ -64,3 +66,27 @@ def failed_item_ids(response: Any) -> set[str] | None:
             return None  # AWS treats a malformed failure list as a failure of the whole batch
         ids.add(str(identifier))
     return ids
+
+
+def retries_exhausted(
+    function_arn: str,
+    attempts: int,
+    batch_info: tuple[str, dict[str, Any]],
+    response_context: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The on-failure record a stream mapping sends when a batch has used its retries;
+    ``batch_info`` is the stream's section (``KinesisBatchInfo``, ``DDBStreamBatchInfo``)."""
+    record: dict[str, Any] = {
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": function_arn,
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": attempts,
+        }
+    }
+    if response_context is not None:
+        record["responseContext"] = response_context
+    record["version"] = "1.0"
+    record["timestamp"] = datetime.now(UTC).isoformat()
+    record[batch_info[0]] = batch_info[1]
+    return record
