@@ -1,4 +1,5 @@
-"""What every event source shares: a poller thread, and reading a batch response."""
+"""What every event source shares: a poller thread, reading a batch response, and the stream
+mappings' on-failure record."""
 
 from __future__ import annotations
 
