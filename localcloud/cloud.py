@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import os
 import re
@@ -26,21 +25,14 @@ from localcloud.alb import LoadBalancer, Rule
 from localcloud.containers import ContainerCatalog, ServiceManager, TaskLauncher
 from localcloud.credentials import CredentialsServer, FunctionCredentials
 from localcloud.errors import LocalCloudError, TemplateError, UnsupportedError
-from localcloud.event_filter import EventFilter
-from localcloud.event_sources import (
-    AsyncEventSource,
-    DynamoDBStreamEventSource,
-    KinesisEventSource,
-    ScheduleEventSource,
-    SqsEventSource,
-    rate_seconds,
-    unwrap_s3_notification,
-    unwrap_sns_notification,
-)
+from localcloud.event_sources import EVENT_SOURCES, SamEvent, Wiring, refusal
+from localcloud.event_sources.s3 import put_bucket_notifications
 from localcloud.iam import LocalIam, RoleSessions
 from localcloud.intrinsics import Resolver
 from localcloud.moto_server import MotoServer, free_port
-from localcloud.provision import Provisioned, Provisioner
+from localcloud.provision import Provisioner
+from localcloud.provisioned import LoadBalancer as ProvisionedBalancer
+from localcloud.provisioned import Part, Provisioned, V2Api
 from localcloud.runtime import FunctionError, FunctionRuntime, FunctionSpec
 from localcloud.template import Template, load_template
 from localcloud.ttl_sweeper import TtlSweeper
@@ -51,7 +43,6 @@ log = logging.getLogger("localcloud")
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "localcloud", "AWS_SECRET_ACCESS_KEY": "localcloud"}
-_SUPPORTED_EVENTS = {"S3", "SQS", "Kinesis", "DynamoDB", "Api", "SNS", "Schedule"}
 #: The web console's origin (CORS), when the template asks for it and no override names one.
 CONSOLE_ORIGIN_PARAMETER = "ConsoleOrigin"
 _APP_CLIENTS_MAX_AGE_SECONDS = 2.0
@@ -223,13 +214,11 @@ class LocalCloud:
     def wait_until_healthy(self, timeout: float = 90.0) -> None:
         """Wait until every load-balanced ECS service answers its target group's health check
         (the processes start after ``up`` returns, and some load models first)."""
-        checks = []
-        for group in self.template.of_type("AWS::ElasticLoadBalancingV2::TargetGroup"):
-            path = group.properties.get("HealthCheckPath", "/")
-            checks.append((group.logical_id, self.resolver.refs[group.logical_id], path))
         assert self.services is not None
+        assert self.provisioned is not None
         deadline = time.monotonic() + timeout
-        for name, arn, path in checks:
+        for group in self.provisioned.target_groups.values():
+            name, arn, path = group.logical_id, group.arn, group.health_check_path
             if not any(arn in info["target_groups"] for info in self.services.services.values()):
                 continue  # no service registers with this target group
             while not self._target_healthy(arn, path):
@@ -332,14 +321,9 @@ class LocalCloud:
         problems = []
         for function in self.template.of_type("AWS::Serverless::Function"):
             for name, event in (function.properties.get("Events") or {}).items():
-                if event.get("Type") not in _SUPPORTED_EVENTS:
-                    problems.append(f"{function.logical_id}.{name} ({event.get('Type')})")
-                elif (
-                    event.get("Type") == "Schedule"
-                    and rate_seconds(str((event.get("Properties") or {}).get("Schedule", "")))
-                    is None
-                ):
-                    problems.append(f"{function.logical_id}.{name} (Schedule other than rate())")
+                problem = refusal(event)
+                if problem is not None:
+                    problems.append(f"{function.logical_id}.{name} ({problem})")
         if problems:
             raise UnsupportedError(
                 "event sources the local cloud cannot drive: " + ", ".join(problems)
@@ -348,8 +332,8 @@ class LocalCloud:
     # -- functions ------------------------------------------------------------------------------
     def _register_functions(self) -> None:
         assert self.provisioned is not None
-        for logical_id, resource in self.provisioned.functions.items():
-            props = self.resolver.resolve(resource.properties)
+        for logical_id, function in self.provisioned.functions.items():
+            props = self.resolver.resolve(function.resource.properties)
             code_dir = self.root / str(props["CodeUri"])
             if not code_dir.is_dir():
                 raise TemplateError(f"{logical_id}: CodeUri {code_dir} is not a folder")
@@ -368,7 +352,7 @@ class LocalCloud:
             variables = {
                 k: str(v) for k, v in (props.get("Environment") or {}).get("Variables", {}).items()
             }
-            name = self.resolver.refs[logical_id]
+            name = function.name
             credentials = None
             if self.iam:
                 credentials = FunctionCredentials(
@@ -397,7 +381,7 @@ class LocalCloud:
                     timeout_seconds=float(props.get("Timeout", 3)),
                     memory_mb=int(props.get("MemorySize", 128)),
                     max_concurrency=int(props.get("ReservedConcurrentExecutions") or 4),
-                    arn=self.resolver.get_att(logical_id, "Arn"),
+                    arn=function.arn,
                     event_invoke=props.get("EventInvokeConfig") or {},
                     credentials=credentials,
                 )
@@ -413,247 +397,41 @@ class LocalCloud:
             raise gw.FunctionError(exc.error_type, exc.error_message) from exc
 
     # -- event sources --------------------------------------------------------------------------
-    def _queue_by_arn(self, arn: str) -> dict[str, str]:
-        assert self.provisioned is not None
-        for queue in self.provisioned.queues.values():
-            if queue["arn"] == arn:
-                return queue
-        raise TemplateError(f"event source queue {arn} is not a queue of the template")
-
-    def _internal_queue(self, name: str) -> tuple[str, str]:
-        queue_name = f"localcloud-{name}"[:80]
-        url = self.client("sqs").create_queue(QueueName=queue_name)["QueueUrl"]
-        return url, f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue_name}"
-
     def _wire_event_sources(self) -> None:
+        """A poller per function event, each made by its event type's module."""
         assert self.provisioned is not None
-        notifications: dict[str, list[dict[str, Any]]] = {}
         # DynamoDB's TTL process: expired items go (and their streams see the REMOVE) in seconds.
         self.ttl_sweeper = TtlSweeper(
-            dynamodb=self.client("dynamodb"), tables=list(self.provisioned.tables.values())
+            dynamodb=self.client("dynamodb"),
+            tables=[table.name for table in self.provisioned.tables.values()],
         )
         self.pollers.append(self.ttl_sweeper)
-        for logical_id, resource in self.provisioned.functions.items():
-            spec = self.runtime.spec(logical_id)
-            for event_name, event in (resource.properties.get("Events") or {}).items():
-                kind = event["Type"]
-                props = self.resolver.resolve(event.get("Properties") or {})
-                if kind == "SQS":
-                    queue = self._queue_by_arn(props["Queue"])
-                    fifo = queue["name"].endswith(".fifo")
-                    poller: Any = SqsEventSource(
-                        sqs=self.client("sqs"),
-                        invoke=self.runtime.invoke,
-                        function=logical_id,
-                        queue_url=queue["url"],
-                        queue_arn=queue["arn"],
-                        region=REGION,
-                        batch_size=int(props.get("BatchSize", 10)),
-                        batching_window_seconds=float(
-                            props.get("MaximumBatchingWindowInSeconds", 0)
-                        ),
-                        report_batch_item_failures="ReportBatchItemFailures"
-                        in props.get("FunctionResponseTypes", []),
-                        # Lambda polls a standard queue with several pollers; FIFO order is kept
-                        # by moto's message-group locking either way.
-                        workers=1 if fifo else 2,
-                    )
-                    self.pollers.append(poller)
-                elif kind == "Kinesis":
-                    stream_arn = props["Stream"]
-                    stream = next(
-                        s for s in self.provisioned.streams.values() if s["arn"] == stream_arn
-                    )
-                    on_failure = (props.get("DestinationConfig") or {}).get("OnFailure", {})
-                    failure_queue = (
-                        self._queue_by_arn(on_failure["Destination"])["url"]
-                        if on_failure.get("Destination")
-                        else None
-                    )
-                    self.pollers.append(
-                        KinesisEventSource(
-                            kinesis=self.client("kinesis"),
-                            sqs=self.client("sqs"),
-                            invoke=self.runtime.invoke,
-                            function=logical_id,
-                            function_arn=spec.arn,
-                            stream_name=stream["name"],
-                            stream_arn=stream_arn,
-                            region=REGION,
-                            starting_position=props.get("StartingPosition", "LATEST"),
-                            batch_size=int(props.get("BatchSize", 100)),
-                            report_batch_item_failures="ReportBatchItemFailures"
-                            in props.get("FunctionResponseTypes", []),
-                            maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
-                            on_failure_queue_url=failure_queue,
-                        )
-                    )
-                elif kind == "DynamoDB":
-                    self.pollers.append(self._dynamodb_source(logical_id, event_name, props))
-                elif kind == "Schedule":
-                    self.pollers.append(
-                        ScheduleEventSource(
-                            invoke=self.runtime.invoke,
-                            function=logical_id,
-                            rule_arn=f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/"
-                            f"{self.stack_name}-{logical_id}{event_name}",
-                            region=REGION,
-                            account_id=ACCOUNT_ID,
-                            period_seconds=float(rate_seconds(str(props["Schedule"])) or 0),
-                        )
-                    )
-                elif kind == "S3":
-                    url, arn = self._internal_queue(f"s3-{logical_id}-{event_name}")
-                    events = (
-                        props["Events"] if isinstance(props["Events"], list) else [props["Events"]]
-                    )
-                    config: dict[str, Any] = {"QueueArn": arn, "Events": events}
-                    if props.get("Filter"):
-                        config["Filter"] = {
-                            "Key": {"FilterRules": props["Filter"]["S3Key"]["Rules"]}
-                        }
-                    notifications.setdefault(props["Bucket"], []).append(config)
-                    self.pollers.append(self._async_source(logical_id, url, _unwrap_s3))
-                elif kind == "SNS":
-                    url, arn = self._internal_queue(f"sns-{logical_id}-{event_name}")
-                    attributes = {}
-                    if props.get("FilterPolicy"):
-                        attributes["FilterPolicy"] = json.dumps(props["FilterPolicy"])
-                    subscription = self.client("sns").subscribe(
-                        TopicArn=props["Topic"],
-                        Protocol="sqs",
-                        Endpoint=arn,
-                        Attributes=attributes,
-                        ReturnSubscriptionArn=True,
-                    )["SubscriptionArn"]
-                    topic = props["Topic"]
-                    self.pollers.append(
-                        self._async_source(
-                            logical_id,
-                            url,
-                            lambda body, t=topic, s=subscription: unwrap_sns_notification(
-                                body, t, s
-                            ),
-                        )
-                    )
-        for logical_id, bucket_name in self.provisioned.buckets.items():
-            for config in self._bucket_queue_notifications(logical_id):
-                notifications.setdefault(bucket_name, []).append(config)
-        for bucket, queue_configs in notifications.items():
-            self.client("s3").put_bucket_notification_configuration(
-                Bucket=bucket,
-                NotificationConfiguration={"QueueConfigurations": queue_configs},
-            )
-
-    def _bucket_queue_notifications(self, logical_id: str) -> list[dict[str, Any]]:
-        """A bucket's own ``NotificationConfiguration.QueueConfigurations`` (S3 -> SQS), in
-        ``PutBucketNotificationConfiguration``'s shape; moto delivers them (URL-encoded keys, the
-        ``s3:TestEvent`` first), as S3 does."""
-        props = self.resolver.resolve(self.template.resources[logical_id].properties)
-        configs: list[dict[str, Any]] = []
-        for entry in (props.get("NotificationConfiguration") or {}).get("QueueConfigurations", []):
-            config: dict[str, Any] = {"QueueArn": entry["Queue"], "Events": [entry["Event"]]}
-            rules = ((entry.get("Filter") or {}).get("S3Key") or {}).get("Rules")
-            if rules:
-                config["Filter"] = {"Key": {"FilterRules": rules}}
-            configs.append(config)
-        return configs
-
-    def _dynamodb_source(
-        self, logical_id: str, event_name: str, props: dict[str, Any]
-    ) -> DynamoDBStreamEventSource:
-        """A SAM ``DynamoDB`` event: the table's stream polled like Lambda's mapping does."""
-        assert self.provisioned is not None
-        stream_arn = str(props["Stream"])
-        if stream_arn.endswith("/stream/local"):  # provision's StreamArn of a streamless table
-            raise TemplateError(
-                f"{logical_id}.{event_name}: Stream {stream_arn} is the StreamArn of a table "
-                "without a StreamSpecification"
-            )
-        on_failure = (props.get("DestinationConfig") or {}).get("OnFailure", {})
-        failure_queue = (
-            self._queue_by_arn(on_failure["Destination"])["url"]
-            if on_failure.get("Destination")
-            else None
-        )
-        return DynamoDBStreamEventSource(
-            streams=self.client("dynamodbstreams"),
-            sqs=self.client("sqs"),
-            invoke=self.runtime.invoke,
-            function=logical_id,
-            function_arn=self.runtime.spec(logical_id).arn,
-            stream_arn=stream_arn,
+        wiring = Wiring(
+            clients=self.client,
+            runtime=self.runtime,
+            provisioned=self.provisioned,
+            resolver=self.resolver,
             region=REGION,
-            starting_position=str(props.get("StartingPosition", "LATEST")),
-            batch_size=int(props.get("BatchSize", 100)),
-            event_filter=EventFilter.from_criteria(
-                props.get("FilterCriteria"), where=f"{logical_id}.{event_name}"
-            ),
-            report_batch_item_failures="ReportBatchItemFailures"
-            in props.get("FunctionResponseTypes", []),
-            bisect_on_error=str(props.get("BisectBatchOnFunctionError", False)).lower() == "true",
-            maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
-            on_failure_queue_url=failure_queue,
+            account_id=ACCOUNT_ID,
+            stack_name=self.stack_name,
             ttl_deletions=self.ttl_sweeper.claim,
         )
-
-    def _async_source(self, logical_id: str, queue_url: str, unwrap: Any) -> AsyncEventSource:
-        spec = self.runtime.spec(logical_id)
-        invoke_config = spec.event_invoke
-        destination = (invoke_config.get("DestinationConfig") or {}).get("OnFailure") or {}
-        resource = self.provisioned.functions[logical_id] if self.provisioned else None
-        dlq = self.resolver.resolve(
-            (resource.properties if resource else {}).get("DeadLetterQueue") or {}
-        )
-        failure_queue = None
-        if destination.get("Type") == "SQS":
-            failure_queue = self._queue_by_arn(destination["Destination"])["url"]
-        elif dlq.get("Type") == "SQS":
-            failure_queue = self._queue_by_arn(dlq["TargetArn"])["url"]
-        sqs = self.client("sqs")
-
-        def on_failure(event: Any, error: FunctionError, attempts: int) -> None:
-            if failure_queue is None:
-                return
-            if destination:
-                body = {
-                    "version": "1.0",
-                    "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-                    "requestContext": {
-                        "requestId": secrets.token_hex(16),
-                        "functionArn": f"{spec.arn}:$LATEST",
-                        "condition": "RetriesExhausted",
-                        "approximateInvokeCount": attempts,
-                    },
-                    "requestPayload": event,
-                    "responseContext": {
-                        "statusCode": 200,
-                        "executedVersion": "$LATEST",
-                        "functionError": "Unhandled",
-                    },
-                    "responsePayload": error.payload(),
-                }
-            else:
-                body = event
-            sqs.send_message(QueueUrl=failure_queue, MessageBody=json.dumps(body))
-
-        return AsyncEventSource(
-            sqs=sqs,
-            invoke=self.runtime.invoke,
-            function=logical_id,
-            function_arn=spec.arn,
-            queue_url=queue_url,
-            unwrap=unwrap,
-            maximum_retry_attempts=int(invoke_config.get("MaximumRetryAttempts", 2)),
-            on_failure=on_failure,
-        )
+        for function in self.provisioned.functions.values():
+            for event_name, event in function.events.items():
+                props = self.resolver.resolve(event.get("Properties") or {})
+                poller = EVENT_SOURCES[event["Type"]].wire(
+                    wiring, SamEvent(function, event_name, props)
+                )
+                if poller is not None:
+                    self.pollers.append(poller)
+        put_bucket_notifications(wiring)
 
     # -- APIs -----------------------------------------------------------------------------------
     def _wire_apis(self) -> None:
         assert self.provisioned is not None
         routes: dict[str, list[gw.RestRoute]] = {}
-        for logical_id, resource in self.provisioned.functions.items():
-            for event in (resource.properties.get("Events") or {}).values():
+        for logical_id, function in self.provisioned.functions.items():
+            for event in function.events.values():
                 if event["Type"] != "Api":
                     continue
                 props = event.get("Properties") or {}
@@ -663,7 +441,7 @@ class LocalCloud:
                     raise UnsupportedError(
                         f"{logical_id}: Api events must name an AWS::Serverless::Api (RestApiId)"
                     )
-                api_auth = self.provisioned.rest_apis[api_id]["props"].get("Auth") or {}
+                api_auth = self.provisioned.rest_apis[api_id].props.get("Auth") or {}
                 event_auth = props.get("Auth") or {}
                 key_required = bool(
                     event_auth.get("ApiKeyRequired", api_auth.get("ApiKeyRequired", False))
@@ -681,7 +459,7 @@ class LocalCloud:
                     )
                 )
         for api_logical_id, api in self.provisioned.rest_apis.items():
-            props = api["props"]
+            props = api.props
             api_routes = routes.get(api_logical_id, [])
             keys = []
             if any(route.api_key_required for route in api_routes):
@@ -700,7 +478,7 @@ class LocalCloud:
                 else None
             )
             self.gateway.add_rest_api(
-                api["id"],
+                api.id,
                 stage=props.get("StageName", "Prod"),
                 routes=api_routes,
                 api_keys=keys,
@@ -710,169 +488,115 @@ class LocalCloud:
                 preflight_authorizer=preflight_authorizer,
                 gateway_responses=_gateway_responses(props.get("GatewayResponses") or {}),
             )
-        for api_logical_id, api in self.provisioned.websocket_apis.items():
-            self._wire_websocket(api_logical_id, api)
-        for api_logical_id, api in self.provisioned.http_apis.items():
-            self._wire_http_api(api_logical_id, api)
+        for websocket_api in self.provisioned.websocket_apis.values():
+            self._wire_websocket(websocket_api)
+        for http_api in self.provisioned.http_apis.values():
+            self._wire_http_api(http_api)
 
-    def _v2_children(self, resource_type: str, api_logical_id: str) -> list[Any]:
-        return [
-            r
-            for r in self.template.of_type(resource_type)
-            if r.properties.get("ApiId") == {"Ref": api_logical_id}
-            and (not r.condition or self.resolver.condition(r.condition))
-        ]
-
-    def _wire_http_api(self, api_logical_id: str, api: dict[str, Any]) -> None:
+    def _wire_http_api(self, api: V2Api) -> None:
         """An HTTP API: its routes, JWT authorizers, HTTP_PROXY integrations and CORS."""
-        integrations = {
-            str(self.resolver.refs[r.logical_id]): r
-            for r in self._v2_children("AWS::ApiGatewayV2::Integration", api_logical_id)
-        }
-        authorizers = {
-            str(self.resolver.refs[r.logical_id]): r
-            for r in self._v2_children("AWS::ApiGatewayV2::Authorizer", api_logical_id)
-        }
         routes = []
-        for route in self._v2_children("AWS::ApiGatewayV2::Route", api_logical_id):
-            props = self.resolver.resolve(route.properties)
-            target = str(props.get("Target", ""))
-            integration_id = target.removeprefix("integrations/")
-            if not target.startswith("integrations/") or integration_id not in integrations:
-                raise UnsupportedError(
-                    f"{route.logical_id}: Target must be integrations/${{Integration}}"
-                )
-            integration = self._http_integration(integrations[integration_id])
+        for route in api.routes:
+            props = route.props
+            integration = self._http_integration(_route_integration(api, route))
             kind = props.get("AuthorizationType", "NONE")
             authorizer = None
             if kind == "JWT":
-                authorizer = self._jwt_authorizer(authorizers, str(props.get("AuthorizerId")))
+                authorizer = self._jwt_authorizer(api, str(props.get("AuthorizerId")))
             elif kind != "NONE":
                 raise UnsupportedError(
                     f"{route.logical_id}: AuthorizationType {kind} (local HTTP APIs: JWT, NONE)"
                 )
             routes.append(gw.HttpRoute(props["RouteKey"], integration, authorizer))
-        stages = [
-            self.resolver.resolve(r.properties)
-            for r in self._v2_children("AWS::ApiGatewayV2::Stage", api_logical_id)
-        ]
-        cors = api["props"].get("CorsConfiguration")
+        cors = api.props.get("CorsConfiguration")
         self.gateway.add_http_api(
-            api["id"],
-            stage=stages[0]["StageName"] if stages else "$default",
+            api.id,
+            stage=api.stages[0].props["StageName"] if api.stages else "$default",
             routes=routes,
             cors=_http_cors(cors) if cors else None,
-            port=self._port("http", api_logical_id),
+            port=self._port("http", api.logical_id),
         )
 
-    def _http_integration(self, resource: Any) -> gw.HttpProxyIntegration:
-        props = self.resolver.resolve(resource.properties)
+    def _http_integration(self, integration: Part) -> gw.HttpProxyIntegration:
+        props = integration.props
         if props.get("IntegrationType") != "HTTP_PROXY" or props.get("ConnectionType") != (
             "VPC_LINK"
         ):
             raise UnsupportedError(
-                f"{resource.logical_id}: local HTTP APIs integrate HTTP_PROXY through a VPC_LINK "
-                "to a load balancer listener"
+                f"{integration.logical_id}: local HTTP APIs integrate HTTP_PROXY through a "
+                "VPC_LINK to a load balancer listener"
             )
+        assert self.provisioned is not None
         listener_arn = props.get("IntegrationUri")
-        for listener in self.template.of_type("AWS::ElasticLoadBalancingV2::Listener"):
-            if self.resolver.refs.get(listener.logical_id) == listener_arn:
-                balancer = listener.properties.get("LoadBalancerArn", {}).get("Ref")
-                base_url = f"http://{self.host}:{self._port('alb', balancer)}"
-                timeout_ms = props.get("TimeoutInMillis")
-                return gw.HttpProxyIntegration(
-                    base_url,
-                    props.get("IntegrationMethod", "ANY"),
-                    int(timeout_ms) / 1000 if timeout_ms else None,
-                    removed_headers=_removed_headers(resource.logical_id, props),
-                )
-        raise UnsupportedError(
-            f"{resource.logical_id}: IntegrationUri {listener_arn!r} is no listener of the template"
+        found = self.provisioned.listener(str(listener_arn))
+        if found is None:
+            raise UnsupportedError(
+                f"{integration.logical_id}: IntegrationUri {listener_arn!r} is no listener of the "
+                "template"
+            )
+        balancer = found[0].logical_id
+        timeout_ms = props.get("TimeoutInMillis")
+        return gw.HttpProxyIntegration(
+            f"http://{self.host}:{self._port('alb', balancer)}",
+            props.get("IntegrationMethod", "ANY"),
+            int(timeout_ms) / 1000 if timeout_ms else None,
+            removed_headers=_removed_headers(integration.logical_id, props),
         )
 
-    def _jwt_authorizer(self, authorizers: dict[str, Any], authorizer_id: str) -> gw.JwtAuthorizer:
-        if authorizer_id not in authorizers:
+    def _jwt_authorizer(self, api: V2Api, authorizer_id: str) -> gw.JwtAuthorizer:
+        if authorizer_id not in api.authorizers:
             raise TemplateError(
                 f"JWT route: AuthorizerId {authorizer_id} is no authorizer of its API"
             )
-        resource = authorizers[authorizer_id]
-        props = self.resolver.resolve(resource.properties)
+        authorizer = api.authorizers[authorizer_id]
+        props = authorizer.props
         if props.get("AuthorizerType") != "JWT":
-            raise UnsupportedError(f"{resource.logical_id}: local HTTP APIs run JWT authorizers")
+            raise UnsupportedError(f"{authorizer.logical_id}: local HTTP APIs run JWT authorizers")
         config = props.get("JwtConfiguration") or {}
         sources = props.get("IdentitySource") or ["$request.header.Authorization"]
         if len(sources) != 1:
             raise UnsupportedError(
-                f"{resource.logical_id}: a JWT authorizer has one identity source"
+                f"{authorizer.logical_id}: a JWT authorizer has one identity source"
             )
         return gw.JwtAuthorizer(
-            name=resource.logical_id,
+            name=authorizer.logical_id,
             issuer=str(config["Issuer"]),
             audiences=tuple(str(a) for a in config.get("Audience", [])),
             identity_source=str(sources[0]),
         )
 
     def _function_of_uri(self, uri: str) -> str:
-        for logical_id in self.runtime.functions:
-            if f":function:{self.resolver.refs[logical_id]}/" in uri or uri.endswith(
-                f":function:{self.resolver.refs[logical_id]}"
-            ):
-                return logical_id
+        assert self.provisioned is not None
+        for function in self.provisioned.functions.values():
+            if f":function:{function.name}/" in uri or uri.endswith(f":function:{function.name}"):
+                return function.logical_id
         raise TemplateError(f"integration {uri} targets no function of the template")
 
-    def _wire_websocket(self, api_logical_id: str, api: dict[str, Any]) -> None:
-        ref = {"Ref": api_logical_id}
-        integrations = {
-            r.logical_id: r
-            for r in self.template.of_type("AWS::ApiGatewayV2::Integration")
-            if r.properties.get("ApiId") == ref
-        }
-        authorizers = {
-            r.logical_id: r
-            for r in self.template.of_type("AWS::ApiGatewayV2::Authorizer")
-            if r.properties.get("ApiId") == ref
-        }
-        stages = [
-            self.resolver.resolve(r.properties)
-            for r in self.template.of_type("AWS::ApiGatewayV2::Stage")
-            if r.properties.get("ApiId") == ref
-        ]
+    def _wire_websocket(self, api: V2Api) -> None:
         routes = []
         authorizer = None
-        for route in self.template.of_type("AWS::ApiGatewayV2::Route"):
-            if route.properties.get("ApiId") != ref:
-                continue
-            target = route.properties.get("Target", {})
-            template_text = target.get("Fn::Sub") if isinstance(target, dict) else target
-            match = re.search(r"integrations/\$\{(\w+)\}", str(template_text))
-            if not match or match.group(1) not in integrations:
-                raise UnsupportedError(
-                    f"{route.logical_id}: Target must be integrations/${{Integration}}"
-                )
-            uri = self.resolver.resolve(integrations[match.group(1)].properties["IntegrationUri"])
+        for route in api.routes:
+            uri = _route_integration(api, route).props["IntegrationUri"]
             routes.append(
                 gw.WebSocketRoute(
-                    route_key=route.properties["RouteKey"], function=self._function_of_uri(uri)
+                    route_key=route.props["RouteKey"], function=self._function_of_uri(uri)
                 )
             )
-            authorizer_ref = route.properties.get("AuthorizerId")
-            if authorizer_ref:
-                auth = authorizers[authorizer_ref["Ref"]]
-                auth_props = self.resolver.resolve(auth.properties)
+            if route.props.get("AuthorizerId"):
+                auth_props = api.authorizers[route.props["AuthorizerId"]].props
                 authorizer = gw.WebSocketAuthorizer(
                     function=self._function_of_uri(auth_props["AuthorizerUri"]),
                     identity_sources=tuple(auth_props.get("IdentitySource", [])),
                 )
-        props = api["props"]
         self.gateway.add_websocket_api(
-            api["id"],
-            stage=stages[0]["StageName"] if stages else "prod",
+            api.id,
+            stage=api.stages[0].props["StageName"] if api.stages else "prod",
             routes=routes,
             authorizer=authorizer,
-            route_selection_expression=props.get(
+            route_selection_expression=api.props.get(
                 "RouteSelectionExpression", "$request.body.action"
             ),
-            port=self._port("websocket", api_logical_id),
+            port=self._port("websocket", api.logical_id),
         )
 
     # -- containers -----------------------------------------------------------------------------
@@ -880,41 +604,30 @@ class LocalCloud:
         assert self.provisioned is not None
         common = [path for path in self.provisioned.layers.values()]
         catalog = ContainerCatalog(self.root, common, self.aws_env())
-        for logical_id, (arn, definitions) in self.provisioned.task_definitions.items():
-            task_role = self.resolver.resolve(
-                self.template.resources[logical_id].properties.get("TaskRoleArn")
-            )
+        for task in self.provisioned.task_definitions.values():
             role_env = None
-            if self.iam and task_role:
-                role_env = self.credentials_server.environment(str(task_role))
-            catalog.register(arn, definitions, role_env)
+            if self.iam and task.task_role_arn:
+                role_env = self.credentials_server.environment(str(task.task_role_arn))
+            catalog.register(task.arn, task.container_definitions, role_env)
         log_dir = self.state_dir / "logs" / "containers"
         self.tasks = TaskLauncher(catalog, log_dir)
         moto_patches.on_run_task(self.tasks.on_run_task)
         moto_patches.on_stop_task(self.tasks.on_stop_task)
         self.services = ServiceManager(catalog, self.client("ecs"), log_dir)
-        for cluster, service_arn, target_groups in self.provisioned.services.values():
-            self.services.add(cluster, service_arn, target_groups)
-        for lb_logical_id in self.provisioned.load_balancers:
-            self._wire_load_balancer(lb_logical_id)
+        for service in self.provisioned.services.values():
+            self.services.add(service.cluster, service.arn, service.target_groups)
+        for balancer in self.provisioned.load_balancers.values():
+            self._wire_load_balancer(balancer)
 
-    def _wire_load_balancer(self, lb_logical_id: str) -> None:
+    def _wire_load_balancer(self, balancer: ProvisionedBalancer) -> None:
         assert self.services is not None
-        listeners = [
-            r
-            for r in self.template.of_type("AWS::ElasticLoadBalancingV2::Listener")
-            if r.properties.get("LoadBalancerArn") == {"Ref": lb_logical_id}
-        ]
-        if len(listeners) > 1:
-            raise UnsupportedError(f"{lb_logical_id}: the local ALB serves one listener")
-        for listener in listeners:
-            props = self.resolver.resolve(listener.properties)
-            default = _forward_target(props.get("DefaultActions", []))
+        if len(balancer.listeners) > 1:
+            raise UnsupportedError(f"{balancer.logical_id}: the local ALB serves one listener")
+        for listener in balancer.listeners:
+            default = _forward_target(listener.props.get("DefaultActions", []))
             rules = []
-            for rule in self.template.of_type("AWS::ElasticLoadBalancingV2::ListenerRule"):
-                if rule.properties.get("ListenerArn") != {"Ref": listener.logical_id}:
-                    continue
-                rule_props = self.resolver.resolve(rule.properties)
+            for rule in listener.rules:
+                rule_props = rule.props
                 patterns: list[str] = []
                 for condition in rule_props.get("Conditions", []):
                     if condition.get("Field") != "path-pattern":
@@ -926,7 +639,7 @@ class LocalCloud:
                     rules.append(Rule(int(rule_props["Priority"]), tuple(patterns), target))
             self.load_balancers.append(
                 LoadBalancer(
-                    port=self._port("alb", lb_logical_id),
+                    port=self._port("alb", balancer.logical_id),
                     default_target_group=default,
                     rules=rules,
                     endpoints=self.services.endpoints,
@@ -953,12 +666,12 @@ class LocalCloud:
         # execute-api host -> local base URL; the path after the host is kept (a REST API's
         # stage is part of it and of the local URL alike; HTTP APIs' $default stage has none).
         api_urls = {
-            api["id"]: f"http://{self.host}:{self._port('rest', logical_id)}"
+            api.id: f"http://{self.host}:{self._port('rest', logical_id)}"
             for logical_id, api in self.provisioned.rest_apis.items()
         }
         api_urls.update(
             {
-                api["id"]: f"http://{self.host}:{self._port('http', logical_id)}"
+                api.id: f"http://{self.host}:{self._port('http', logical_id)}"
                 for logical_id, api in self.provisioned.http_apis.items()
             }
         )
@@ -1062,6 +775,15 @@ def _http_cors(config: dict[str, Any]) -> gw.HttpCors:
     )
 
 
+def _route_integration(api: V2Api, route: Part) -> Part:
+    """The integration a route's ``Target`` (``integrations/<integration id>``) names."""
+    target = str(route.props.get("Target", ""))
+    integration_id = target.removeprefix("integrations/")
+    if not target.startswith("integrations/") or integration_id not in api.integrations:
+        raise UnsupportedError(f"{route.logical_id}: Target must be integrations/${{Integration}}")
+    return api.integrations[integration_id]
+
+
 def _forward_target(actions: list[dict[str, Any]]) -> str | None:
     for action in actions:
         if action.get("Type") == "forward":
@@ -1099,10 +821,6 @@ def _console_config(rule: Path, outputs: dict[str, str]) -> dict[str, str]:
     spec.loader.exec_module(module)
     config: dict[str, str] = module.console_config(outputs)
     return config
-
-
-def _unwrap_s3(body: str) -> Any:
-    return unwrap_s3_notification(body)
 
 
 __all__ = ["LocalCloud", "env_key"]

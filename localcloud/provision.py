@@ -14,14 +14,14 @@ import logging
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
-from pathlib import Path
 from typing import Any
 
+from localcloud import provisioned as records
 from localcloud.boto_shapes import to_boto
 from localcloud.errors import TemplateError, UnsupportedError
 from localcloud.intrinsics import Resolver, references
+from localcloud.provisioned import Provisioned
 from localcloud.template import Resource, Template
 
 log = logging.getLogger("localcloud.provision")
@@ -49,44 +49,14 @@ NO_LOCAL_EFFECT: dict[str, str] = {
     "AWS::CloudWatch::CompositeAlarm": "no metrics are evaluated locally",
     "AWS::CloudWatch::Dashboard": "no metrics are evaluated locally",
     "AWS::ApiGatewayV2::Deployment": "the local gateway serves the routes as declared",
-    "AWS::ApiGatewayV2::Stage": "the local gateway serves the routes as declared",
-    "AWS::ApiGatewayV2::Integration": "read through the routes that target it",
-    "AWS::ApiGatewayV2::Route": "served by the local gateway",
-    "AWS::ApiGatewayV2::Authorizer": "served by the local gateway",
     "AWS::ApiGatewayV2::VpcLink": "the local gateway reaches the local load balancer directly",
     "AWS::ApiGateway::UsagePlan": "the local gateway checks API keys, not quotas",
     "AWS::ApiGateway::ApiKey": "the local gateway generates its own key",
     "AWS::ApiGateway::UsagePlanKey": "the local gateway checks API keys, not quotas",
     "AWS::ApiGateway::Account": "the account's access-log role; nothing is logged locally",
-    "AWS::ElasticLoadBalancingV2::ListenerRule": "read by the local load balancer",
-    "AWS::ElasticLoadBalancingV2::TargetGroup": "read by the local load balancer",
-    "AWS::ElasticLoadBalancingV2::Listener": "read by the local load balancer",
     "AWS::Lambda::EventInvokeConfig": "read with its function",
     "AWS::SNS::Subscription": "created after topics and queues",
 }
-
-
-@dataclass
-class Provisioned:
-    """What the rest of the local cloud needs to know about the created resources."""
-
-    functions: dict[str, Resource] = field(default_factory=dict)
-    layers: dict[str, Path] = field(default_factory=dict)
-    buckets: dict[str, str] = field(default_factory=dict)
-    queues: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> url/arn/name
-    topics: dict[str, str] = field(default_factory=dict)
-    streams: dict[str, dict[str, str]] = field(default_factory=dict)
-    tables: dict[str, str] = field(default_factory=dict)
-    state_machines: dict[str, str] = field(default_factory=dict)
-    clusters: dict[str, str] = field(default_factory=dict)
-    task_definitions: dict[str, tuple[str, list[dict[str, Any]]]] = field(default_factory=dict)
-    services: dict[str, tuple[str, str, list[str]]] = field(default_factory=dict)
-    rest_apis: dict[str, dict[str, Any]] = field(default_factory=dict)
-    websocket_apis: dict[str, dict[str, Any]] = field(default_factory=dict)
-    http_apis: dict[str, dict[str, Any]] = field(default_factory=dict)
-    user_pools: dict[str, str] = field(default_factory=dict)  # logical id -> pool id
-    load_balancers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def _aws_name(stack: str, logical_id: str, *, limit: int = 80, fifo: bool = False) -> str:
@@ -146,6 +116,15 @@ class Provisioner:
             "AWS::Cognito::UserPoolClient": self._user_pool_client,
             "AWS::Cognito::UserPoolGroup": self._user_pool_group,
             "AWS::ElasticLoadBalancingV2::LoadBalancer": self._load_balancer,
+            # Read, not created: a placeholder Ref, and the properties the gateway and the
+            # local load balancer serve from, recorded with the API or listener they belong to.
+            "AWS::ApiGatewayV2::Route": self._v2_part,
+            "AWS::ApiGatewayV2::Integration": self._v2_part,
+            "AWS::ApiGatewayV2::Authorizer": self._v2_part,
+            "AWS::ApiGatewayV2::Stage": self._v2_part,
+            "AWS::ElasticLoadBalancingV2::Listener": self._listener,
+            "AWS::ElasticLoadBalancingV2::ListenerRule": self._listener_rule,
+            "AWS::ElasticLoadBalancingV2::TargetGroup": self._target_group,
         }
 
     # -- orchestration -------------------------------------------------------------------------
@@ -262,7 +241,9 @@ class Provisioner:
                 "s3", "PutBucketCors", {"CORSConfiguration": props["CorsConfiguration"]}
             )
             s3.put_bucket_cors(Bucket=name, **cors)
-        self.out.buckets[resource.logical_id] = name
+        self.out.buckets[resource.logical_id] = records.Bucket(
+            resource.logical_id, name, _queue_notifications(props)
+        )
         self.resolver.register(
             resource.logical_id,
             name,
@@ -299,7 +280,7 @@ class Provisioner:
                 attributes[key] = value if isinstance(value, str) else json.dumps(value)
         url = self.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         arn = f"arn:aws:sqs:{self.region}:{self.account}:{name}"
-        self.out.queues[resource.logical_id] = {"url": url, "arn": arn, "name": name}
+        self.out.queues[resource.logical_id] = records.Queue(resource.logical_id, name, url, arn)
         self.resolver.register(resource.logical_id, url, Arn=arn, QueueName=name, QueueUrl=url)
 
     def _topic(self, resource: Resource) -> None:
@@ -357,7 +338,7 @@ class Provisioner:
             StreamName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50}
         )
         arn = f"arn:aws:kinesis:{self.region}:{self.account}:stream/{name}"
-        self.out.streams[resource.logical_id] = {"name": name, "arn": arn}
+        self.out.streams[resource.logical_id] = records.Stream(resource.logical_id, name, arn)
         self.resolver.register(resource.logical_id, name, Arn=arn)
 
     def _table(self, resource: Resource) -> None:
@@ -377,12 +358,15 @@ class Provisioner:
                 TableName=name,
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
             )
-        self.out.tables[resource.logical_id] = name
+        self.out.tables[resource.logical_id] = records.Table(resource.logical_id, name)
         self.resolver.register(
             resource.logical_id,
             name,
             Arn=description["TableArn"],
-            StreamArn=description.get("LatestStreamArn", f"{description['TableArn']}/stream/local"),
+            StreamArn=description.get(
+                "LatestStreamArn",
+                description["TableArn"] + records.STREAMLESS_TABLE_STREAM_SUFFIX,
+            ),
         )
 
     def _secret(self, resource: Resource) -> None:
@@ -445,7 +429,9 @@ class Provisioner:
         arn = self.client("ecs").register_task_definition(**params)["taskDefinition"][
             "taskDefinitionArn"
         ]
-        self.out.task_definitions[resource.logical_id] = (arn, props["ContainerDefinitions"])
+        self.out.task_definitions[resource.logical_id] = records.TaskDefinition(
+            resource.logical_id, arn, props["ContainerDefinitions"], props.get("TaskRoleArn")
+        )
         self.resolver.register(resource.logical_id, arn, TaskDefinitionArn=arn)
 
     def _service(self, resource: Resource) -> None:
@@ -456,10 +442,8 @@ class Provisioner:
         params.pop("healthCheckGracePeriodSeconds", None)
         service = self.client("ecs").create_service(**params)["service"]
         target_groups = [lb["TargetGroupArn"] for lb in props.get("LoadBalancers", [])]
-        self.out.services[resource.logical_id] = (
-            props["Cluster"],
-            service["serviceArn"],
-            target_groups,
+        self.out.services[resource.logical_id] = records.Service(
+            resource.logical_id, props["Cluster"], service["serviceArn"], target_groups
         )
         self.resolver.register(resource.logical_id, service["serviceArn"], Name=name)
 
@@ -482,7 +466,9 @@ class Provisioner:
         if isinstance(name, dict):
             name = self.resolver.resolve(name)
         arn = f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
-        self.out.functions[resource.logical_id] = resource
+        self.out.functions[resource.logical_id] = records.Function(
+            resource.logical_id, resource, str(name), arn
+        )
         self.resolver.register(resource.logical_id, name, Arn=arn)
 
     def _state_machine(self, resource: Resource) -> None:
@@ -515,7 +501,9 @@ class Provisioner:
     def _rest_api(self, resource: Resource) -> None:
         api_id = secrets.token_hex(5)
         props = self.resolver.resolve(resource.properties)
-        self.out.rest_apis[resource.logical_id] = {"id": api_id, "props": props}
+        self.out.rest_apis[resource.logical_id] = records.RestApi(
+            resource.logical_id, api_id, props
+        )
         self.resolver.register(resource.logical_id, api_id, RootResourceId=secrets.token_hex(5))
         # SAM's implicit resources for an API with a usage plan.
         self.resolver.register(f"{resource.logical_id}ApiKey", secrets.token_hex(5))
@@ -538,7 +526,7 @@ class Provisioner:
         else:
             raise UnsupportedError(f"{resource.logical_id}: ProtocolType {protocol!r}")
         api_id = secrets.token_hex(5)
-        apis[resource.logical_id] = {"id": api_id, "props": props}
+        apis[resource.logical_id] = records.V2Api(resource.logical_id, api_id, props)
         self.resolver.register(
             resource.logical_id,
             api_id,
@@ -592,7 +580,9 @@ class Provisioner:
             f"arn:aws:elasticloadbalancing:{self.region}:{self.account}:loadbalancer/app/"
             f"{self.stack}/{secrets.token_hex(8)}"
         )
-        self.out.load_balancers[resource.logical_id] = {"arn": arn}
+        self.out.load_balancers[resource.logical_id] = records.LoadBalancer(
+            resource.logical_id, arn
+        )
         dns = self.local_urls("alb", resource.logical_id)
         self.resolver.register(
             resource.logical_id,
@@ -601,3 +591,60 @@ class Provisioner:
             LoadBalancerFullName=f"app/{self.stack}/local",
             CanonicalHostedZoneID="Z35SXDOTRQ7X7K",
         )
+
+    # -- parts read with their API or load balancer -------------------------------------------
+    def _read_part(self, resource: Resource) -> records.Part:
+        """A placeholder ``Ref`` (nothing to create), then the resolved properties."""
+        self._register_placeholder(resource)
+        return records.Part(
+            resource.logical_id, str(self.resolver.refs[resource.logical_id]), self._props(resource)
+        )
+
+    def _v2_part(self, resource: Resource) -> None:
+        """A route, integration, authorizer or stage, kept with the API its ``ApiId`` names."""
+        part = self._read_part(resource)
+        api_ref = resource.properties.get("ApiId")
+        api = self.out.v2_api(api_ref.get("Ref", "")) if isinstance(api_ref, dict) else None
+        if api is None:
+            return  # part of no API of the template: nothing serves it
+        if resource.type == "AWS::ApiGatewayV2::Route":
+            api.routes.append(part)
+        elif resource.type == "AWS::ApiGatewayV2::Integration":
+            api.integrations[part.ref] = part
+        elif resource.type == "AWS::ApiGatewayV2::Authorizer":
+            api.authorizers[part.ref] = part
+        else:
+            api.stages.append(part)
+
+    def _listener(self, resource: Resource) -> None:
+        part = self._read_part(resource)
+        listener = records.Listener(part.logical_id, part.ref, part.props)
+        for balancer in self.out.load_balancers.values():
+            if balancer.arn == part.props.get("LoadBalancerArn"):
+                balancer.listeners.append(listener)
+
+    def _listener_rule(self, resource: Resource) -> None:
+        part = self._read_part(resource)
+        found = self.out.listener(str(part.props.get("ListenerArn")))
+        if found is not None:
+            found[1].rules.append(part)
+
+    def _target_group(self, resource: Resource) -> None:
+        part = self._read_part(resource)
+        self.out.target_groups[part.logical_id] = records.TargetGroup(
+            part.logical_id, part.ref, str(part.props.get("HealthCheckPath", "/"))
+        )
+
+
+def _queue_notifications(props: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """A bucket's own ``NotificationConfiguration.QueueConfigurations`` (S3 -> SQS), in
+    ``PutBucketNotificationConfiguration``'s shape; moto delivers them (URL-encoded keys, the
+    ``s3:TestEvent`` first), as S3 does."""
+    configs: list[dict[str, Any]] = []
+    for entry in (props.get("NotificationConfiguration") or {}).get("QueueConfigurations", []):
+        config: dict[str, Any] = {"QueueArn": entry["Queue"], "Events": [entry["Event"]]}
+        rules = ((entry.get("Filter") or {}).get("S3Key") or {}).get("Rules")
+        if rules:
+            config["Filter"] = {"Key": {"FilterRules": rules}}
+        configs.append(config)
+    return tuple(configs)

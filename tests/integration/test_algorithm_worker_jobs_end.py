@@ -27,7 +27,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.tag import Tag
 from pydicom.uid import generate_uid
 
-from localcloud.event_sources import _sqs_record
+from localcloud.event_sources.sqs import sqs_record
 from pipeline_common.contracts.jobs import JobMessage
 from pipeline_common.job_endings import failed_result
 from tests.support.dicom_samples import (
@@ -264,7 +264,7 @@ def dead_letter(stack: JobStack, body: dict[str, Any] | str) -> list[dict[str, A
         MessageSystemAttributeNames=["All"],
         MessageAttributeNames=["All"],
     ).get("Messages", [])
-    return [_sqs_record(m, dlq_arn, "us-east-1") for m in messages]
+    return [sqs_record(m, dlq_arn, "us-east-1") for m in messages]
 
 
 def invoke(function: ModuleType, event: dict[str, Any]) -> Any:

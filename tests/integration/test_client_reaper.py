@@ -72,7 +72,7 @@ def reap(reaper: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
 
 def stream_records(table: str = "ClientsTable") -> list[dict[str, Any]]:
     """Every record of the table's stream so far, as the local cloud hands them to Lambda."""
-    from localcloud.event_sources import DynamoDBStreamEventSource
+    from localcloud.event_sources.dynamodb_stream import DynamoDBStreamEventSource
 
     arn = boto3.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
     streams = boto3.client("dynamodbstreams")

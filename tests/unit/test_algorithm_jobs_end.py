@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from localcloud.event_sources import ScheduleEventSource, rate_seconds
+from localcloud.event_sources.schedule import ScheduleEventSource, rate_seconds
 from localcloud.template import load_template
 
 # isort: split

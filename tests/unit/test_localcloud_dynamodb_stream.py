@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from localcloud.event_filter import EventFilter
-from localcloud.event_sources import DynamoDBStreamEventSource
+from localcloud.event_sources.dynamodb_stream import DynamoDBStreamEventSource
 from localcloud.runtime import FunctionError
 from localcloud.ttl_sweeper import TtlSweeper
 
