@@ -175,25 +175,49 @@ _CLIENT = re.compile(r"client\(\s*[\"'](\w+)[\"']")
 
 
 def _layer_functions(used: set[str]) -> list[tuple[Path, ast.AST]]:
-    """The layer's top-level functions the unit calls, and those they call in turn."""
-    found = []
-    for path in sorted(LAYER.rglob("*.py")):
-        defined = {
+    """The layer's top-level functions the unit calls, and those they call in turn: in their own
+    module, or imported from another layer module (``pipeline_common.tables`` holds the calls
+    that ``job_endings`` and the like make)."""
+    modules = {path: ast.parse(path.read_text()) for path in sorted(LAYER.rglob("*.py"))}
+    defined = {
+        path: {
             node.name: node
-            for node in ast.parse(path.read_text()).body
+            for node in tree.body
             if isinstance(node, ast.FunctionDef | ast.ClassDef)
         }
-        pending = [name for name in defined if name in used]
-        seen: set[str] = set()
-        while pending:
-            name = pending.pop()
-            if name in seen:
+        for path, tree in modules.items()
+    }
+    imported = {path: _layer_imports(tree) for path, tree in modules.items()}
+    pending = [(path, name) for path in modules for name in defined[path] if name in used]
+    seen: set[tuple[Path, str]] = set()
+    found = []
+    while pending:
+        path, name = pending.pop()
+        if (path, name) in seen:
+            continue
+        seen.add((path, name))
+        found.append((path, defined[path][name]))
+        for node in ast.walk(defined[path][name]):
+            if not isinstance(node, ast.Name):
                 continue
-            seen.add(name)
-            found.append((path, defined[name]))
-            for node in ast.walk(defined[name]):
-                if isinstance(node, ast.Name) and node.id in defined:
-                    pending.append(node.id)
+            if node.id in defined[path]:
+                pending.append((path, node.id))
+            elif node.id in imported[path]:
+                source, original = imported[path][node.id]
+                if original in defined.get(source, {}):
+                    pending.append((source, original))
+    return found
+
+
+def _layer_imports(tree: ast.Module) -> dict[str, tuple[Path, str]]:
+    """``{local name: (layer module file, name there)}`` of a module's ``from pipeline_common.x
+    import name`` statements."""
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pipeline_common."):
+            source = LAYER.joinpath(*node.module.split(".")[1:]).with_suffix(".py")
+            for alias in node.names:
+                found[alias.asname or alias.name] = (source, alias.name)
     return found
 
 
