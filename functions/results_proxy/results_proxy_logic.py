@@ -23,7 +23,6 @@ from pydantic import Field, ValidationError
 from results_cursor import MAX_RECENT, Cursor, InvalidCursor
 from results_proxy_settings import ResultsProxySettings
 
-from pipeline_common.client_records import live_client_of
 from pipeline_common.contracts.clients import DeliveredResult, PolledResults
 from pipeline_common.contracts.common import Contract, utc_now
 from pipeline_common.contracts.jobs import JOB_ID_PATTERN, JobResult
@@ -31,6 +30,7 @@ from pipeline_common.http import InvalidRequest, NotFound, deliverable, describe
 from pipeline_common.identity import Caller
 from pipeline_common.observability import logger
 from pipeline_common.result_feed import stamp, stamp_of
+from pipeline_common.tables.clients import live_client_of
 from pipeline_common.tables.jobs import JobRow, client_results
 
 MAX_LIMIT = 100

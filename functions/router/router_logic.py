@@ -33,12 +33,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from router_settings import RouterSettings
 
 from pipeline_common import aws
-from pipeline_common.client_records import live_client_of
 from pipeline_common.contracts.clients import AlgorithmsResponse, SubmitJobResponse
 from pipeline_common.contracts.jobs import JobMessage, JobStatus, ProcessRequest
 from pipeline_common.http import Conflict, NotFound, ServiceUnavailable, TooManyRequests
 from pipeline_common.identity import Caller
 from pipeline_common.observability import logger
+from pipeline_common.tables.clients import live_client_of
 from pipeline_common.tables.jobs import (
     JobRow,
     count_jobs_created_since,

@@ -22,8 +22,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from pipeline_common import aws
-from pipeline_common.client_records import ClientRecord
 from pipeline_common.observability import logger
+from pipeline_common.tables.clients import ClientRecord
 from pipeline_common.tables.connections import connection_ids_of, remove_connection
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=5)
