@@ -41,10 +41,10 @@ def describe_job(
         status=row.state(),
         algo_id=row.algo_id,
         client_id=row.client_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        started_at=row.started_at,
-        completed_at=row.completed_at or (result.completed_at if result else None),
+        created_at=_moment(row.created_at),
+        updated_at=_moment(row.updated_at),
+        started_at=_moment(row.started_at),
+        completed_at=_moment(row.completed_at) or (result.completed_at if result else None),
         timings_ms=dict(result.timings_ms) if result is not None else {},
         reason=row.reason or (result.reason if result else None),
         result=(
@@ -58,6 +58,11 @@ def describe_job(
             else None
         ),
     )
+
+
+def _moment(stored: str | None) -> datetime | None:
+    """A stored ISO-8601 time (every writer's ``isoformat()``)."""
+    return datetime.fromisoformat(stored) if stored else None
 
 
 def _stored_result(row: JobRow) -> JobResult | None:
