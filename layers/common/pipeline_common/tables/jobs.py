@@ -230,6 +230,49 @@ def count_jobs_created_since(
     return count
 
 
+#: What a claim or a failure writes into a job that has no row yet (enqueued without the
+#: router): the router's fields, each only where missing, so the router's win and nothing is
+#: lost. ``created_at`` takes the write's ``:now``.
+_BACKFILL = (
+    "client_id = if_not_exists(client_id, :client), "
+    "algo_id = if_not_exists(algo_id, :algo), "
+    "#request = if_not_exists(#request, :request), "
+    "created_at = if_not_exists(created_at, :now), "
+    "#ttl = if_not_exists(#ttl, :ttl)"
+)
+_BACKFILL_NAMES = {"#request": "request", "#ttl": "ttl"}
+
+
+def _backfill_values(job: JobMessage, ttl_seconds: int) -> dict[str, Any]:
+    return {
+        ":client": {"S": job.client_id},
+        ":algo": {"S": job.algo_id},
+        ":request": {"S": job.model_dump_json()},
+        ":ttl": {"N": str(int(time.time()) + ttl_seconds)},
+    }
+
+
+def _final_state(result: JobResult, ended_by: str) -> tuple[str, dict[str, Any]]:
+    """The SET clauses (and their values) of a job made final: every writer of DONE or FAILED
+    writes all of them, ``completed_seq`` included (``pipeline_common.result_feed``)."""
+    # Stamped now, at the write (not completed_at, taken before the outputs were uploaded).
+    seq_clause, seq_values = seq_assignment(result.job_id)
+    clause = (
+        "#status = :final, #result = :result, reason = :reason, "
+        "completed_at = :now, updated_at = :now, ended_by = :by, "
+        f"publish_pending = :pending, {seq_clause}"
+    )
+    return clause, {
+        ":final": {"S": result.status.value},
+        ":result": {"S": result.model_dump_json()},
+        ":now": {"S": result.completed_at.isoformat()},
+        ":reason": {"S": result.reason} if result.reason else {"NULL": True},
+        ":by": {"S": ended_by},
+        ":pending": {"BOOL": True},
+        **seq_values,
+    }
+
+
 def claim_job(
     table: str,
     job: JobMessage,
@@ -240,34 +283,22 @@ def claim_job(
 ) -> bool:
     """QUEUED/RUNNING -> RUNNING (RUNNING too: a worker killed mid-job leaves it so, and the
     redelivered message must be able to finish it); False when the job had ended."""
-    now = utc_now().isoformat()
     try:
         _db(dynamodb).update_item(
             TableName=table,
             Key=_key(job.job_id),
-            # if_not_exists: the router's fields win; a job enqueued without a row still
-            # gets a complete one (client, algorithm, request, TTL), so nothing is lost.
             UpdateExpression=(
                 "SET #status = :running, started_at = :now, updated_at = :now, "
-                "receive_count = :receives, heartbeat_at = :beat, "
-                "client_id = if_not_exists(client_id, :client), "
-                "algo_id = if_not_exists(algo_id, :algo), "
-                "#request = if_not_exists(#request, :request), "
-                "created_at = if_not_exists(created_at, :now), "
-                "#ttl = if_not_exists(#ttl, :ttl)"
+                f"receive_count = :receives, heartbeat_at = :beat, {_BACKFILL}"
             ),
-            ConditionExpression="attribute_not_exists(job_id) OR #status IN (:queued, :running)",
-            ExpressionAttributeNames={"#status": "status", "#ttl": "ttl", "#request": "request"},
+            ConditionExpression=NOT_FINAL,
+            ExpressionAttributeNames={"#status": "status", **_BACKFILL_NAMES},
             ExpressionAttributeValues={
-                ":running": {"S": JobStatus.RUNNING.value},
-                ":queued": {"S": JobStatus.QUEUED.value},
-                ":now": {"S": now},
+                **NOT_FINAL_VALUES,
+                ":now": {"S": utc_now().isoformat()},
                 ":receives": {"N": str(receive_count)},
                 ":beat": {"N": str(int(time.time()))},
-                ":client": {"S": job.client_id},
-                ":algo": {"S": job.algo_id},
-                ":request": {"S": job.model_dump_json()},
-                ":ttl": {"N": str(int(time.time()) + ttl_seconds)},
+                **_backfill_values(job, ttl_seconds),
             },
         )
     except ClientError as exc:
@@ -310,30 +341,15 @@ def _update_running(
 
 def finish_job(table: str, result: JobResult, *, dynamodb: Any | None = None) -> bool:
     """RUNNING -> the result's DONE/FAILED; False when another delivery already finished it."""
-    now = result.completed_at.isoformat()
-    # Stamped now, at the write (not completed_at, taken before the outputs were uploaded).
-    seq_clause, seq_values = seq_assignment(result.job_id)
+    final, final_values = _final_state(result, "worker")
     try:
         _db(dynamodb).update_item(
             TableName=table,
             Key=_key(result.job_id),
-            UpdateExpression=(
-                "SET #status = :final, #result = :result, reason = :reason, "
-                "completed_at = :now, updated_at = :now, ended_by = :by, "
-                f"publish_pending = :pending, {seq_clause}"
-            ),
+            UpdateExpression=f"SET {final}",
             ConditionExpression="#status = :running",
             ExpressionAttributeNames={"#status": "status", "#result": "result"},
-            ExpressionAttributeValues={
-                ":final": {"S": result.status.value},
-                ":running": {"S": JobStatus.RUNNING.value},
-                ":result": {"S": result.model_dump_json()},
-                ":now": {"S": now},
-                ":reason": {"S": result.reason} if result.reason else {"NULL": True},
-                ":by": {"S": "worker"},
-                ":pending": {"BOOL": True},
-                **seq_values,
-            },
+            ExpressionAttributeValues={":running": {"S": JobStatus.RUNNING.value}, **final_values},
         )
     except ClientError as exc:
         if is_refusal(exc):
@@ -365,43 +381,22 @@ def fail_job(
 ) -> FailOutcome:
     """Set ``job`` FAILED with ``result`` (and its ``reason``) where ``condition`` holds
     (``NOT_FINAL`` by default, with ``values`` for its placeholders)."""
-    now = result.completed_at.isoformat()
-    # The poll feed's sort key, stamped at this write (pipeline_common.result_feed).
-    seq_clause, seq_values = seq_assignment(job.job_id)
+    final, final_values = _final_state(result, ended_by)
     try:
         _db(dynamodb).update_item(
             TableName=table,
             Key=_key(job.job_id),
-            UpdateExpression=(
-                "SET #status = :failed, #result = :result, reason = :reason, "
-                "completed_at = :now, updated_at = :now, ended_by = :by, "
-                f"publish_pending = :pending, {seq_clause}, "
-                "client_id = if_not_exists(client_id, :client), "
-                "algo_id = if_not_exists(algo_id, :algo), "
-                "#request = if_not_exists(#request, :request), "
-                "created_at = if_not_exists(created_at, :now), "
-                "#ttl = if_not_exists(#ttl, :ttl)"
-            ),
+            UpdateExpression=f"SET {final}, {_BACKFILL}",
             ConditionExpression=condition,
             ExpressionAttributeNames={
                 "#status": "status",
                 "#result": "result",
-                "#request": "request",
-                "#ttl": "ttl",
+                **_BACKFILL_NAMES,
                 **(names or {}),
             },
             ExpressionAttributeValues={
-                ":failed": {"S": JobStatus.FAILED.value},
-                ":result": {"S": result.model_dump_json()},
-                ":reason": {"S": result.reason or ""},
-                ":now": {"S": now},
-                ":by": {"S": ended_by},
-                ":pending": {"BOOL": True},
-                ":client": {"S": job.client_id},
-                ":algo": {"S": job.algo_id},
-                ":request": {"S": job.model_dump_json()},
-                ":ttl": {"N": str(int(time.time()) + ttl_seconds)},
-                **seq_values,
+                **final_values,
+                **_backfill_values(job, ttl_seconds),
                 **(NOT_FINAL_VALUES if values is None else values),
             },
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
