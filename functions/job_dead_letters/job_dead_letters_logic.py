@@ -28,8 +28,9 @@ from pydantic import ValidationError
 from pipeline_common import aws
 from pipeline_common.contracts.common import utc_now
 from pipeline_common.contracts.jobs import JobMessage
-from pipeline_common.job_endings import JobEnder, text_of
+from pipeline_common.job_endings import JobEnder
 from pipeline_common.observability import logger, metrics
+from pipeline_common.tables.jobs import JobRow, get_job
 
 
 def dead_letter_key(settings: JobDeadLettersSettings, record: dict[str, Any]) -> str:
@@ -56,10 +57,12 @@ def keep(record: dict[str, Any], settings: JobDeadLettersSettings) -> str:
     return key
 
 
-def reason_for(item: dict[str, Any]) -> str:
-    attempts = text_of(item, "receive_count")
-    last_error = text_of(item, "last_error")
-    tried = f"after {attempts} attempt(s)" if attempts else "before any worker started it"
+def reason_for(row: JobRow | None) -> str:
+    attempts = row.receive_count if row else None
+    last_error = row.last_error if row else None
+    tried = (
+        f"after {attempts} attempt(s)" if attempts is not None else "before any worker started it"
+    )
     cause = (
         f"last error: {last_error}"
         if last_error
@@ -80,14 +83,8 @@ def end_dead_letter(
         logger.warning("dead letter is not a job; kept", extra={"key": key})
         metrics.add_metric(name="DeadLettersNotJobs", unit=MetricUnit.Count, value=1)
         return "not-a-job"
-    item = (
-        aws.client("dynamodb")
-        .get_item(
-            TableName=settings.jobs_table, Key={"job_id": {"S": job.job_id}}, ConsistentRead=True
-        )
-        .get("Item", {})
-    )
-    ended = ender.fail(job, reason_for(item), ended_by="dead-letter")
+    row = get_job(settings.jobs_table, job.job_id)
+    ended = ender.fail(job, reason_for(row), ended_by="dead-letter")
     outcome = "failed" if ended else "already-ended"
     logger.info(
         "dead-lettered job",

@@ -2,8 +2,7 @@
 
 The router writes ``status``, ``client_id``, ``algo_id``, ``created_at``, ``updated_at``; the
 worker adds ``started_at``, ``completed_at``, ``reason`` and ``result`` (the JSON of the
-``JobResult`` it published). Timings come from the result, or from a ``timings_ms`` map the worker
-may write while the job runs.
+``JobResult`` it published), whose timings are the job's (``pipeline_common.tables.jobs``).
 
 A job is shown to the user who submitted it (the row's ``owner``) and to admins; to anyone else it
 is the same 404 as a job that does not exist, so job ids cannot be probed.
@@ -13,20 +12,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
 from job_status_settings import JobStatusSettings
 from pydantic import ValidationError
 
-from pipeline_common import aws
 from pipeline_common.contracts.clients import JobView
 from pipeline_common.contracts.jobs import JOB_ID_PATTERN, JobResult
 from pipeline_common.http import InvalidRequest, NotFound, deliverable
 from pipeline_common.identity import Caller
 from pipeline_common.observability import logger
-
-_deserializer = TypeDeserializer()
+from pipeline_common.tables.jobs import JobRow, get_job
 
 
 def describe_job(
@@ -36,28 +31,22 @@ def describe_job(
         raise InvalidRequest(
             "job_id must be 8-64 letters, digits, '_' or '-'", field="job_id", code="invalid_job_id"
         )
-    found = aws.client("dynamodb").get_item(
-        TableName=settings.jobs_table, Key={"job_id": {"S": job_id}}
-    )
-    item = {key: _deserializer.deserialize(value) for key, value in found.get("Item", {}).items()}
-    if not item or not caller.may_see(item.get("owner")):
+    row = get_job(settings.jobs_table, job_id, consistent=False)
+    if row is None or not caller.may_see(row.owner):
         raise NotFound(f"no job {job_id}", field="job_id", code="unknown_job")
 
-    result = _stored_result(item)
-    timings = {key: float(value) for key, value in (item.get("timings_ms") or {}).items()}
-    if result is not None:
-        timings = {**timings, **result.timings_ms}
+    result = _stored_result(row)
     return JobView(
         job_id=job_id,
-        status=item["status"],
-        algo_id=item.get("algo_id", ""),
-        client_id=item.get("client_id", ""),
-        created_at=item.get("created_at"),
-        updated_at=item.get("updated_at"),
-        started_at=item.get("started_at"),
-        completed_at=item.get("completed_at") or (result.completed_at if result else None),
-        timings_ms=timings,
-        reason=item.get("reason") or (result.reason if result else None),
+        status=row.state(),
+        algo_id=row.algo_id,
+        client_id=row.client_id,
+        created_at=_moment(row.created_at),
+        updated_at=_moment(row.updated_at),
+        started_at=_moment(row.started_at),
+        completed_at=_moment(row.completed_at) or (result.completed_at if result else None),
+        timings_ms=dict(result.timings_ms) if result is not None else {},
+        reason=row.reason or (result.reason if result else None),
         result=(
             deliverable(
                 result,
@@ -71,15 +60,15 @@ def describe_job(
     )
 
 
-def _stored_result(item: dict[str, Any]) -> JobResult | None:
-    raw = item.get("result")
-    if not raw:
-        return None
+def _moment(stored: str | None) -> datetime | None:
+    """A stored ISO-8601 time (every writer's ``isoformat()``)."""
+    return datetime.fromisoformat(stored) if stored else None
+
+
+def _stored_result(row: JobRow) -> JobResult | None:
     try:
-        if isinstance(raw, dict):  # Tolerate a worker that stores the result as a map.
-            return JobResult.model_validate(raw)
-        return JobResult.model_validate_json(raw)
+        return row.final_result()
     except ValidationError:
         # The job's status still answers the question; a broken result is a worker bug to log.
-        logger.exception("stored result is not a JobResult", extra={"job_id": item["job_id"]})
+        logger.exception("stored result is not a JobResult", extra={"job_id": row.job_id})
         return None

@@ -36,10 +36,10 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from job_sweeper_settings import JobSweeperSettings
 
-from pipeline_common import aws
 from pipeline_common.contracts.jobs import JobStatus
-from pipeline_common.job_endings import JobEnder, job_of_item
+from pipeline_common.job_endings import JobEnder
 from pipeline_common.observability import logger, metrics
+from pipeline_common.tables.jobs import JobRow, iso_utc, scan_jobs
 
 LOST_WORKER = (
     "#status = :running AND (heartbeat_at < :cutoff OR "
@@ -80,7 +80,7 @@ def stale_values(
 
 def _iso(epoch: int) -> str:
     # The writers' fixed width (microseconds, +00:00): string order is time order.
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="microseconds")
+    return iso_utc(datetime.fromtimestamp(epoch, UTC))
 
 
 def reason_for(stale_after_seconds: int) -> str:
@@ -110,25 +110,21 @@ def sweep(
         settings.queued_timeout_seconds,
     )
     report = SweepReport()
-    pages = (
-        aws.client("dynamodb")
-        .get_paginator("scan")
-        .paginate(
-            TableName=settings.jobs_table,
-            FilterExpression=f"({STALE}) OR publish_pending = :pending",
-            ProjectionExpression=_PROJECTION,
-            ExpressionAttributeNames=_NAMES,
-            ExpressionAttributeValues={**values, ":pending": {"BOOL": True}},
-        )
+    pages = scan_jobs(
+        settings.jobs_table,
+        filter_expression=f"({STALE}) OR publish_pending = :pending",
+        projection=_PROJECTION,
+        names=_NAMES,
+        values={**values, ":pending": {"BOOL": True}},
     )
-    for page in pages:
-        for item in page.get("Items", []):
+    for rows in pages:
+        for row in rows:
             report.examined += 1
             try:
-                _end(item, settings=settings, ender=ender, values=values, report=report)
+                _end(row, settings=settings, ender=ender, values=values, report=report)
             except Exception:  # one job's failure (SNS, throttling) must not stop the sweep
                 report.errors += 1
-                logger.exception("could not end a stale job", extra={"job_id": item["job_id"]["S"]})
+                logger.exception("could not end a stale job", extra={"job_id": row.job_id})
         if seconds_left() < settings.stop_before_timeout_seconds:
             report.complete = False
             break
@@ -141,25 +137,25 @@ def sweep(
 
 
 def _end(
-    item: dict[str, Any],
+    row: JobRow,
     *,
     settings: JobSweeperSettings,
     ender: JobEnder,
     values: dict[str, Any],
     report: SweepReport,
 ) -> None:
-    job_id = item["job_id"]["S"]
-    if item.get("publish_pending", {}).get("BOOL"):
-        if ender.publish_pending(item):
+    job_id = row.job_id
+    if row.publish_pending:
+        if ender.publish_pending(row):
             report.published += 1
         return
-    job = job_of_item(item)
+    job = row.job()
     if job is None:
         # Every row the router or a worker writes has its request: nothing to publish to.
         logger.warning("stale RUNNING job without a readable request", extra={"job_id": job_id})
         report.unreadable += 1
         return
-    queued = item.get("status", {}).get("S") == JobStatus.QUEUED.value
+    queued = row.status == JobStatus.QUEUED
     if ender.fail(
         job,
         queued_reason_for(settings.queued_timeout_seconds)

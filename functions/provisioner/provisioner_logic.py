@@ -18,14 +18,20 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
-from provisioner_limits import created_at_stamp, enforce_client_limits
+from provisioner_limits import enforce_client_limits
 from provisioner_settings import ProvisionerSettings
 
-from pipeline_common import aws, tickets
-from pipeline_common.client_records import live_client_of
+from pipeline_common import tickets
 from pipeline_common.contracts.clients import CreateClientResponse, Delivery, TicketResponse
 from pipeline_common.http import NotFound, ServiceUnavailable
 from pipeline_common.observability import logger
+from pipeline_common.tables.clients import (
+    ClientRecord,
+    created_at_stamp,
+    live_client_of,
+    put_new_client,
+    remove_client_row,
+)
 
 
 def provision_client(
@@ -33,20 +39,16 @@ def provision_client(
 ) -> CreateClientResponse:
     enforce_client_limits(owner=owner, now=now, settings=settings)
     client_id = uuid.uuid4().hex
-    record: dict[str, dict[str, str]] = {
-        "client_id": {"S": client_id},
-        "owner": {"S": owner},
-        "delivery": {"S": delivery},
-        "created_at": {"S": created_at_stamp(now)},
-        "ttl": {"N": str(int((now + timedelta(days=settings.client_ttl_days)).timestamp()))},
-    }
+    record = ClientRecord(
+        client_id=client_id,
+        owner=owner,
+        delivery=delivery,
+        created_at=created_at_stamp(now),
+        expires_at=int((now + timedelta(days=settings.client_ttl_days)).timestamp()),
+    )
     written = False
     try:
-        aws.client("dynamodb").put_item(
-            TableName=settings.clients_table,
-            Item=record,
-            ConditionExpression="attribute_not_exists(client_id)",
-        )
+        put_new_client(settings.clients_table, record)
         written = True
         ticket = tickets.mint(
             table=settings.tickets_table,
@@ -110,9 +112,7 @@ def issue_ticket(
 def _remove_row(client_id: str, *, settings: ProvisionerSettings) -> None:
     """Undo the client row of a provisioning that failed after writing it."""
     try:
-        aws.client("dynamodb").delete_item(
-            TableName=settings.clients_table, Key={"client_id": {"S": client_id}}
-        )
+        remove_client_row(settings.clients_table, client_id)
     except (ClientError, BotoCoreError):
         # The row outlives the failure only until its TTL; its owner never learnt its id.
         logger.exception(

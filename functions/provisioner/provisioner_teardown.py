@@ -27,8 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from provisioner_limits import RATE_WINDOW
 from provisioner_settings import ProvisionerSettings
 
-from pipeline_common import aws, client_teardown
-from pipeline_common.client_records import live_client_of
+from pipeline_common import client_teardown
 from pipeline_common.client_teardown import (
     ConnectionsNotClosed,
     error_code,
@@ -37,6 +36,7 @@ from pipeline_common.client_teardown import (
 )
 from pipeline_common.http import NotFound, ServiceUnavailable
 from pipeline_common.observability import logger
+from pipeline_common.tables.clients import live_client_of, retire_client
 
 
 def delete_client(
@@ -82,15 +82,4 @@ def close_connections(client_id: str, *, settings: ProvisionerSettings) -> int:
 def _retire(client_id: str, *, owner: str, now: datetime, settings: ProvisionerSettings) -> None:
     """Turn the client row into a tombstone that TTL removes once the rate window is over."""
     expires = int((now + RATE_WINDOW).timestamp()) + 1
-    aws.client("dynamodb").update_item(
-        TableName=settings.clients_table,
-        Key={"client_id": {"S": client_id}},
-        UpdateExpression="SET deleted_at = :now, #ttl = :expires",
-        ConditionExpression="#owner = :owner AND attribute_not_exists(deleted_at)",
-        ExpressionAttributeNames={"#owner": "owner", "#ttl": "ttl"},
-        ExpressionAttributeValues={
-            ":owner": {"S": owner},
-            ":now": {"S": now.isoformat(timespec="microseconds")},
-            ":expires": {"N": str(expires)},
-        },
-    )
+    retire_client(settings.clients_table, client_id, owner=owner, now=now, expires=expires)

@@ -27,12 +27,11 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from result_push_settings import ResultPushSettings
 
-from pipeline_common import aws
 from pipeline_common.contracts.jobs import JobResult
 from pipeline_common.http import deliverable
 from pipeline_common.observability import logger, metrics
+from pipeline_common.tables.connections import connection_ids_of, remove_connection
 
-CLIENT_INDEX = "client_id-index"
 # Connections posted to at once (a client has at most MAX_CONNECTIONS_PER_CLIENT, default 5).
 _MAX_PARALLEL_POSTS = 16
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=5)
@@ -66,7 +65,7 @@ def push_result(
         .encode()
     )
 
-    connections = _connections_of(result.client_id, settings=settings)
+    connections = connection_ids_of(settings.connections_table, result.client_id)
     if not connections:
         logger.info("client offline; result stays in JobsTable", extra={"job_id": result.job_id})
         return
@@ -77,7 +76,7 @@ def push_result(
     failures = 0
     for connection_id, outcome in zip(connections, outcomes, strict=True):
         if outcome == "gone":
-            _forget(connection_id, settings=settings)
+            remove_connection(settings.connections_table, connection_id)
             metrics.add_metric(name="Disconnected", unit=MetricUnit.Count, value=1)
             logger.info("connection gone; removed", extra={"connection_id": connection_id})
         elif outcome == "failed":
@@ -109,21 +108,3 @@ def _post(api: Any, connection_id: str, payload: bytes) -> str:
         logger.exception("push failed", extra={"connection_id": connection_id})
         return "failed"
     return "sent"
-
-
-def _connections_of(client_id: str, *, settings: ResultPushSettings) -> list[str]:
-    paginator = aws.client("dynamodb").get_paginator("query")
-    pages = paginator.paginate(
-        TableName=settings.connections_table,
-        IndexName=CLIENT_INDEX,
-        KeyConditionExpression="client_id = :c",
-        ExpressionAttributeValues={":c": {"S": client_id}},
-        ProjectionExpression="connection_id",
-    )
-    return [item["connection_id"]["S"] for page in pages for item in page.get("Items", [])]
-
-
-def _forget(connection_id: str, *, settings: ResultPushSettings) -> None:
-    aws.client("dynamodb").delete_item(
-        TableName=settings.connections_table, Key={"connection_id": {"S": connection_id}}
-    )

@@ -16,24 +16,22 @@ skipped (counted as ``discarded``), never returned; the job's own row still has 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from pydantic import Field, ValidationError
 from results_cursor import MAX_RECENT, Cursor, InvalidCursor
 from results_proxy_settings import ResultsProxySettings
 
-from pipeline_common import aws
-from pipeline_common.client_records import live_client_of
 from pipeline_common.contracts.clients import DeliveredResult, PolledResults
 from pipeline_common.contracts.common import Contract, utc_now
 from pipeline_common.contracts.jobs import JOB_ID_PATTERN, JobResult
 from pipeline_common.http import InvalidRequest, NotFound, deliverable, describe, field_of
 from pipeline_common.identity import Caller
 from pipeline_common.observability import logger
-from pipeline_common.result_feed import CLIENT_RESULTS_INDEX, SEQ_ATTRIBUTE, stamp, stamp_of
+from pipeline_common.result_feed import stamp, stamp_of
+from pipeline_common.tables.clients import live_client_of
+from pipeline_common.tables.jobs import JobRow, client_results
 
 MAX_LIMIT = 100
 
@@ -70,7 +68,7 @@ class PollParameters(Contract):
 class Page:
     """One read of the feed: the items to return and where the client then stands."""
 
-    items: list[dict[str, Any]] = field(default_factory=list)
+    items: list[JobRow] = field(default_factory=list)
     cursor: Cursor = field(default_factory=Cursor)
     more: bool = False
 
@@ -148,10 +146,10 @@ def read_feed(
     page = Page()
     last_settled: str | None = None
     stopped_in_settled = False
-    for item in _completions(
-        client_id, after=cursor.horizon, page_size=limit + len(seen) + 1, jobs_table=jobs_table
+    for item in client_results(
+        jobs_table, client_id, after=cursor.horizon, page_size=limit + len(seen) + 1
     ):
-        seq = item[SEQ_ATTRIBUTE]["S"]
+        seq = item.completed_seq or ""
         settled = stamp_of(seq) < settled_below
         if seq in seen:
             if settled:
@@ -178,31 +176,6 @@ def read_feed(
     return page
 
 
-def _completions(
-    client_id: str, *, after: str, page_size: int, jobs_table: str
-) -> Iterator[dict[str, Any]]:
-    """``client_id``'s completions above ``after``, oldest first, read page by page as needed."""
-    query: dict[str, Any] = {
-        "TableName": jobs_table,
-        "IndexName": CLIENT_RESULTS_INDEX,
-        "KeyConditionExpression": "client_id = :client",
-        "ExpressionAttributeValues": {":client": {"S": client_id}},
-        "ExpressionAttributeNames": {"#result": "result", "#owner": "owner"},
-        "ProjectionExpression": f"job_id, client_id, {SEQ_ATTRIBUTE}, #result, #owner",
-        "ScanIndexForward": True,
-        "Limit": min(page_size, 1000),
-    }
-    if after:
-        query["KeyConditionExpression"] += f" AND {SEQ_ATTRIBUTE} > :after"
-        query["ExpressionAttributeValues"][":after"] = {"S": after}
-    while True:
-        response = aws.client("dynamodb").query(**query)
-        yield from response.get("Items", [])
-        if "LastEvaluatedKey" not in response:
-            return
-        query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-
 def _require_poll_client(
     client_id: str, *, caller: Caller, now: datetime, settings: ResultsProxySettings
 ) -> None:
@@ -218,15 +191,15 @@ def _require_poll_client(
         )
 
 
-def _as_result(item: dict[str, Any], *, client_id: str, owner: str) -> JobResult | None:
-    job_id = item.get("job_id", {}).get("S")
-    stored_owner = item.get("owner", {}).get("S")
+def _as_result(item: JobRow, *, client_id: str, owner: str) -> JobResult | None:
+    job_id = item.job_id
+    stored_owner = item.owner
     if stored_owner is not None and stored_owner != owner:
         # The router binds a job to its caller's own client, so this is a bug, never a result.
         logger.error("skipping a job of another owner on this client", extra={"job_id": job_id})
         return None
     try:
-        result = JobResult.model_validate_json(item.get("result", {}).get("S", ""))
+        result = JobResult.model_validate_json(item.result or "")
     except ValidationError as exc:
         logger.error(
             "skipping a stored result that is not a JobResult",

@@ -30,16 +30,23 @@ import uuid
 from datetime import datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
-from router_jobs import JobRecord, JobsTable, iso_utc
 from router_settings import RouterSettings
 
 from pipeline_common import aws
-from pipeline_common.client_records import live_client_of
 from pipeline_common.contracts.clients import AlgorithmsResponse, SubmitJobResponse
 from pipeline_common.contracts.jobs import JobMessage, JobStatus, ProcessRequest
 from pipeline_common.http import Conflict, NotFound, ServiceUnavailable, TooManyRequests
 from pipeline_common.identity import Caller
 from pipeline_common.observability import logger
+from pipeline_common.tables.clients import live_client_of
+from pipeline_common.tables.jobs import (
+    JobRow,
+    count_jobs_created_since,
+    forget_unqueued_job,
+    get_job,
+    iso_utc,
+    put_new_job,
+)
 
 RATE_WINDOW = timedelta(seconds=60)
 
@@ -76,7 +83,7 @@ def submit_job(
             code="unknown_algorithm",
         )
     _require_own_client(request.client_id, caller=caller, now=now, settings=settings)
-    jobs = JobsTable(settings.jobs_table)
+    jobs = settings.jobs_table
     _enforce_rate(jobs, caller=caller, now=now, settings=settings)
 
     job_id = request.job_id or uuid.uuid4().hex
@@ -88,7 +95,8 @@ def submit_job(
         submitted_at=now,
         correlation_id=correlation_id,
     )
-    record = JobRecord(
+    created_at = iso_utc(now)
+    record = JobRow(
         job_id=job_id,
         owner=caller.owner_id,
         status=JobStatus.QUEUED,
@@ -96,7 +104,8 @@ def submit_job(
         algo_id=algo_id,
         request=message.model_dump_json(exclude_none=True),
         request_hash=request_hash(algo_id=algo_id, request=request),
-        created_at=iso_utc(now),
+        created_at=created_at,
+        updated_at=created_at,
         ttl=int((now + timedelta(days=settings.job_ttl_days)).timestamp()),
     )
 
@@ -126,11 +135,11 @@ def _require_own_client(
         )
 
 
-def _enforce_rate(
-    jobs: JobsTable, *, caller: Caller, now: datetime, settings: RouterSettings
-) -> None:
+def _enforce_rate(jobs: str, *, caller: Caller, now: datetime, settings: RouterSettings) -> None:
     limit = settings.max_jobs_per_minute
-    recent = jobs.count_created_since(owner=caller.owner_id, since=now - RATE_WINDOW, limit=limit)
+    recent = count_jobs_created_since(
+        jobs, owner=caller.owner_id, since=now - RATE_WINDOW, limit=limit
+    )
     if recent >= limit:
         logger.info("job rate reached", extra={"owner": caller.owner_id, "limit": limit})
         raise TooManyRequests(
@@ -140,26 +149,27 @@ def _enforce_rate(
         )
 
 
-def _record_new(jobs: JobsTable, record: JobRecord, attempts: int = 2) -> JobRecord | None:
+def _record_new(jobs: str, record: JobRow, attempts: int = 2) -> JobRow | None:
     """Write the job if ``job_id`` is new; otherwise return the job already there."""
     for _ in range(attempts):
-        if jobs.put_new(record):
+        if put_new_job(jobs, record):
             return None
-        existing = jobs.get(record.job_id)
+        existing = get_job(jobs, record.job_id)
         if existing is not None:
             return existing
         # Deleted in between (TTL or a compensating delete): write it again, once.
     raise ServiceUnavailable("the job changed while it was submitted; retry the request")
 
 
-def _replay(existing: JobRecord, *, attempt: JobRecord, queue_url: str) -> SubmitJobResponse:
+def _replay(existing: JobRow, *, attempt: JobRow, queue_url: str) -> SubmitJobResponse:
     if existing.owner != attempt.owner or existing.request_hash != attempt.request_hash:
         raise Conflict(
             f"job_id {attempt.job_id} is already taken; choose another or leave job_id out",
             field="job_id",
             code="job_id_conflict",
         )
-    if existing.status == JobStatus.QUEUED:
+    status = existing.state()
+    if status == JobStatus.QUEUED:
         try:
             _send(
                 queue_url=queue_url,
@@ -169,11 +179,9 @@ def _replay(existing: JobRecord, *, attempt: JobRecord, queue_url: str) -> Submi
             )
         except (ClientError, BotoCoreError) as exc:
             raise ServiceUnavailable("the job could not be queued; retry the request") from exc
-    logger.info(
-        "duplicate submission", extra={"job_id": existing.job_id, "status": existing.status.value}
-    )
+    logger.info("duplicate submission", extra={"job_id": existing.job_id, "status": status.value})
     return SubmitJobResponse(
-        job_id=existing.job_id, algo_id=existing.algo_id, status=existing.status, duplicate=True
+        job_id=existing.job_id, algo_id=existing.algo_id, status=status, duplicate=True
     )
 
 
@@ -186,8 +194,8 @@ def _send(*, queue_url: str, body: str, job_id: str, group: str) -> None:
     )
 
 
-def _forget(jobs: JobsTable, record: JobRecord) -> None:
+def _forget(jobs: str, record: JobRow) -> None:
     try:
-        jobs.forget_unqueued(job_id=record.job_id, request_hash=record.request_hash)
+        forget_unqueued_job(jobs, job_id=record.job_id, request_hash=record.request_hash)
     except ClientError:
         logger.exception("could not remove the unqueued job", extra={"job_id": record.job_id})

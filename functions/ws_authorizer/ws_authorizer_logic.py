@@ -20,8 +20,8 @@ from typing import Any
 from ws_authorizer_settings import WsAuthorizerSettings
 
 from pipeline_common import tickets
-from pipeline_common.client_records import live_client_of
 from pipeline_common.observability import logger
+from pipeline_common.tables.clients import live_client_of
 
 ANONYMOUS = "anonymous"
 

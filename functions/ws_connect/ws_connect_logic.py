@@ -18,15 +18,14 @@ from datetime import datetime, timedelta
 from botocore.exceptions import BotoCoreError, ClientError
 from ws_connect_settings import WsConnectSettings
 
-from pipeline_common import aws
-from pipeline_common.client_records import live_client_of
 from pipeline_common.client_teardown import (
     ConnectionsNotClosed,
     close_connection_ids,
-    connections_of,
     management_client,
 )
 from pipeline_common.observability import logger
+from pipeline_common.tables.clients import live_client_of
+from pipeline_common.tables.connections import ConnectionRow, connection_ids_of, put_connection
 
 FORBIDDEN = {"statusCode": 403, "body": "Forbidden"}
 
@@ -56,15 +55,15 @@ def register_connection(
         int((now + timedelta(seconds=settings.connection_ttl_seconds)).timestamp()),
         client.expires_at,
     )
-    aws.client("dynamodb").put_item(
-        TableName=settings.connections_table,
-        Item={
-            "connection_id": {"S": connection_id},
-            "client_id": {"S": client_id},
-            "owner": {"S": owner},
-            "connected_at": {"S": now.isoformat()},
-            "ttl": {"N": str(expires)},
-        },
+    put_connection(
+        settings.connections_table,
+        ConnectionRow(
+            connection_id=connection_id,
+            client_id=client_id,
+            owner=owner,
+            connected_at=now.isoformat(),
+            ttl=expires,
+        ),
     )
     logger.info("connected", extra={"connection_id": connection_id, "client_id": client_id})
     _close_the_oldest_beyond_the_cap(client_id, keep=connection_id, settings=settings)
@@ -74,11 +73,7 @@ def register_connection(
 def _close_the_oldest_beyond_the_cap(
     client_id: str, *, keep: str, settings: WsConnectSettings
 ) -> None:
-    others = [
-        c
-        for c in connections_of(client_id, connections_table=settings.connections_table)
-        if c != keep
-    ]
+    others = [c for c in connection_ids_of(settings.connections_table, client_id) if c != keep]
     excess = others[: max(0, len(others) + 1 - settings.max_connections_per_client)]
     if not excess:
         return

@@ -14,6 +14,7 @@ from botocore.config import Config
 from ws_disconnect_settings import WsDisconnectSettings
 
 from pipeline_common.observability import logger
+from pipeline_common.tables.connections import remove_connection
 
 # Nobody waits on $disconnect and the TTL is the safety net: two quick tries, not five slow ones.
 _FAST = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=2)
@@ -25,11 +26,6 @@ def _dynamodb() -> Any:
 
 
 def forget_connection(*, connection_id: str, settings: WsDisconnectSettings) -> dict:
-    old = _dynamodb().delete_item(
-        TableName=settings.connections_table,
-        Key={"connection_id": {"S": connection_id}},
-        ReturnValues="ALL_OLD",
-    )
-    found = "Attributes" in old
+    found = remove_connection(settings.connections_table, connection_id, dynamodb=_dynamodb())
     logger.info("disconnected", extra={"connection_id": connection_id, "was_known": found})
     return {"statusCode": 200, "body": "Disconnected"}

@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from localcloud.cloud import LocalCloud
+from pipeline_common.tables.connections import CLIENT_INDEX
 from tests.e2e.conftest import RestApi
 from tests.support.users import StackUser
 from tests.support.waiting import wait_for
@@ -54,7 +55,7 @@ def _expire(stack: LocalCloud, client_id: str) -> None:
 def _connections_of(stack: LocalCloud, client_id: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = stack.client("dynamodb").query(
         TableName=stack.outputs["ConnectionsTableName"],
-        IndexName="client_id-index",
+        IndexName=CLIENT_INDEX,
         KeyConditionExpression="client_id = :c",
         ExpressionAttributeValues={":c": {"S": client_id}},
     )["Items"]

@@ -16,6 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from localcloud.cloud import LocalCloud
+from pipeline_common.tables.connections import CLIENT_INDEX
 from tests.e2e.conftest import RestApi
 from tests.support.users import StackUser
 from tests.support.waiting import wait_for
@@ -63,7 +64,7 @@ def _refusal(stack: LocalCloud, ticket: str) -> int | None:
 def _connections_of(stack: LocalCloud, client_id: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = stack.client("dynamodb").query(
         TableName=stack.outputs["ConnectionsTableName"],
-        IndexName="client_id-index",
+        IndexName=CLIENT_INDEX,
         KeyConditionExpression="client_id = :c",
         ExpressionAttributeValues={":c": {"S": client_id}},
     )["Items"]

@@ -20,6 +20,7 @@ from pipeline_common.contracts.image import (
     ImageStatus,
 )
 from tests.support import image_samples as samples
+from tests.support.tables import create_table
 
 pytest.importorskip("grayscale_kernel", reason="native kernel not built: pip install ./native")
 task = samples.grayscale_task_module("task")
@@ -88,12 +89,7 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
         for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
             s3.create_bucket(Bucket=bucket)
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        boto3.client("dynamodb").create_table(
-            TableName=CLAIMS_TABLE,
-            AttributeDefinitions=[{"AttributeName": "object_id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "object_id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table("ImageClaimsTable", CLAIMS_TABLE)
         queue_url = boto3.client("sqs").create_queue(QueueName="ImageProcessingQueue")["QueueUrl"]
         for name in ("INPUT_BUCKET", "INPUT_KEY", "INPUT_VERSION_ID"):
             monkeypatch.delenv(name, raising=False)

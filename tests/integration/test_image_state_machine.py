@@ -34,6 +34,7 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
 from pipeline_common.aws import clear_clients
 from pipeline_common.contracts.image import ImageProcessingResult, ImageStatus
+from tests.support.tables import create_table
 
 ROOT = Path(__file__).resolve().parents[2]
 ASL = (ROOT / "statemachines" / "image_processing.asl.json").read_text(encoding="utf-8")
@@ -146,12 +147,7 @@ def machine(fake_ecs: FakeEcs) -> Iterator[StateMachine]:
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         clear_clients()
         queue_url = boto3.client("sqs").create_queue(QueueName="ImageProcessingQueue")["QueueUrl"]
-        boto3.client("dynamodb").create_table(
-            TableName=CLAIMS_TABLE,
-            AttributeDefinitions=[{"AttributeName": "object_id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "object_id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table("ImageClaimsTable", CLAIMS_TABLE)
         substitutions = {
             "ClusterArn": CLUSTER,
             "TaskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/gray:1",

@@ -13,6 +13,7 @@ from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from pipeline_common import aws
+from pipeline_common.tables.connections import CLIENT_INDEX
 from tests.support.functions import load_function
 from tests.support.tenancy import ALICE, BOB
 from tests.support.test_api_aws import (
@@ -46,7 +47,7 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def connections_of(client_id: str) -> set[str]:
     items = boto3.client("dynamodb").query(
         TableName="ConnectionsTable",
-        IndexName="client_id-index",
+        IndexName=CLIENT_INDEX,
         KeyConditionExpression="client_id = :c",
         ExpressionAttributeValues={":c": {"S": client_id}},
     )["Items"]

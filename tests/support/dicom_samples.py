@@ -23,6 +23,8 @@ from typing import Any
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
 
+from tests.support.tables import create_table
+
 ROOT = Path(__file__).resolve().parents[2]
 for _path in (ROOT / "containers" / "pacs_api", ROOT / "containers" / "algorithm_worker"):
     if str(_path) not in sys.path:
@@ -209,21 +211,10 @@ def create_job_stack(algo_id: str = "processing_1") -> JobStack:
     ResultsQueue.fifo subscribed with raw delivery, in whatever AWS_ENDPOINT_URL points at."""
     import boto3
 
-    s3, sqs, sns, dynamodb = (boto3.client(n) for n in ("s3", "sqs", "sns", "dynamodb"))
+    s3, sqs, sns = (boto3.client(n) for n in ("s3", "sqs", "sns"))
     for bucket in ("pacs-bucket", "output-bucket"):
         s3.create_bucket(Bucket=bucket)
-    table = template_properties("JobsTable")
-    dynamodb.create_table(
-        TableName="jobs-table",
-        BillingMode=table["BillingMode"],
-        AttributeDefinitions=table["AttributeDefinitions"],
-        KeySchema=table["KeySchema"],
-        **(
-            {"GlobalSecondaryIndexes": table["GlobalSecondaryIndexes"]}
-            if "GlobalSecondaryIndexes" in table
-            else {}
-        ),
-    )
+    create_table("JobsTable", "jobs-table")
     queue = template_properties("Processing1RequestQueue")
     dlq_url = sqs.create_queue(QueueName=f"{algo_id}-dlq.fifo", Attributes={"FifoQueue": "true"})[
         "QueueUrl"

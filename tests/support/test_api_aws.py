@@ -1,24 +1,23 @@
 """Helpers for the job API and WebSocket tests: sample events from ``events/``, the tables, tickets,
 topic and queues those functions use (created under moto), and a Lambda context.
 
-Every table is created from ``template.yaml``'s own properties (keys, attributes, GSIs), so a
-test cannot pass against a schema the stack does not have.
+Every table is created from ``template.yaml``'s own properties (``tests.support.tables``).
 
 No tests live here; the name only keeps the file inside the job API's test prefix.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import boto3
 
 from pipeline_common import tickets
+from pipeline_common.tables.clients import ClientRecord
+from tests.support.tables import create_table
 from tests.support.tenancy import ALICE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,30 +53,6 @@ class FakeLambdaContext:
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return 30_000
-
-
-@cache
-def _template_resources() -> dict[str, Any]:
-    """template.yaml's resources, parsed once per test session (parsing takes most of a second)."""
-    from localcloud.template import load_yaml
-
-    resources: dict[str, Any] = load_yaml(ROOT / "template.yaml")["Resources"]
-    return resources
-
-
-def create_table(logical_id: str, name: str | None = None) -> str:
-    """The table ``logical_id`` of template.yaml, with its keys, attributes and GSIs as declared."""
-    properties = copy.deepcopy(_template_resources()[logical_id]["Properties"])
-    arguments: dict[str, Any] = {
-        "TableName": name or logical_id,
-        "BillingMode": properties.get("BillingMode", "PAY_PER_REQUEST"),
-        "AttributeDefinitions": properties["AttributeDefinitions"],
-        "KeySchema": properties["KeySchema"],
-    }
-    if properties.get("GlobalSecondaryIndexes"):
-        arguments["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
-    boto3.client("dynamodb").create_table(**arguments)
-    return str(arguments["TableName"])
 
 
 def create_jobs_table(name: str = "JobsTable") -> str:
@@ -143,18 +118,16 @@ def put_client(
     ttl: int = 4102444800,
 ) -> None:
     """A client row as the provisioner writes it, owned by ``owner`` (Alice unless told)."""
-    item = {
-        "client_id": {"S": client_id},
-        "owner": {"S": owner},
-        "delivery": {"S": "poll" if queue_url else "push"},
-        "created_at": {"S": created_at},
-        "ttl": {"N": str(ttl)},
-    }
-    if queue_url:
-        item["queue_url"] = {"S": queue_url}
-    if subscription_arn:
-        item["subscription_arn"] = {"S": subscription_arn}
-    boto3.client("dynamodb").put_item(TableName=table, Item=item)
+    record = ClientRecord(
+        client_id=client_id,
+        owner=owner,
+        delivery="poll" if queue_url else "push",
+        created_at=created_at,
+        expires_at=ttl,
+        queue_url=queue_url or None,
+        subscription_arn=subscription_arn or None,
+    )
+    boto3.client("dynamodb").put_item(TableName=table, Item=record.to_item())
 
 
 def put_legacy_poll_client(

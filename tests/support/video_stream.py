@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from pipeline_common.contracts.video import FrameRecord, parse_video_message
+from tests.support.tables import create_table
 
 STREAM = "VideoFrameStream"
 TABLE = "VideoCheckpoints"
@@ -24,12 +25,7 @@ def create_stream_resources(shards: int, *, versioned_bucket: bool = False) -> s
     if versioned_bucket:
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     boto3.client("kinesis").create_stream(StreamName=STREAM, ShardCount=shards)
-    boto3.client("dynamodb").create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "shard_key", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "shard_key", "KeyType": "HASH"}],
-    )
+    create_table("StreamCheckpointsTable", TABLE)
     return str(
         boto3.client("sqs").create_queue(
             QueueName="video-results.fifo",

@@ -174,46 +174,50 @@ def code_units() -> list[CodeUnit]:
 _CLIENT = re.compile(r"client\(\s*[\"'](\w+)[\"']")
 
 
-def _layer_modules() -> dict[Path, tuple[dict[str, ast.AST], dict[str, Path]]]:
-    """Each layer module's top-level functions and classes, and the names it imports from other
-    layer modules (``from pipeline_common.s3_objects import presigned_get``) with their file."""
-    modules: dict[Path, tuple[dict[str, ast.AST], dict[str, Path]]] = {}
-    for path in sorted(LAYER.rglob("*.py")):
-        body = ast.parse(path.read_text()).body
-        defined: dict[str, ast.AST] = {
-            node.name: node for node in body if isinstance(node, ast.FunctionDef | ast.ClassDef)
-        }
-        imported: dict[str, Path] = {}
-        for node in body:
-            module = node.module or "" if isinstance(node, ast.ImportFrom) else ""
-            if isinstance(node, ast.ImportFrom) and module.startswith(f"{LAYER.name}."):
-                source = LAYER.joinpath(*module.split(".")[1:]).with_suffix(".py")
-                for alias in node.names:
-                    imported[alias.asname or alias.name] = source
-        modules[path] = (defined, imported)
-    return modules
-
-
 def _layer_functions(used: set[str]) -> list[tuple[Path, ast.AST]]:
-    """The layer's top-level functions the unit calls, and those they call in turn (in their own
-    module, or imported from another layer module)."""
-    modules = _layer_modules()
-    found = []
-    pending = [(path, name) for path, (defined, _) in modules.items() for name in defined]
-    pending = [(path, name) for path, name in pending if name in used]
+    """The layer's top-level functions the unit calls, and those they call in turn: in their own
+    module, or imported from another layer module (``pipeline_common.tables`` holds the calls
+    that ``job_endings`` and the like make)."""
+    modules = {path: ast.parse(path.read_text()) for path in sorted(LAYER.rglob("*.py"))}
+    defined = {
+        path: {
+            node.name: node
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef | ast.ClassDef)
+        }
+        for path, tree in modules.items()
+    }
+    imported = {path: _layer_imports(tree) for path, tree in modules.items()}
+    pending = [(path, name) for path in modules for name in defined[path] if name in used]
     seen: set[tuple[Path, str]] = set()
+    found = []
     while pending:
         path, name = pending.pop()
-        if (path, name) in seen or path not in modules or name not in modules[path][0]:
+        if (path, name) in seen:
             continue
         seen.add((path, name))
-        defined, imported = modules[path]
-        found.append((path, defined[name]))
-        for node in ast.walk(defined[name]):
-            if isinstance(node, ast.Name) and node.id in defined:
+        found.append((path, defined[path][name]))
+        for node in ast.walk(defined[path][name]):
+            if not isinstance(node, ast.Name):
+                continue
+            if node.id in defined[path]:
                 pending.append((path, node.id))
-            elif isinstance(node, ast.Name) and node.id in imported:
-                pending.append((imported[node.id], node.id))
+            elif node.id in imported[path]:
+                source, original = imported[path][node.id]
+                if original in defined.get(source, {}):
+                    pending.append((source, original))
+    return found
+
+
+def _layer_imports(tree: ast.Module) -> dict[str, tuple[Path, str]]:
+    """``{local name: (layer module file, name there)}`` of a module's ``from pipeline_common.x
+    import name`` statements."""
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pipeline_common."):
+            source = LAYER.joinpath(*node.module.split(".")[1:]).with_suffix(".py")
+            for alias in node.names:
+                found[alias.asname or alias.name] = (source, alias.name)
     return found
 
 

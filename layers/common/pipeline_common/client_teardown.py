@@ -22,10 +22,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from pipeline_common import aws
-from pipeline_common.client_records import ClientRecord
 from pipeline_common.observability import logger
+from pipeline_common.tables.clients import ClientRecord
+from pipeline_common.tables.connections import connection_ids_of, remove_connection
 
-CLIENT_INDEX = "client_id-index"
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=5)
 # What SNS and SQS answer for a subscription or queue that no longer exists: already done.
 ALREADY_GONE = frozenset(
@@ -57,7 +57,7 @@ def close_connections(client_id: str, *, connections_table: str, api: Any) -> in
     """Close and forget every connection of ``client_id`` through ``api`` (the stage's
     @connections client); how many there were. A row is deleted only once its socket is closed
     or gone, so a failure leaves the row for the retry to find."""
-    connection_ids = connections_of(client_id, connections_table=connections_table)
+    connection_ids = connection_ids_of(connections_table, client_id)
     close_connection_ids(
         connection_ids, connections_table=connections_table, api=api, client_id=client_id
     )
@@ -79,31 +79,11 @@ def close_connection_ids(
             failures += 1
             logger.exception("connection not closed", extra={"connection_id": connection_id})
             continue
-        aws.client("dynamodb").delete_item(
-            TableName=connections_table, Key={"connection_id": {"S": connection_id}}
-        )
+        remove_connection(connections_table, connection_id)
     if failures:
         raise ConnectionsNotClosed(
             f"{failures} of {len(connection_ids)} connections of {client_id} are still open"
         )
-
-
-def connections_of(client_id: str, *, connections_table: str) -> list[str]:
-    """The client's connection ids, oldest first (by ``connected_at``, then id)."""
-    paginator = aws.client("dynamodb").get_paginator("query")
-    pages = paginator.paginate(
-        TableName=connections_table,
-        IndexName=CLIENT_INDEX,
-        KeyConditionExpression="client_id = :c",
-        ExpressionAttributeValues={":c": {"S": client_id}},
-        ProjectionExpression="connection_id, connected_at",
-    )
-    rows = [
-        (item.get("connected_at", {}).get("S", ""), item["connection_id"]["S"])
-        for page in pages
-        for item in page.get("Items", [])
-    ]
-    return [connection_id for _, connection_id in sorted(rows)]
 
 
 def remove_delivery(record: ClientRecord) -> None:

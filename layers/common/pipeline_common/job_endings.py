@@ -6,42 +6,28 @@ request dead-letter queues, or the sweeper of jobs whose worker was lost.
   dropped), attribute ``client_id`` (for a filtered subscriber; poll clients have none, they read
   JobsTable).
 - ``failed_result``: the FAILED ``JobResult`` of a job, with its reason.
-- ``JobEnder.fail``: one conditional ``UpdateItem`` sets the job FAILED with its result (only
-  where the caller's condition holds, so a job that ended meanwhile is never overwritten), then
-  the result is published. The row carries ``publish_pending`` from the update until the publish
-  succeeded (the worker's ``finish`` sets it too): whoever stopped between the two, a retry finds
-  it (the condition check returns the old row; the sweeper scans for it) and publishes the
-  stored result, so no ended job stays unannounced, and a result already published is never
-  published again.
-
-JobsTable attributes written here: ``status``, ``result`` (the JobResult's JSON), ``reason``,
-``completed_at``, ``updated_at``, ``ended_by`` (``worker``, ``dead-letter``, ``sweeper``),
-``publish_pending``, ``completed_seq`` (the poll feed's sort key: ``pipeline_common.result_feed``;
-every writer of a final state sets it, here and in the worker's ``JobsTable.finish``); and, for
-a job that has no row yet (enqueued without the router), the same
-``client_id``/``algo_id``/``request``/``created_at``/``ttl`` a worker's claim writes.
+- ``JobEnder.fail``: the job set FAILED with its result in one conditional write
+  (``pipeline_common.tables.jobs.fail_job``: only where the caller's condition holds, so a job
+  that ended meanwhile is never overwritten), then the result is published. The row carries
+  ``publish_pending`` from the write until the publish succeeded (the worker's finish sets it
+  too): whoever stopped between the two, a retry finds it (the refused write returns the old row;
+  the sweeper scans for it) and publishes the stored result, so no ended job stays unannounced,
+  and a result already published is never published again.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
-
-from botocore.exceptions import ClientError
-from pydantic import ValidationError
 
 from pipeline_common import aws
 from pipeline_common.contracts.common import utc_now
 from pipeline_common.contracts.jobs import JobMessage, JobResult, JobStatus
-from pipeline_common.result_feed import seq_assignment
-
-#: Condition of "not ended yet": no row at all, or a row still QUEUED or RUNNING.
-NOT_FINAL = "attribute_not_exists(job_id) OR #status IN (:queued, :running)"
-NOT_FINAL_VALUES = {
-    ":queued": {"S": JobStatus.QUEUED.value},
-    ":running": {"S": JobStatus.RUNNING.value},
-}
+from pipeline_common.tables.jobs import (
+    NOT_FINAL,
+    JobRow,
+    fail_job,
+    mark_job_published,
+)
 
 
 class ResultPublisher:
@@ -75,23 +61,6 @@ def failed_result(job: JobMessage, reason: str) -> JobResult:
         submitted_at=job.submitted_at,
         completed_at=utc_now(),
     )
-
-
-def job_of_item(item: dict[str, Any]) -> JobMessage | None:
-    """The ``JobMessage`` a JobsTable row was queued with (its ``request``), None if unreadable."""
-    request = item.get("request", {}).get("S")
-    if not request:
-        return None
-    try:
-        return JobMessage.model_validate_json(request)
-    except ValidationError:
-        return None
-
-
-def text_of(item: dict[str, Any], name: str) -> str | None:
-    value = item.get(name, {})
-    found = value.get("S", value.get("N"))
-    return str(found) if found is not None else None
 
 
 class JobEnder:
@@ -128,80 +97,33 @@ class JobEnder:
         and never published (``publish_pending``) is published now.
         """
         result = failed_result(job, reason)
-        now = result.completed_at.isoformat()
-        # The poll feed's sort key, stamped at this write (pipeline_common.result_feed).
-        seq_clause, seq_values = seq_assignment(job.job_id)
-        try:
-            self.dynamodb.update_item(
-                TableName=self.table_name,
-                Key={"job_id": {"S": job.job_id}},
-                UpdateExpression=(
-                    "SET #status = :failed, #result = :result, reason = :reason, "
-                    "completed_at = :now, updated_at = :now, ended_by = :by, "
-                    f"publish_pending = :pending, {seq_clause}, "
-                    "client_id = if_not_exists(client_id, :client), "
-                    "algo_id = if_not_exists(algo_id, :algo), "
-                    "#request = if_not_exists(#request, :request), "
-                    "created_at = if_not_exists(created_at, :now), "
-                    "#ttl = if_not_exists(#ttl, :ttl)"
-                ),
-                ConditionExpression=condition,
-                ExpressionAttributeNames={
-                    "#status": "status",
-                    "#result": "result",
-                    "#request": "request",
-                    "#ttl": "ttl",
-                    **(names or {}),
-                },
-                ExpressionAttributeValues={
-                    ":failed": {"S": JobStatus.FAILED.value},
-                    ":result": {"S": result.model_dump_json()},
-                    ":reason": {"S": reason},
-                    ":now": {"S": now},
-                    ":by": {"S": ended_by},
-                    ":pending": {"BOOL": True},
-                    ":client": {"S": job.client_id},
-                    ":algo": {"S": job.algo_id},
-                    ":request": {"S": job.model_dump_json()},
-                    ":ttl": {"N": str(int(time.time()) + self.ttl_seconds)},
-                    **seq_values,
-                    **(NOT_FINAL_VALUES if values is None else values),
-                },
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            self.publish_pending(exc.response.get("Item") or {})
+        outcome = fail_job(
+            self.table_name,
+            job,
+            result,
+            ended_by=ended_by,
+            ttl_seconds=self.ttl_seconds,
+            condition=condition,
+            names=names,
+            values=values,
+            dynamodb=self.dynamodb,
+        )
+        if not outcome.failed:
+            if outcome.stored is not None:
+                self.publish_pending(outcome.stored)
             return False
         self.publisher.publish(result)
         self._published(job.job_id)
         return True
 
-    def publish_pending(self, item: dict[str, Any]) -> bool:
+    def publish_pending(self, row: JobRow) -> bool:
         """Publish the stored result of a row still marked ``publish_pending``; True if done."""
-        stored = text_of(item, "result")
-        if not item.get("publish_pending", {}).get("BOOL") or not stored:
+        stored = row.final_result() if row.publish_pending else None
+        if stored is None:
             return False
-        result = JobResult.model_validate(json.loads(stored))
-        self.publisher.publish(result)
-        self._published(result.job_id)
+        self.publisher.publish(stored)
+        self._published(stored.job_id)
         return True
 
     def _published(self, job_id: str) -> None:
-        mark_published(self.dynamodb, self.table_name, job_id)
-
-
-def mark_published(dynamodb: Any, table_name: str, job_id: str) -> None:
-    """The job's final result is published: no one needs to publish it again (the worker's
-    finish and every ``JobEnder`` clear ``publish_pending`` through here)."""
-    try:
-        dynamodb.update_item(
-            TableName=table_name,
-            Key={"job_id": {"S": job_id}},
-            UpdateExpression="REMOVE publish_pending",
-            ConditionExpression="attribute_exists(job_id)",  # never recreate a removed row
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
+        mark_job_published(self.table_name, job_id, dynamodb=self.dynamodb)

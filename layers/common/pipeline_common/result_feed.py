@@ -14,11 +14,11 @@ feed's reader needs stamps close to when a completion becomes visible (see ``SET
 ResultsProxyFunction). The job id makes two completions in the same microsecond distinct, and
 text order is time order because the stamp is fixed-width.
 
-Writers: ``algorithm_worker.jobs_table.JobsTable.finish`` (DONE or FAILED by the worker) and
-``pipeline_common.job_endings.JobEnder.fail`` (FAILED by the worker's last receive, the request
-dead-letter consumer or the sweeper). Any other code that sets a job's final ``status``/``result``
-must add ``seq_assignment`` to its update, or the result never reaches a poll client (it stays in
-``GET /jobs/{id}``).
+Writers: ``pipeline_common.tables.jobs.finish_job`` (DONE or FAILED by the worker) and
+``pipeline_common.tables.jobs.fail_job`` (FAILED by the worker's last receive, the request
+dead-letter consumer or the sweeper); its reader is ``client_results`` there. Any other code
+that sets a job's final ``status``/``result`` must add ``seq_assignment`` to its update, or the
+result never reaches a poll client (it stays in ``GET /jobs/{id}``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from typing import Any
 
 from pipeline_common.contracts.common import utc_now
 
-CLIENT_RESULTS_INDEX = "client-results-index"
 SEQ_ATTRIBUTE = "completed_seq"
 #: ``2026-01-19T09:15:00.123456Z``: 27 characters, so text order is time order.
 STAMP_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z"
