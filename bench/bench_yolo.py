@@ -88,7 +88,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def pipeline_fps(model: Path, frames: list, threads: int) -> dict:
+def pipeline_fps(model: Path, frames: list, threads: int, **service_env: str) -> dict:
     """Pre-fill the stream, run the real service process, time first to last processed frame."""
     import boto3
     from moto.server import ThreadedMotoServer
@@ -154,7 +154,8 @@ def pipeline_fps(model: Path, frames: list, threads: int) -> dict:
             "PartitionKey": "bench",
         }
     )
-    kinesis.put_records(StreamName=stream, Records=records)
+    for start in range(0, len(records), 16):  # PutRecords takes 5 MB at most
+        kinesis.put_records(StreamName=stream, Records=records[start : start + 16])
     http_port = free_port()
     env.update(
         STREAM_NAME=stream,
@@ -165,6 +166,7 @@ def pipeline_fps(model: Path, frames: list, threads: int) -> dict:
         THREADS=str(threads),
         PORT=str(http_port),
         POLL_INTERVAL_SECONDS="0.05",
+        **service_env,
         PYTHONPATH=os.pathsep.join(
             [str(ROOT / "containers" / "yolo_stream"), str(ROOT / "layers" / "common")]
         ),
@@ -198,10 +200,12 @@ def pipeline_fps(model: Path, frames: list, threads: int) -> dict:
 
 
 def pipeline_vs_bound(onnx_model: Path, frames: list) -> dict:
-    """Service frames/s vs the model-only bound, with 1 and 2 inference threads.
+    """Service frames/s vs the model-only bound, with 1 and 2 inference threads, for the
+    service as deployed (decode ahead of inference) and with ``DECODE_AHEAD=0`` (decode on the
+    inference thread, the earlier service).
 
-    Each pipeline run is framed by model-only runs (same backend and threads, same frames),
-    averaged, so both see about the same machine load. With THREADS=1 the I/O (and here moto's
+    Both service runs are framed by model-only runs (same backend and threads, same frames),
+    averaged, so all see about the same machine load. With THREADS=1 the I/O (and here moto's
     server) has a core of its own; with THREADS=2 on a 2-core machine every cycle spent on I/O
     is taken from inference."""
     results: dict = {}
@@ -209,6 +213,7 @@ def pipeline_vs_bound(onnx_model: Path, frames: list) -> dict:
         bound_detector = load_detector(DetectorConfig(str(onnx_model), threads=threads))
         before = measure(bound_detector, frames)
         load_before = os.getloadavg()[0]
+        inline = pipeline_fps(onnx_model, frames, threads=threads, DECODE_AHEAD="0")
         pipeline = pipeline_fps(onnx_model, frames, threads=threads)
         after = measure(bound_detector, frames)
         bound_fps = round((before["fps"] + after["fps"]) / 2, 2)
@@ -219,6 +224,11 @@ def pipeline_vs_bound(onnx_model: Path, frames: list) -> dict:
             "bound_after": after,
             "ratio": round(pipeline["fps"] / bound_fps, 3),
             "steady_ratio": round((pipeline["steady_fps"] or 0) / bound_fps, 3),
+            "decode_inline": {
+                **inline,
+                "ratio": round(inline["fps"] / bound_fps, 3),
+                "steady_ratio": round((inline["steady_fps"] or 0) / bound_fps, 3),
+            },
             "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         }
     return results
@@ -226,18 +236,19 @@ def pipeline_vs_bound(onnx_model: Path, frames: list) -> dict:
 
 def print_pipeline(results: dict) -> None:
     print(
-        f"{'threads':>7} {'service fps':>11} {'steady fps':>10} {'model-only fps':>14} "
-        f"{'ratio':>6} {'steady':>6} {'load 1m':>12}"
+        f"{'threads':>7} {'decode':>7} {'service fps':>11} {'steady fps':>10} "
+        f"{'model-only fps':>14} {'ratio':>6} {'steady':>6} {'load 1m':>12}"
     )
     for threads in (1, 2):
         r = results[f"pipeline_t{threads}"]
         load = "-".join(f"{x:.2f}" for x in r["load_average_1m"])
-        print(
-            f"{threads:>7} {r['fps']:>11.2f} {r['steady_fps'] or 0:>10.2f} "
-            f"{r['model_only_bound_fps']:>14.2f} {r['ratio']:>6.3f} {r['steady_ratio']:>6.3f} "
-            f"{load:>12}"
-        )
-        print(f"        stage median ms: {r['stage_median_ms']}")
+        for name, run in (("inline", r["decode_inline"]), ("ahead", r)):
+            print(
+                f"{threads:>7} {name:>7} {run['fps']:>11.2f} {run['steady_fps'] or 0:>10.2f} "
+                f"{r['model_only_bound_fps']:>14.2f} {run['ratio']:>6.3f} "
+                f"{run['steady_ratio']:>6.3f} {load:>12}"
+            )
+            print(f"        stage median ms: {run['stage_median_ms']}")
 
 
 def frame_message_figures(sqs, queue: str) -> dict:

@@ -59,14 +59,20 @@ _OUTAGE = _THROTTLED | {
     "RequestExpired",
 }
 MAX_BACKOFF_SECONDS = 30.0
-# Records decoded ahead of the one in inference, and records waiting for the output thread: both
-# bounded, so memory is, and back-pressure reaches GetRecords.
+# Records decoded ahead of the one in inference (``DECODE_AHEAD``'s default), and records waiting
+# for the output thread: both bounded, so memory is, and back-pressure reaches GetRecords.
 DECODE_AHEAD = 2
 OUTPUT_DEPTH = 2
-# Records processed one at a time, attempts counted ahead, after taking a lease or a failure:
-# enough to cover every record that was in flight (decoding ahead, in inference, queued for the
-# output thread and in it).
-CAREFUL_RECORDS = DECODE_AHEAD + 1 + OUTPUT_DEPTH + 1
+
+
+def careful_records(decode_ahead: int) -> int:
+    """Records processed one at a time, attempts counted ahead, after taking a lease or a
+    failure: enough to cover every record that was in flight (decoding ahead, in inference,
+    queued for the output thread and in it)."""
+    return decode_ahead + 1 + OUTPUT_DEPTH + 1
+
+
+CAREFUL_RECORDS = careful_records(DECODE_AHEAD)
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -94,6 +100,7 @@ class ShardConsumer(threading.Thread):
         poll_interval: float,
         renew_every: float,
         max_attempts: int = 3,
+        decode_ahead: int = DECODE_AHEAD,
     ) -> None:
         super().__init__(name=f"shard-{shard_id}", daemon=True)
         self.stream_name = stream_name
@@ -110,6 +117,8 @@ class ShardConsumer(threading.Thread):
         self._poll_interval = poll_interval
         self._renew_every = renew_every
         self._max_attempts = max_attempts
+        self._decode_ahead = decode_ahead
+        self._careful_records = careful_records(decode_ahead)
         self._key = shard_key(stream_name, shard_id)
 
     def release_lease(self) -> None:
@@ -141,7 +150,7 @@ class ShardConsumer(threading.Thread):
             last_checkpoint=lease.sequence_number,
             depth=OUTPUT_DEPTH,
         )
-        ahead = DecodeAhead(self._processor.load, self.shard_id, DECODE_AHEAD)
+        ahead = DecodeAhead(self._processor.load, self.shard_id, self._decode_ahead)
         try:
             self._consume(stage, ahead)
             # The current frames finish: a stop never loses a sent message. A failure here
@@ -164,7 +173,7 @@ class ShardConsumer(threading.Thread):
     def _consume(self, stage: OrderedOutputStage, ahead: DecodeAhead) -> None:
         iterator: str | None = None
         backoff = 0.0
-        careful = CAREFUL_RECORDS  # the previous owner may have died on the next record
+        careful = self._careful_records  # the previous owner may have died on the next record
         self._stats.shard(
             self.shard_id, state="reading", last_sequence=stage.last_checkpoint, error=None
         )
@@ -179,8 +188,9 @@ class ShardConsumer(threading.Thread):
                 for i, record in enumerate(records):
                     if self._leaving():
                         return
-                    if careful == 0:  # a careful record starts only once its attempt counts
-                        ahead.schedule(records[i : i + DECODE_AHEAD + 1])
+                    # A careful record starts only once its attempt counts: loaded right here.
+                    if careful == 0 and self._decode_ahead:
+                        ahead.schedule(records[i : i + self._decode_ahead + 1])
                     careful = self._process(stage, ahead, record, careful)
                 self._stats.shard(
                     self.shard_id,
@@ -210,7 +220,7 @@ class ShardConsumer(threading.Thread):
                 # retries it; a record at fault is counted and, at the limit, given up.
                 ahead.discard()
                 backoff = self._recover(stage, exc, backoff)
-                careful = CAREFUL_RECORDS
+                careful = self._careful_records
                 iterator = None
 
     def _recover(self, stage: OrderedOutputStage, exc: Exception, backoff: float) -> float:
