@@ -177,20 +177,33 @@ def pipeline_fps(model: Path, frames: list, threads: int, **service_env: str) ->
     try:
         deadline = time.monotonic() + 600
         status: dict = {}
+        first: tuple[int, float, float] | None = None  # frames, service CPU s, bench CPU s
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/status", timeout=2) as r:
                     status = json.load(r)
             except OSError:
                 status = {}
+            if first is None and status.get("frames_processed"):
+                first = (status["frames_processed"], process_cpu(service.pid), time.process_time())
             if status.get("videos_completed"):
                 break
             time.sleep(0.2)
         n = status["frames_processed"]
         span = status["last_frame_at"] - status["first_frame_at"]
+        cpu: dict = {}
+        if first is not None and n > first[0]:
+            # CPU per frame once the model is loaded: the service's (inference included) and
+            # this process's (moto's server: the AWS work that is elsewhere in the cloud).
+            per = 1000 / (n - first[0])
+            cpu = {
+                "service_cpu_ms_per_frame": round((process_cpu(service.pid) - first[1]) * per, 1),
+                "moto_cpu_ms_per_frame": round((time.process_time() - first[2]) * per, 1),
+            }
         return {
             "frames": n,
             "fps": round((n - 1) / span, 2),
+            **cpu,
             **frame_message_figures(session.client("sqs", endpoint_url=endpoint), queue),
         }
     finally:
@@ -248,7 +261,18 @@ def print_pipeline(results: dict) -> None:
                 f"{r['model_only_bound_fps']:>14.2f} {run['ratio']:>6.3f} "
                 f"{run['steady_ratio']:>6.3f} {load:>12}"
             )
-            print(f"        stage median ms: {run['stage_median_ms']}")
+            print(
+                f"        CPU ms/frame: service {run.get('service_cpu_ms_per_frame')}, "
+                f"moto {run.get('moto_cpu_ms_per_frame')}; "
+                f"model-only {r['bound_before']['cpu_ms']}-{r['bound_after']['cpu_ms']}; "
+                f"stage median ms: {run['stage_median_ms']}"
+            )
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads) from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def frame_message_figures(sqs, queue: str) -> dict:
