@@ -88,7 +88,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def pipeline_fps(model: Path, frames: list, threads: int) -> dict:
+def pipeline_fps(model: Path, frames: list, threads: int, **service_env: str) -> dict:
     """Pre-fill the stream, run the real service process, time first to last processed frame."""
     import boto3
     from moto.server import ThreadedMotoServer
@@ -154,7 +154,8 @@ def pipeline_fps(model: Path, frames: list, threads: int) -> dict:
             "PartitionKey": "bench",
         }
     )
-    kinesis.put_records(StreamName=stream, Records=records)
+    for start in range(0, len(records), 16):  # PutRecords takes 5 MB at most
+        kinesis.put_records(StreamName=stream, Records=records[start : start + 16])
     http_port = free_port()
     env.update(
         STREAM_NAME=stream,
@@ -165,6 +166,7 @@ def pipeline_fps(model: Path, frames: list, threads: int) -> dict:
         THREADS=str(threads),
         PORT=str(http_port),
         POLL_INTERVAL_SECONDS="0.05",
+        **service_env,
         PYTHONPATH=os.pathsep.join(
             [str(ROOT / "containers" / "yolo_stream"), str(ROOT / "layers" / "common")]
         ),
@@ -175,22 +177,130 @@ def pipeline_fps(model: Path, frames: list, threads: int) -> dict:
     try:
         deadline = time.monotonic() + 600
         status: dict = {}
+        first: tuple[int, float, float] | None = None  # frames, service CPU s, bench CPU s
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/status", timeout=2) as r:
                     status = json.load(r)
             except OSError:
                 status = {}
+            if first is None and status.get("frames_processed"):
+                first = (status["frames_processed"], process_cpu(service.pid), time.process_time())
             if status.get("videos_completed"):
                 break
             time.sleep(0.2)
         n = status["frames_processed"]
         span = status["last_frame_at"] - status["first_frame_at"]
-        return {"frames": n, "fps": round((n - 1) / span, 2)}
+        cpu: dict = {}
+        if first is not None and n > first[0]:
+            # CPU per frame once the model is loaded: the service's (inference included) and
+            # this process's (moto's server: the AWS work that is elsewhere in the cloud).
+            per = 1000 / (n - first[0])
+            cpu = {
+                "service_cpu_ms_per_frame": round((process_cpu(service.pid) - first[1]) * per, 1),
+                "moto_cpu_ms_per_frame": round((time.process_time() - first[2]) * per, 1),
+            }
+        return {
+            "frames": n,
+            "fps": round((n - 1) / span, 2),
+            **cpu,
+            **frame_message_figures(session.client("sqs", endpoint_url=endpoint), queue),
+        }
     finally:
         service.terminate()
         service.wait(30)
         server.stop()
+
+
+def pipeline_vs_bound(onnx_model: Path, frames: list) -> dict:
+    """Service frames/s vs the model-only bound, with 1 and 2 inference threads, for the
+    service as deployed (decode ahead of inference) and with ``DECODE_AHEAD=0`` (decode on the
+    inference thread, the earlier service).
+
+    Both service runs are framed by model-only runs (same backend and threads, same frames),
+    averaged, so all see about the same machine load. With THREADS=1 the I/O (and here moto's
+    server) has a core of its own; with THREADS=2 on a 2-core machine every cycle spent on I/O
+    is taken from inference."""
+    results: dict = {}
+    for threads in (1, 2):
+        bound_detector = load_detector(DetectorConfig(str(onnx_model), threads=threads))
+        before = measure(bound_detector, frames)
+        load_before = os.getloadavg()[0]
+        inline = pipeline_fps(onnx_model, frames, threads=threads, DECODE_AHEAD="0")
+        pipeline = pipeline_fps(onnx_model, frames, threads=threads)
+        after = measure(bound_detector, frames)
+        bound_fps = round((before["fps"] + after["fps"]) / 2, 2)
+        results[f"pipeline_t{threads}"] = {
+            **pipeline,
+            "model_only_bound_fps": bound_fps,
+            "bound_before": before,
+            "bound_after": after,
+            "ratio": round(pipeline["fps"] / bound_fps, 3),
+            "steady_ratio": round((pipeline["steady_fps"] or 0) / bound_fps, 3),
+            "decode_inline": {
+                **inline,
+                "ratio": round(inline["fps"] / bound_fps, 3),
+                "steady_ratio": round((inline["steady_fps"] or 0) / bound_fps, 3),
+            },
+            "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        }
+    return results
+
+
+def print_pipeline(results: dict) -> None:
+    print(
+        f"{'threads':>7} {'decode':>7} {'service fps':>11} {'steady fps':>10} "
+        f"{'model-only fps':>14} {'ratio':>6} {'steady':>6} {'load 1m':>12}"
+    )
+    for threads in (1, 2):
+        r = results[f"pipeline_t{threads}"]
+        load = "-".join(f"{x:.2f}" for x in r["load_average_1m"])
+        for name, run in (("inline", r["decode_inline"]), ("ahead", r)):
+            print(
+                f"{threads:>7} {name:>7} {run['fps']:>11.2f} {run['steady_fps'] or 0:>10.2f} "
+                f"{r['model_only_bound_fps']:>14.2f} {run['ratio']:>6.3f} "
+                f"{run['steady_ratio']:>6.3f} {load:>12}"
+            )
+            print(
+                f"        CPU ms/frame: service {run.get('service_cpu_ms_per_frame')}, "
+                f"moto {run.get('moto_cpu_ms_per_frame')}; "
+                f"model-only {r['bound_before']['cpu_ms']}-{r['bound_after']['cpu_ms']}; "
+                f"stage median ms: {run['stage_median_ms']}"
+            )
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads) from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def frame_message_figures(sqs, queue: str) -> dict:
+    """From the frame messages: the steady-state frames/s (frames after the first
+    ``CAREFUL_RECORDS``, which a fresh lease processes one at a time by design) and the median
+    of each stage's per-frame milliseconds (``timings_ms``)."""
+    from pipeline_common.contracts.video import FrameResult, parse_video_message
+    from yolo_stream.shard_consumer import CAREFUL_RECORDS
+
+    frames: list = []
+    while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
+        for message in batch:
+            parsed = parse_video_message(message["Body"])
+            if isinstance(parsed, FrameResult):
+                frames.append(parsed)
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    frames.sort(key=lambda f: f.frame_index)
+    steady = [f.processed_at.timestamp() for f in frames[CAREFUL_RECORDS:]]
+    stages = sorted({k for f in frames for k in f.timings_ms})
+    return {
+        "steady_fps": round((len(steady) - 1) / (steady[-1] - steady[0]), 2)
+        if len(steady) > 1 and steady[-1] > steady[0]
+        else None,
+        "stage_median_ms": {
+            k: round(statistics.median(f.timings_ms[k] for f in frames if k in f.timings_ms), 1)
+            for k in stages
+        },
+    }
 
 
 def cpu_path() -> str:
@@ -316,10 +426,24 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="passes over the frames")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--table-only", action="store_true", help="the backend table, no pipeline")
+    parser.add_argument(
+        "--pipeline-only",
+        action="store_true",
+        help="only the service vs model-only figures (no backend table, no Ultralytics runs)",
+    )
     args = parser.parse_args()
     from yolo_stream.export import export_onnx
 
     frames = frames_16_9(args.frames)
+    if args.pipeline_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            onnx_model = export_onnx(str(fall_model("best.pt")), Path(tmp) / "person.onnx")
+            results = pipeline_vs_bound(onnx_model, frames)
+        print_pipeline(results)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(results, indent=2) + "\n")
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         table = backend_table(frames, Path(tmp), args.rounds)
     if args.table_only:
@@ -367,27 +491,11 @@ def main() -> int:
         results["speedup_rect_vs_square_t2"] = round(
             results["onnx_rect_t2"]["fps"] / results["onnx_square_t2"]["fps"], 2
         )
-        # Each pipeline run is framed by model-only runs (same backend and threads, same
-        # frames), averaged, so both see about the same machine load. With THREADS=1 the I/O
-        # (and here moto's server) has a core of its own; with THREADS=2 on a 2-core machine
-        # every cycle spent on I/O is taken from inference.
-        for threads in (1, 2):
-            bound_detector = load_detector(DetectorConfig(str(onnx_model), threads=threads))
-            before = measure(bound_detector, frames)
-            pipeline = pipeline_fps(onnx_model, frames, threads=threads)
-            after = measure(bound_detector, frames)
-            bound_fps = round((before["fps"] + after["fps"]) / 2, 2)
-            results[f"pipeline_t{threads}"] = {
-                **pipeline,
-                "model_only_bound_fps": bound_fps,
-                "bound_before": before,
-                "bound_after": after,
-                "ratio": round(pipeline["fps"] / bound_fps, 3),
-            }
+        results.update(pipeline_vs_bound(onnx_model, frames))
     results["targets_met"] = {
         "onnx_1.8x_ultralytics": results["speedup_onnx_rect_vs_ultralytics_t2"] >= 1.8,
-        "pipeline_85pct_of_bound_t1": results["pipeline_t1"]["ratio"] >= 0.85,
-        "pipeline_85pct_of_bound_t2": results["pipeline_t2"]["ratio"] >= 0.85,
+        "pipeline_95pct_of_bound_t1": results["pipeline_t1"]["ratio"] >= 0.95,
+        "pipeline_95pct_of_bound_t2": results["pipeline_t2"]["ratio"] >= 0.95,
     }
     results["backend_table"] = table
     text = json.dumps(results, indent=2)

@@ -10,7 +10,7 @@ import binascii
 import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -95,13 +95,35 @@ class FrameProcessor:
     def prepare(self, data: bytes, sequence_number: str) -> Prepared:
         """The compute half: parse, fetch, decode, detect. Sends nothing, so the consumer can
         run it for the next frame while ``finish`` uploads the previous one."""
+        return self.detect(self.load(data, sequence_number))
+
+    def load(self, data: bytes, sequence_number: str) -> Prepared:
+        """Parse, fetch and decode: everything before inference, so the consumer can run it for
+        the next frames while the model works on this one. A bad record becomes its failure."""
         try:
             record = self._parse(data)
             if isinstance(record, EndOfVideoRecord):
                 return Prepared(record=record)
-            return self._detect(record)
+            t0 = time.perf_counter()
+            jpeg = self._frame_bytes(record)
+            t1 = time.perf_counter()
+            image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+            if image is None:
+                raise FrameDecodeError(f"frame {record.frame_index} is not a decodable JPEG")
+            timings = {"fetch": (t1 - t0) * 1e3, "decode": (time.perf_counter() - t1) * 1e3}
+            return Prepared(record=record, image=image, timings=timings)
         except FrameError as exc:
             return Prepared(failure=self._failure(exc, data, sequence_number))
+
+    def detect(self, loaded: Prepared) -> Prepared:
+        """Inference on a loaded frame; an end marker or a failure passes through as it is."""
+        if loaded.image is None:
+            return loaded
+        t0 = time.perf_counter()
+        run = self._detector.detect(loaded.image)
+        timings = {**loaded.timings, "detect": (time.perf_counter() - t0) * 1e3}
+        timings.update({f"model_{k}": v for k, v in run.timings_ms.items()})
+        return replace(loaded, detections=run.detections, timings=timings)
 
     def abandon(self, data: bytes, sequence_number: str, reason: str) -> Prepared:
         """A record given up after repeated failures, as the frame-level failure to publish
@@ -154,20 +176,6 @@ class FrameProcessor:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "record"
             raise BadRecordError(f"invalid frame record ({where}: {first['msg']})") from exc
-
-    def _detect(self, record: FrameRecord) -> Prepared:
-        t0 = time.perf_counter()
-        jpeg = self._frame_bytes(record)
-        t1 = time.perf_counter()
-        image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-        if image is None:
-            raise FrameDecodeError(f"frame {record.frame_index} is not a decodable JPEG")
-        t2 = time.perf_counter()
-        run = self._detector.detect(image)
-        t3 = time.perf_counter()
-        timings = {"fetch": (t1 - t0) * 1e3, "decode": (t2 - t1) * 1e3, "detect": (t3 - t2) * 1e3}
-        timings.update({f"model_{k}": v for k, v in run.timings_ms.items()})
-        return Prepared(record=record, image=image, detections=run.detections, timings=timings)
 
     def _write_outputs(self, prepared: Prepared) -> FrameResult:
         record, image = prepared.record, prepared.image

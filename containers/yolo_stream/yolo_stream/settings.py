@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # Attempts at one record (errors other than outages, or crashes) before it is published as a
     # frame-level video.failed and the shard moves past it.
     max_record_attempts: int = Field(default=3, ge=1, le=100)
+    # Records parsed, fetched and decoded on their own thread ahead of the one in inference
+    # (0: on the inference thread, one after the other).
+    decode_ahead: int = Field(default=2, ge=0, le=16)
     worker_id: str | None = None  # defaults to host:pid
     port: int = Field(default=8080, ge=0, le=65535)
 

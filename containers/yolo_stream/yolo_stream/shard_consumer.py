@@ -30,6 +30,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from pipeline_common.observability import logger
 from yolo_stream.checkpoints import CheckpointStore, shard_key
+from yolo_stream.decode_ahead import DecodeAhead
 from yolo_stream.errors import LeaseLostError, short_error
 from yolo_stream.frame_processor import FrameProcessor
 from yolo_stream.output_stage import OrderedOutputStage, RecordFailedError
@@ -58,9 +59,20 @@ _OUTAGE = _THROTTLED | {
     "RequestExpired",
 }
 MAX_BACKOFF_SECONDS = 30.0
-# Records processed one at a time, attempts counted ahead, after taking a lease or a failure:
-# enough to cover every record that was in flight (output stage depth + one in each thread).
-CAREFUL_RECORDS = 4
+# Records decoded ahead of the one in inference (``DECODE_AHEAD``'s default), and records waiting
+# for the output thread: both bounded, so memory is, and back-pressure reaches GetRecords.
+DECODE_AHEAD = 2
+OUTPUT_DEPTH = 2
+
+
+def careful_records(decode_ahead: int) -> int:
+    """Records processed one at a time, attempts counted ahead, after taking a lease or a
+    failure: enough to cover every record that was in flight (decoding ahead, in inference,
+    queued for the output thread and in it)."""
+    return decode_ahead + 1 + OUTPUT_DEPTH + 1
+
+
+CAREFUL_RECORDS = careful_records(DECODE_AHEAD)
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -88,6 +100,7 @@ class ShardConsumer(threading.Thread):
         poll_interval: float,
         renew_every: float,
         max_attempts: int = 3,
+        decode_ahead: int = DECODE_AHEAD,
     ) -> None:
         super().__init__(name=f"shard-{shard_id}", daemon=True)
         self.stream_name = stream_name
@@ -104,6 +117,8 @@ class ShardConsumer(threading.Thread):
         self._poll_interval = poll_interval
         self._renew_every = renew_every
         self._max_attempts = max_attempts
+        self._decode_ahead = decode_ahead
+        self._careful_records = careful_records(decode_ahead)
         self._key = shard_key(stream_name, shard_id)
 
     def release_lease(self) -> None:
@@ -133,9 +148,11 @@ class ShardConsumer(threading.Thread):
             shard_id=self.shard_id,
             stats=self._stats,
             last_checkpoint=lease.sequence_number,
+            depth=OUTPUT_DEPTH,
         )
+        ahead = DecodeAhead(self._processor.load, self.shard_id, self._decode_ahead)
         try:
-            self._consume(stage)
+            self._consume(stage, ahead)
             # The current frames finish: a stop never loses a sent message. A failure here
             # leaves the checkpoint before the failed record, where the next owner resumes.
             self._settle(stage)
@@ -144,6 +161,7 @@ class ShardConsumer(threading.Thread):
             self._stats.shard(self.shard_id, state="leased-elsewhere")
             return
         finally:
+            ahead.close()  # loads not taken are dropped: read again from the checkpoint
             stage.close()
         if self.finished:
             self._store.mark_shard_end(self._key)
@@ -152,10 +170,10 @@ class ShardConsumer(threading.Thread):
             self._store.release(self._key)
             self._stats.shard(self.shard_id, state="released")
 
-    def _consume(self, stage: OrderedOutputStage) -> None:
+    def _consume(self, stage: OrderedOutputStage, ahead: DecodeAhead) -> None:
         iterator: str | None = None
         backoff = 0.0
-        careful = CAREFUL_RECORDS  # the previous owner may have died on the next record
+        careful = self._careful_records  # the previous owner may have died on the next record
         self._stats.shard(
             self.shard_id, state="reading", last_sequence=stage.last_checkpoint, error=None
         )
@@ -166,10 +184,14 @@ class ShardConsumer(threading.Thread):
                 response = self._kinesis.get_records(
                     ShardIterator=iterator, Limit=self._max_records
                 )
-                for record in response["Records"]:
+                records = response["Records"]
+                for i, record in enumerate(records):
                     if self._leaving():
                         return
-                    careful = self._process(stage, record, careful)
+                    # A careful record starts only once its attempt counts: loaded right here.
+                    if careful == 0 and self._decode_ahead:
+                        ahead.schedule(records[i : i + self._decode_ahead + 1])
+                    careful = self._process(stage, ahead, record, careful)
                 self._stats.shard(
                     self.shard_id,
                     state="reading",
@@ -196,8 +218,9 @@ class ShardConsumer(threading.Thread):
             except Exception as exc:
                 # Nothing after the last checkpoint counts as done, so reading again from there
                 # retries it; a record at fault is counted and, at the limit, given up.
+                ahead.discard()
                 backoff = self._recover(stage, exc, backoff)
-                careful = CAREFUL_RECORDS
+                careful = self._careful_records
                 iterator = None
 
     def _recover(self, stage: OrderedOutputStage, exc: Exception, backoff: float) -> float:
@@ -221,8 +244,11 @@ class ShardConsumer(threading.Thread):
             return backoff
         return self._back_off(backoff, cause, throttled=code in _THROTTLED)
 
-    def _process(self, stage: OrderedOutputStage, record: dict[str, Any], careful: int) -> int:
-        """Hand one record through both halves; returns the careful records still to go."""
+    def _process(
+        self, stage: OrderedOutputStage, ahead: DecodeAhead, record: dict[str, Any], careful: int
+    ) -> int:
+        """Hand one record through the three stages (loaded ahead or here, inference here,
+        outputs on the output thread); returns the careful records still to go."""
         sequence_number, data = record["SequenceNumber"], record["Data"]
         attempts: int | None = None
         if careful > 0:
@@ -237,7 +263,7 @@ class ShardConsumer(threading.Thread):
                 self._give_up(stage, data, sequence_number, reason)
                 return careful - 1
         try:
-            prepared = self._processor.prepare(data, sequence_number)
+            prepared = self._processor.detect(ahead.take(sequence_number, data))
         except LeaseLostError:
             raise
         except Exception as exc:
