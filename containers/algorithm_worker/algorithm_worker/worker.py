@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -92,6 +93,7 @@ class Worker:
             aws.client("dynamodb"), settings.jobs_table, settings.job_ttl_days
         )
         self.publisher = publisher or ResultPublisher(aws.client("sns"), settings.results_topic_arn)
+        self._after_publish = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mark")
         self.stopping = threading.Event()
         self._polling = False
         self._current_receipt: str | None = None
@@ -199,8 +201,13 @@ class Worker:
         self, job: JobMessage, receipt: str, receive_count: int, sent_at_ms: int | None = None
     ) -> Outcome:
         timeline = _Timeline()
+        # The input is read from the PACS while the claim is written: the read changes nothing,
+        # and the job runs (writes anything) only once the claim is won.
+        prefetched = self.runner.prefetch(job)
         claim = timeline.measure("claim", lambda: self.table.claim(job, receive_count))
         if not claim.claimed:
+            if prefetched is not None:
+                prefetched.cancel()  # unused; a read already under way just ends
             # Already DONE/FAILED: nothing is recomputed. A result stored but never confirmed
             # published (its ender died in between: ``publish_pending``) is published now, with
             # the same dedup id; one already published is not sent again, however late this
@@ -221,7 +228,7 @@ class Worker:
             on_beat=lambda: self.table.beat(job.job_id),
         ):
             try:
-                result = self.runner.run(job)
+                result = self.runner.run(job, prefetched)
             except JobInputError as exc:
                 result = failed_result(job, str(exc))
             except Exception as exc:
@@ -256,8 +263,15 @@ class Worker:
             result = self.table.stored(result.job_id).final or result
         timeline.measure("publish", lambda: self.publisher.publish(result))
         timeline.published_at = time.time()
-        timeline.measure("mark_published", lambda: self._mark_published(result.job_id))
-        timeline.measure("delete", lambda: self._delete(receipt))
+        # Independent once published: a lost mark means at worst a second publish with the same
+        # dedup id (by the sweeper); a lost delete, a redelivery that finds the job ended.
+        marking = self._after_publish.submit(
+            timeline.measure, "mark_published", lambda: self._mark_published(result.job_id)
+        )
+        try:
+            timeline.measure("delete", lambda: self._delete(receipt))
+        finally:
+            marking.result()
 
     # -- helpers ---------------------------------------------------------------------------
 
