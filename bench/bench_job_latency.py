@@ -17,10 +17,12 @@ pipeline already carries or logs (ids and timings only, nothing from the DICOM d
 - ``queue``: ``SentTimestamp`` -> the worker's receive (long-poll wake-up; under a burst,
   waiting for a free worker);
 - ``claim``: the worker's conditional JobsTable update;
-- ``pacs_fetch``: QIDO-RS + WADO-RS through the load balancer to the PACS;
+- ``pacs_fetch``: QIDO-RS + WADO-RS through the load balancer to the PACS (the worker starts
+  the fetch with the claim: what is left of it once the claim is written);
 - ``compute``: decode, windowing, the algorithm, overlay render, PNG encode, measurements;
 - ``seg_build``: building the DICOM SEG and Secondary Capture; ``pacs_store``: their STOW-RS;
-- ``upload``: overlay PNG and result JSON to S3;
+- ``upload``: overlay PNG and result JSON to S3 (the overlay uploads during ``seg_build`` and
+  ``pacs_store``: what is left of it, then the result JSON);
 - ``finish``: the conditional JobsTable update to DONE; ``publish``: SNS FIFO publish (which
   delivers to ResultsQueue.fifo);
 - ``to_push``: the publish -> ResultPushFunction handling the record (event source poll,
@@ -30,8 +32,8 @@ pipeline already carries or logs (ids and timings only, nothing from the DICOM d
 
 ``other`` is ``total`` less the hops (the worker's own bookkeeping between them, clock
 granularity: SQS timestamps are milliseconds). The worker also marks the job published and
-deletes its message after the publish (``after_publish``): off the latency path, on the
-throughput one.
+deletes its message after the publish, side by side (``after_publish``, the longer of the
+two): off the latency path, on the throughput one.
 
 CPU: the CPU seconds of every process of the local cloud over the burst (from ``/proc``), per
 job, by role; the algorithm workers' CPU-seconds per job give the **CPU bound** of the burst,
@@ -205,7 +207,7 @@ def hops_of(
             "push": push["pushed_at_ms"] - push["handled_at_ms"],
             "ws": client_got_ms - push["pushed_at_ms"],
             "total": client_got_ms - client_sent_ms,
-            "after_publish": steps.get("mark_published", 0.0) + steps.get("delete", 0.0),
+            "after_publish": max(steps.get("mark_published", 0.0), steps.get("delete", 0.0)),
         }
         row["other"] = row["total"] - sum(row[h] for h in HOPS if h not in ("other", "total"))
         row["other"] += row["after_publish"]  # not on the path: added back
