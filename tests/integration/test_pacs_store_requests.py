@@ -41,6 +41,21 @@ def calls(s3: Any) -> list[str]:
     return seen
 
 
+def stored_bytes(s3: Any) -> bytes:
+    key = f"studies/{IDS[0]}/series/{IDS[1]}/instances/{IDS[2]}.dcm"
+    body: bytes = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    return body
+
+
+def stored_once(s3: Any, calls: list[str]) -> tuple[PacsStore, bytes, dict[str, Any]]:
+    """A store holding one instance (its bytes and summary returned), the calls forgotten."""
+    store = PacsStore(BUCKET, s3)
+    data, summary = _instance()
+    store.put_instance(*IDS, data, summary=summary)
+    calls.clear()
+    return store, data, summary
+
+
 def _instance() -> tuple[bytes, dict[str, Any]]:
     data = with_new_uids("CT_small.dcm")
     return data, summarize(parse_dicom(data, "test"), data)
@@ -56,37 +71,29 @@ def test_a_new_instance_costs_one_conditional_write_and_its_summary(
     # Then: no HEAD before the write
     assert status == "stored"
     assert calls == ["PutObject", "PutObject"]
-    key = f"studies/{IDS[0]}/series/{IDS[1]}/instances/{IDS[2]}.dcm"
-    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == data
+    assert stored_bytes(s3) == data
 
 
 def test_storing_again_is_identical_for_the_same_bytes_and_a_conflict_for_others(
     s3: Any, calls: list[str]
 ) -> None:
-    # Given: an instance stored once
-    store = PacsStore(BUCKET, s3)
-    data, summary = _instance()
-    store.put_instance(*IDS, data, summary=summary)
+    # Given: an instance stored once, and another with the same UIDs
+    store, data, summary = stored_once(s3, calls)
     other, other_summary = _instance()
-    calls.clear()
     # When / Then: the same bytes again are accepted as they are
     assert store.put_instance(*IDS, data, summary=summary) == "identical"
     assert calls == ["PutObject", "HeadObject", "PutObject"]  # refused, compared, summary
     # ...and other bytes under the same UIDs are refused, the stored file untouched
     with pytest.raises(InstanceConflict):
         store.put_instance(*IDS, other, summary=other_summary)
-    key = f"studies/{IDS[0]}/series/{IDS[1]}/instances/{IDS[2]}.dcm"
-    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == data
+    assert stored_bytes(s3) == data
 
 
 def test_checking_first_sends_no_bytes_for_an_instance_already_there(
     s3: Any, calls: list[str]
 ) -> None:
     # Given
-    store = PacsStore(BUCKET, s3)
-    data, summary = _instance()
-    store.put_instance(*IDS, data, summary=summary)
-    calls.clear()
+    store, data, summary = stored_once(s3, calls)
     # When: the seed's way
     status = store.put_instance(*IDS, data, summary=summary, check_first=True)
     # Then: a HEAD, then only the summary is written
