@@ -32,8 +32,8 @@ pipeline already carries or logs (ids and timings only, nothing from the DICOM d
 
 ``other`` is ``total`` less the hops (the worker's own bookkeeping between them, clock
 granularity: SQS timestamps are milliseconds). The worker also marks the job published and
-deletes its message after the publish, side by side (``after_publish``, the longer of the
-two): off the latency path, on the throughput one.
+deletes its message after the publish (``after_publish``): off the latency path, on the
+throughput one.
 
 CPU: the CPU seconds of every process of the local cloud over the burst (from ``/proc``), per
 job, by role; the algorithm workers' CPU-seconds per job give the **CPU bound** of the burst,
@@ -207,7 +207,7 @@ def hops_of(
             "push": push["pushed_at_ms"] - push["handled_at_ms"],
             "ws": client_got_ms - push["pushed_at_ms"],
             "total": client_got_ms - client_sent_ms,
-            "after_publish": max(steps.get("mark_published", 0.0), steps.get("delete", 0.0)),
+            "after_publish": steps.get("mark_published", 0.0) + steps.get("delete", 0.0),
         }
         row["other"] = row["total"] - sum(row[h] for h in HOPS if h not in ("other", "total"))
         row["other"] += row["after_publish"]  # not on the path: added back

@@ -7,7 +7,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -93,7 +92,6 @@ class Worker:
             aws.client("dynamodb"), settings.jobs_table, settings.job_ttl_days
         )
         self.publisher = publisher or ResultPublisher(aws.client("sns"), settings.results_topic_arn)
-        self._after_publish = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mark")
         self.stopping = threading.Event()
         self._polling = False
         self._current_receipt: str | None = None
@@ -263,15 +261,11 @@ class Worker:
             result = self.table.stored(result.job_id).final or result
         timeline.measure("publish", lambda: self.publisher.publish(result))
         timeline.published_at = time.time()
-        # Independent once published: a lost mark means at worst a second publish with the same
-        # dedup id (by the sweeper); a lost delete, a redelivery that finds the job ended.
-        marking = self._after_publish.submit(
-            timeline.measure, "mark_published", lambda: self._mark_published(result.job_id)
-        )
-        try:
-            timeline.measure("delete", lambda: self._delete(receipt))
-        finally:
-            marking.result()
+        # Mark, then delete, never side by side: a worker that stops between the two leaves its
+        # message, whose redelivery finds the job published; deleted first, only the sweeper
+        # would find the mark missing, possibly after SNS's 5-minute dedup window.
+        timeline.measure("mark_published", lambda: self._mark_published(result.job_id))
+        timeline.measure("delete", lambda: self._delete(receipt))
 
     # -- helpers ---------------------------------------------------------------------------
 
