@@ -17,10 +17,12 @@ pipeline already carries or logs (ids and timings only, nothing from the DICOM d
 - ``queue``: ``SentTimestamp`` -> the worker's receive (long-poll wake-up; under a burst,
   waiting for a free worker);
 - ``claim``: the worker's conditional JobsTable update;
-- ``pacs_fetch``: QIDO-RS + WADO-RS through the load balancer to the PACS;
+- ``pacs_fetch``: QIDO-RS + WADO-RS through the load balancer to the PACS (the worker starts
+  the fetch with the claim: what is left of it once the claim is written);
 - ``compute``: decode, windowing, the algorithm, overlay render, PNG encode, measurements;
 - ``seg_build``: building the DICOM SEG and Secondary Capture; ``pacs_store``: their STOW-RS;
-- ``upload``: overlay PNG and result JSON to S3;
+- ``upload``: overlay PNG and result JSON to S3 (the overlay uploads during ``seg_build`` and
+  ``pacs_store``: what is left of it, then the result JSON);
 - ``finish``: the conditional JobsTable update to DONE; ``publish``: SNS FIFO publish (which
   delivers to ResultsQueue.fifo);
 - ``to_push``: the publish -> ResultPushFunction handling the record (event source poll,

@@ -4,6 +4,7 @@ HTTP (uvicorn in a thread), real pydicom files, the real FIFO queue -> topic -> 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,38 @@ def test_a_series_job_runs_every_slice_in_instance_number_order(
     assert measurements["mask_area_px"] == sum(s["mask_area_px"] for s in document["slices"])
     # 7 slices of 16x16 on a 3x3 grid
     assert s3_png(stack.output_bucket, f"jobs/{body['job_id']}/overlay.png").shape == (48, 48, 3)
+
+
+def test_the_input_is_read_from_the_pacs_while_the_claim_is_written(
+    stack: JobStack, pacs_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given: a JobsTable whose claim takes a second to answer
+    body = job_message(ALGO, sample_ref("CT_small.dcm"))
+    send_job(stack, body)
+    worker = make_worker(stack, pacs_url)
+    events: list[str] = []
+    claim, download = worker.table.claim, worker.runner.pacs.download_instance
+
+    def slow_claim(*args: Any) -> Any:
+        time.sleep(1.0)
+        claimed = claim(*args)
+        events.append("claimed")
+        return claimed
+
+    def recorded_download(*ids: str) -> bytes:
+        data = download(*ids)
+        events.append("downloaded")
+        return data
+
+    monkeypatch.setattr(worker.table, "claim", slow_claim)
+    monkeypatch.setattr(worker.runner.pacs, "download_instance", recorded_download)
+    # When
+    outcome = worker.poll_once()
+    # Then: the download did not wait for the claim, and the job ran once, as usual
+    assert outcome is not None
+    assert outcome.action == "done"
+    assert events == ["downloaded", "claimed"]
+    assert len(drain(stack.results_queue_url)) == 1
 
 
 def test_a_redelivered_done_job_is_not_run_again(stack: JobStack, pacs_url: str) -> None:

@@ -24,6 +24,12 @@ _SOP_INSTANCE_UID = "00080018"
 _INSTANCE_NUMBER = "00200013"
 _ROWS, _COLUMNS, _FRAMES = "00280010", "00280011", "00280008"
 _SAMPLES, _BITS_ALLOCATED = "00280002", "00280100"
+# Connections to the PACS stay open between jobs for up to 50 s (httpx's default is 5 s, less
+# than the gap between jobs of a quiet worker): under the load balancer's 60 s idle timeout, so
+# the client drops a connection before the ALB does. 32: the downloads of one job at most.
+_CONNECTION_LIMITS = httpx.Limits(
+    max_connections=100, max_keepalive_connections=32, keepalive_expiry=50
+)
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,9 @@ class PacsClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.max_instance_bytes = max_instance_bytes
-        self.http = http or httpx.Client(timeout=timeout_seconds, follow_redirects=False)
+        self.http = http or httpx.Client(
+            timeout=timeout_seconds, follow_redirects=False, limits=_CONNECTION_LIMITS
+        )
 
     def list_instance_ids(self, study_id: str, series_id: str) -> list[str]:
         """SOP Instance UIDs of a series (QIDO-RS), in InstanceNumber order."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,16 +90,32 @@ class JobRunner:
         self.max_series_instances = max_series_instances
         self.download_concurrency = download_concurrency
         self.budget = budget
+        # The PACS fetch started during the claim, and the overlay's upload beside the SEG and
+        # its STOW: I/O that overlaps the job's other steps (threads start on first use).
+        self._io = ThreadPoolExecutor(max_workers=4, thread_name_prefix="job-io")
 
-    def run(self, job: JobMessage) -> JobResult:
-        """The DONE result of ``job``; raises ``JobInputError`` when its input cannot succeed."""
+    def prefetch(self, job: JobMessage) -> Future[list[tuple[str, bytes]]] | None:
+        """Start reading ``job``'s input from the PACS now (read-only: nothing is written, so a
+        job whose claim then fails has cost a read and nothing else); pass the future to
+        ``run``. None when this worker would refuse the job anyway."""
+        if job.algo_id != self.algorithm.algo_id:
+            return None
+        return self._io.submit(self._fetch, job)
+
+    def run(
+        self, job: JobMessage, prefetched: Future[list[tuple[str, bytes]]] | None = None
+    ) -> JobResult:
+        """The DONE result of ``job``; raises ``JobInputError`` when its input cannot succeed.
+        ``prefetched``: its input as ``prefetch`` started reading it (its errors raise here)."""
         if job.algo_id != self.algorithm.algo_id:
             raise WrongAlgorithm(
                 f"job for {job.algo_id} reached the {self.algorithm.algo_id} worker"
             )
         clock = _Stopwatch()
         started = time.perf_counter()
-        blobs = clock.measure("fetch", lambda: self._fetch(job))
+        blobs = clock.measure(
+            "fetch", lambda: prefetched.result() if prefetched is not None else self._fetch(job)
+        )
         # Decoding and the algorithm are pure work on the job's data: whatever fails there
         # fails on every attempt, so it is the input's error (FAILED with the reason), not one
         # to retry. Only the PACS and AWS calls around them can be transient.
@@ -114,10 +130,17 @@ class JobRunner:
         )
         overlay_png = _on_data("rendering", lambda: imaging.encode_png(overlay))
         measurements = _on_data("measuring", lambda: self._measurements(results))
-        seg, capture = clock.measure(
-            "seg", lambda: self._store_dicom(job, blobs, results, overlay, measurements, clock)
-        )
         overlay_key, result_key = output_keys(job.job_id)
+        # The overlay does not depend on the PACS's answer: it uploads while the SEG is built
+        # and stored. result.json (which names the stored SEG) waits for both.
+        overlay_upload = self._io.submit(self._put_overlay, overlay_key, overlay_png)
+        try:
+            seg, capture = clock.measure(
+                "seg", lambda: self._store_dicom(job, blobs, results, overlay, measurements, clock)
+            )
+        except BaseException:
+            wait([overlay_upload])  # a retry starts from a clean slate, not beside this upload
+            raise
         outputs = JobOutputs(
             overlay=S3Location(bucket=self.output_bucket, key=overlay_key),
             result=S3Location(bucket=self.output_bucket, key=result_key),
@@ -138,9 +161,7 @@ class JobRunner:
             completed_at=utc_now(),
         )
         document = self._result_document(result, results)
-        clock.measure(
-            "upload", lambda: self._upload(overlay_key, overlay_png, result_key, document)
-        )
+        clock.measure("upload", lambda: self._upload(overlay_upload, result_key, document))
         # result.json cannot time its own upload; the published result (and the table) can.
         clock.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 3)
         return result.model_copy(update={"timings_ms": dict(clock.timings_ms)})
@@ -353,13 +374,14 @@ class JobRunner:
         }
         return json.dumps(document, indent=2, sort_keys=True).encode()
 
-    def _upload(
-        self, overlay_key: str, overlay_png: bytes, result_key: str, document: bytes
-    ) -> None:
-        # Overlay first: a result.json in the bucket always names an overlay that exists.
+    def _put_overlay(self, overlay_key: str, overlay_png: bytes) -> None:
         self.s3.put_object(
             Bucket=self.output_bucket, Key=overlay_key, Body=overlay_png, ContentType="image/png"
         )
+
+    def _upload(self, overlay_upload: Future[None], result_key: str, document: bytes) -> None:
+        # Overlay first: a result.json in the bucket always names an overlay that exists.
+        overlay_upload.result()
         self.s3.put_object(
             Bucket=self.output_bucket,
             Key=result_key,

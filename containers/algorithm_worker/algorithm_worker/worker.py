@@ -199,8 +199,13 @@ class Worker:
         self, job: JobMessage, receipt: str, receive_count: int, sent_at_ms: int | None = None
     ) -> Outcome:
         timeline = _Timeline()
+        # The input is read from the PACS while the claim is written: the read changes nothing,
+        # and the job runs (writes anything) only once the claim is won.
+        prefetched = self.runner.prefetch(job)
         claim = timeline.measure("claim", lambda: self.table.claim(job, receive_count))
         if not claim.claimed:
+            if prefetched is not None:
+                prefetched.cancel()  # unused; a read already under way just ends
             # Already DONE/FAILED: nothing is recomputed. A result stored but never confirmed
             # published (its ender died in between: ``publish_pending``) is published now, with
             # the same dedup id; one already published is not sent again, however late this
@@ -221,7 +226,7 @@ class Worker:
             on_beat=lambda: self.table.beat(job.job_id),
         ):
             try:
-                result = self.runner.run(job)
+                result = self.runner.run(job, prefetched)
             except JobInputError as exc:
                 result = failed_result(job, str(exc))
             except Exception as exc:
@@ -256,6 +261,9 @@ class Worker:
             result = self.table.stored(result.job_id).final or result
         timeline.measure("publish", lambda: self.publisher.publish(result))
         timeline.published_at = time.time()
+        # Mark, then delete, never side by side: a worker that stops between the two leaves its
+        # message, whose redelivery finds the job published; deleted first, only the sweeper
+        # would find the mark missing, possibly after SNS's 5-minute dedup window.
         timeline.measure("mark_published", lambda: self._mark_published(result.job_id))
         timeline.measure("delete", lambda: self._delete(receipt))
 

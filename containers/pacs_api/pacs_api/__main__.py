@@ -15,6 +15,10 @@ from pacs_api.app import create_app
 from pacs_api.settings import PacsSettings
 
 EXIT_BAD_CONFIG = 2
+# Longer than the load balancer's idle timeout (60 s, the ALB's default): the ALB, not the
+# PACS, closes an idle connection, so it never forwards a request onto one the PACS has just
+# closed (a 502), and it reuses its connections instead of opening one per burst of requests.
+KEEP_ALIVE_SECONDS = 75
 
 
 def main() -> int:
@@ -33,6 +37,7 @@ def main() -> int:
         port=settings.port,
         access_log=False,  # the app logs each request itself, as structured JSON
         timeout_graceful_shutdown=10,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     return 0
 

@@ -124,7 +124,13 @@ def _put(store: PacsStore, obj: SeedObject) -> SeedOutcome:
     except NotDicom as exc:
         summary = unreadable_summary(obj.body, exc.message)
     written = store.put_instance(
-        obj.study_id, obj.series_id, obj.instance_id, obj.body, summary=summary, source=obj.source
+        obj.study_id,
+        obj.series_id,
+        obj.instance_id,
+        obj.body,
+        summary=summary,
+        source=obj.source,
+        check_first=True,
     )
     return SeedOutcome(
         study_id=obj.study_id,

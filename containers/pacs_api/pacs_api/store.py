@@ -180,33 +180,24 @@ class PacsStore:
         *,
         summary: dict[str, Any] | None,
         source: str | None = None,
+        check_first: bool = False,
     ) -> str:
         """Store one instance: ``"stored"``, or ``"identical"`` when the very same bytes are
         already there. A different object under the same ids raises ``InstanceConflict``; the
-        write is conditional (If-None-Match), so two concurrent stores cannot both win."""
+        write is conditional (If-None-Match), so two concurrent stores cannot both win.
+
+        A STOW stores new instances: the conditional write goes first and the stored digest is
+        read only when it is refused, one S3 request instead of a HEAD and a PUT. A caller that
+        mostly re-stores what is there (the seed, run again) passes ``check_first`` to read the
+        digest before sending the bytes."""
         key = layout.instance_key(study_id, series_id, instance_id)
         digest = hashlib.sha256(data).hexdigest()
-        existing = self._stored_digest(key, instance_id)
+        existing = self._stored_digest(key, instance_id) if check_first else None
         if existing is None:
             metadata = {SHA256_METADATA: digest}
             if source:
                 metadata["source"] = source
-            try:
-                self.s3.put_object(
-                    Bucket=self.bucket,
-                    Key=key,
-                    Body=data,
-                    ContentType="application/dicom",
-                    Metadata=metadata,
-                    IfNoneMatch="*",
-                )
-            except ClientError as exc:
-                code = str(exc.response.get("Error", {}).get("Code", ""))
-                if code not in _PRECONDITION_CODES:
-                    raise self._translate(exc, instance_id) from exc
-                existing = self._stored_digest(key, instance_id)  # another writer won the race
-            except BotoCoreError as exc:
-                raise StoreUnavailable(f"PACS store unavailable: {type(exc).__name__}") from exc
+            existing = self._put_new(key, instance_id, data, metadata)
         if existing is not None and existing != digest:
             raise InstanceConflict(
                 f"instance {instance_id} is already stored with different content"
@@ -214,6 +205,29 @@ class PacsStore:
         if summary is not None:
             self.write_summary(study_id, series_id, instance_id, summary)
         return "stored" if existing is None else "identical"
+
+    def _put_new(
+        self, key: str, instance_id: str, data: bytes, metadata: dict[str, str]
+    ) -> str | None:
+        """Write ``data`` at ``key`` unless an object is there (If-None-Match): None when
+        written, else the digest of the object already there."""
+        try:
+            self.s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
+                ContentType="application/dicom",
+                Metadata=metadata,
+                IfNoneMatch="*",
+            )
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code not in _PRECONDITION_CODES:
+                raise self._translate(exc, instance_id) from exc
+            return self._stored_digest(key, instance_id)
+        except BotoCoreError as exc:
+            raise StoreUnavailable(f"PACS store unavailable: {type(exc).__name__}") from exc
+        return None
 
     def _stored_digest(self, key: str, instance_id: str) -> str | None:
         """SHA-256 of the object at ``key`` (its metadata, else its bytes); None when absent."""

@@ -8,6 +8,7 @@ One bad part never costs the others: each part is judged and stored on its own.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from io import BytesIO
 
@@ -38,6 +39,9 @@ FAILURE_TEXT = {
 }
 
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+# Parts stored at once by one request: a worker's STOW carries two (its SEG and its Secondary
+# Capture); a bulk import's many parts share the process's S3 connection pool (10 by default).
+_PART_CONCURRENCY = 4
 _REQUIRED_UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
 
 
@@ -118,9 +122,19 @@ def store_parts(
     study: str | None,
     max_part_bytes: int,
 ) -> StowResult:
+    """Each part judged and stored on its own, up to ``_PART_CONCURRENCY`` at a time (a part's
+    S3 writes are sequential; those of different parts are independent), answered in order."""
+
+    def store_one(part: Part) -> Stored | Failed:
+        return _store_part(part, store=store, index=index, study=study, limit=max_part_bytes)
+
+    if len(parts) == 1:
+        outcomes = [store_one(parts[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=min(len(parts), _PART_CONCURRENCY)) as pool:
+            outcomes = list(pool.map(store_one, parts))
     result = StowResult()
-    for number, part in enumerate(parts, start=1):
-        outcome = _store_part(part, store=store, index=index, study=study, limit=max_part_bytes)
+    for number, outcome in enumerate(outcomes, start=1):
         if isinstance(outcome, Stored):
             result.stored.append(outcome)
         else:
