@@ -10,17 +10,14 @@ import json
 import threading
 import time
 import zlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from algorithm_worker.jobs_table import JobsTable
-from pipeline_common import aws
 from pipeline_common.contracts.clients import PolledResults
 from pipeline_common.contracts.jobs import JobMessage, JobResult
 from pipeline_common.identity import Caller
@@ -41,11 +38,8 @@ POLL_CLIENT = SAMPLE_CLIENT_ID
 
 
 @pytest.fixture
-def cloud() -> Iterator[None]:
-    with mock_aws():
-        aws.clear_clients()
-        yield
-    aws.clear_clients()
+def cloud(mocked_aws: None) -> None:
+    """moto for every AWS call of the test (the root ``mocked_aws``)."""
 
 
 @pytest.fixture

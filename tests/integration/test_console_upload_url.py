@@ -13,7 +13,6 @@ from types import ModuleType
 import boto3
 import pytest
 import requests
-from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from pipeline_common import aws
@@ -33,12 +32,9 @@ def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def upload_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    with mock_aws():
-        aws.clear_clients()
-        _environment(monkeypatch)
-        yield load_function("upload_url")
-    aws.clear_clients()
+def upload_url(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    _environment(monkeypatch)
+    return load_function("upload_url")
 
 
 @pytest.fixture
