@@ -20,9 +20,7 @@ from botocore.stub import Stubber
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, as_user
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     SAMPLE_CLIENT_ID,
     WEBSOCKET_ENDPOINT,
     FakeLambdaContext,
@@ -34,6 +32,8 @@ from tests.support.test_api_aws import (
     put_legacy_poll_client,
     table_items,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, as_user
 
 NOW = datetime(2026, 1, 19, 9, 15, 32, tzinfo=UTC)
 MANAGEMENT_ENDPOINT = "https://" + WEBSOCKET_ENDPOINT.removeprefix("wss://")

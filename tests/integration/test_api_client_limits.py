@@ -9,9 +9,7 @@ from types import ModuleType
 import boto3
 import pytest
 
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB, as_user
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     FakeLambdaContext,
     body_of,
     create_provisioner_stack,
@@ -19,6 +17,8 @@ from tests.support.test_api_aws import (
     put_client,
     table_items,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB, as_user
 
 NOW = datetime(2026, 1, 19, 9, 15, 32, tzinfo=UTC)
 

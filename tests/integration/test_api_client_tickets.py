@@ -9,9 +9,7 @@ from types import ModuleType
 import pytest
 
 from pipeline_common import tickets
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, as_user, without_claims
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     SAMPLE_CLIENT_ID,
     FakeLambdaContext,
     body_of,
@@ -20,6 +18,8 @@ from tests.support.test_api_aws import (
     put_client,
     table_items,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, as_user, without_claims
 
 NOW = datetime(2026, 1, 19, 9, 15, 32, tzinfo=UTC)
 

@@ -11,9 +11,7 @@ import boto3
 import pytest
 
 from pipeline_common.contracts.clients import JobView
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB, as_user, without_claims
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     SAMPLE_CLIENT_ID,
     SAMPLE_JOB_ID,
     SAMPLE_OUTPUT_BUCKET,
@@ -22,6 +20,8 @@ from tests.support.test_api_aws import (
     create_table,
     load_event,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB, as_user, without_claims
 
 
 @pytest.fixture

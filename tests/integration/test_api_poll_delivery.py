@@ -13,8 +13,7 @@ from algorithm_worker.jobs_table import JobsTable
 from algorithm_worker.publisher import ResultPublisher
 from pipeline_common.contracts.clients import PolledResults
 from pipeline_common.contracts.jobs import JobMessage, JobResult
-from tests.support.functions import load_function
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     SAMPLE_OUTPUT_BUCKET,
     FakeLambdaContext,
     body_of,
@@ -22,6 +21,7 @@ from tests.support.test_api_aws import (
     create_provisioner_stack,
     load_event,
 )
+from tests.support.functions import load_function
 
 
 def test_a_finished_job_reaches_the_polling_client_without_any_subscription(

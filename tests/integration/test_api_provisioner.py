@@ -12,15 +12,15 @@ import boto3
 import pytest
 
 from pipeline_common import tickets
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB, as_user, without_claims
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     FakeLambdaContext,
     body_of,
     create_provisioner_stack,
     load_event,
     table_items,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB, as_user, without_claims
 
 
 @pytest.fixture

@@ -22,9 +22,7 @@ from pipeline_common.contracts.clients import PolledResults
 from pipeline_common.contracts.jobs import JobMessage, JobResult
 from pipeline_common.identity import Caller
 from pipeline_common.result_feed import completed_seq, seq_assignment
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, as_user, without_claims
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     SAMPLE_CLIENT_ID,
     SAMPLE_OUTPUT_BUCKET,
     FakeLambdaContext,
@@ -33,6 +31,8 @@ from tests.support.test_api_aws import (
     load_event,
     put_client,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, as_user, without_claims
 
 POLL_CLIENT = SAMPLE_CLIENT_ID
 

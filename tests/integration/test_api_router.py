@@ -11,9 +11,7 @@ import boto3
 import pytest
 
 from pipeline_common.contracts.jobs import JobMessage
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, as_user, without_claims
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     ALGORITHMS,
     SAMPLE_CLIENT_ID,
     SAMPLE_JOB_ID,
@@ -26,6 +24,8 @@ from tests.support.test_api_aws import (
     put_client,
     table_items,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, as_user, without_claims
 
 BOBS_CLIENT_ID = "b0b0b0b0c1e0000000000000000000b0"
 

@@ -24,8 +24,7 @@ from botocore.stub import Stubber
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from tests.support.functions import load_function
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     SAMPLE_CLIENT_ID,
     WEBSOCKET_ENDPOINT,
     FakeLambdaContext,
@@ -35,6 +34,7 @@ from tests.support.test_api_aws import (
     put_client,
     put_legacy_poll_client,
 )
+from tests.support.functions import load_function
 
 MANAGEMENT_ENDPOINT = "https://" + WEBSOCKET_ENDPOINT.removeprefix("wss://")
 OTHER_CLIENT_ID = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b"

@@ -12,9 +12,9 @@ import boto3
 import pytest
 
 from pipeline_common.contracts.image import ImageProcessingResult
+from tests.support.api_aws import EVENTS, FakeLambdaContext, body_of, load_event
 from tests.support.functions import load_function
 from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, User, as_user, without_claims
-from tests.support.test_api_aws import EVENTS, FakeLambdaContext, body_of, load_event
 
 INPUT_BUCKET = "console-image-input"
 OUTPUT_BUCKET = "console-image-output"

@@ -16,10 +16,10 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from pipeline_common import aws
+from tests.support.api_aws import FakeLambdaContext, body_of, load_event
 from tests.support.functions import load_function
 from tests.support.image_samples import photo_jpeg
 from tests.support.tenancy import ALICE, BOB, as_user, without_claims
-from tests.support.test_api_aws import FakeLambdaContext, body_of, load_event
 
 IMAGE_BUCKET = "console-image-input"
 VIDEO_BUCKET = "console-video-input"

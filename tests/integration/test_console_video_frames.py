@@ -13,9 +13,9 @@ import boto3
 import pytest
 
 from pipeline_common.contracts.video import video_id_for
+from tests.support.api_aws import EVENTS, FakeLambdaContext, body_of, load_event
 from tests.support.functions import load_function
 from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, User, as_user, without_claims
-from tests.support.test_api_aws import EVENTS, FakeLambdaContext, body_of, load_event
 from tests.support.video_samples import put_frame_outputs
 
 INPUT_BUCKET = "console-video-input"

@@ -16,9 +16,7 @@ import pytest
 from moto.dynamodb.models import DynamoDBBackend
 
 from pipeline_common import tickets
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     SAMPLE_CLIENT_ID,
     SAMPLE_TICKET,
     FakeLambdaContext,
@@ -29,6 +27,8 @@ from tests.support.test_api_aws import (
     put_ticket,
     table_items,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB
 
 NOW = datetime(2026, 1, 19, 9, 16, 1, tzinfo=UTC)
 IN_A_MINUTE = int(NOW.timestamp()) + 60

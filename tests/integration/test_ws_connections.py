@@ -11,9 +11,7 @@ from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from pipeline_common.tables.connections import CLIENT_INDEX
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     SAMPLE_CLIENT_ID,
     SAMPLE_CONNECTION_ID,
     WEBSOCKET_ENDPOINT,
@@ -23,6 +21,8 @@ from tests.support.test_api_aws import (
     load_event,
     put_client,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB
 
 
 @pytest.fixture

@@ -16,14 +16,14 @@ from botocore.exceptions import ReadTimeoutError
 from botocore.stub import ANY, Stubber
 
 from pipeline_common.contracts.clients import DeliveredResult
-from tests.support.functions import load_function
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     SAMPLE_CLIENT_ID,
     SAMPLE_OUTPUT_BUCKET,
     FakeLambdaContext,
     create_connections_table,
     load_event,
 )
+from tests.support.functions import load_function
 
 WEBSOCKET_ENDPOINT = "wss://wsapi12345.execute-api.us-east-1.amazonaws.com/prod"
 

@@ -13,9 +13,7 @@ import pytest
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB, as_user
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     WEBSOCKET_ENDPOINT,
     FakeLambdaContext,
     body_of,
@@ -23,6 +21,8 @@ from tests.support.test_api_aws import (
     load_event,
     table_items,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB, as_user
 
 MANAGEMENT_ENDPOINT = "https://" + WEBSOCKET_ENDPOINT.removeprefix("wss://")
 
