@@ -16,14 +16,18 @@ may wait for a Fargate cold start, hence long timeouts.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
-from tests.support.stack_interface import STACK_ENV, DeployedStack, aws_session, deployed_stack_name
+from tests.support.stack_interface import (
+    STACK_ENV,
+    DeployedStack,
+    QueueWatcher,
+    deployed_stack,
+    deployed_stack_name,
+)
 from tests.support.users import StackUser
 
 STACK_NAME = deployed_stack_name()
@@ -41,11 +45,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def deployed() -> Iterator[DeployedStack]:
     """The stack ``AWS_SAM_STACK_NAME`` names; the users the suite made are deleted after it."""
-    stack = DeployedStack(STACK_NAME, aws_session(os.environ.get("AWS_SAM_PROFILE")))
-    try:
+    with deployed_stack(STACK_NAME) as stack:
         yield stack
-    finally:
-        stack.close()
 
 
 @pytest.fixture(scope="session")
@@ -53,38 +54,6 @@ def user(deployed: DeployedStack) -> StackUser:
     """A logged-in user of the stack: ``PIPELINE_USERNAME`` if given, else one made for the
     session."""
     return deployed.given_user() or deployed.new_user("user")
-
-
-class QueueWatcher:
-    """Takes the messages of a shared queue that one test is waiting for, and only those.
-
-    Matching messages are deleted; any other is made visible again at once for its own reader
-    (another test, a CLI), so the suite can share a deployed stack's queues.
-    """
-
-    def __init__(self, sqs: Any, queue_url: str) -> None:
-        self.sqs = sqs
-        self.queue_url = queue_url
-
-    def take(self, wanted: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
-        taken = []
-        batch = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=10
-        ).get("Messages", [])
-        for message in batch:
-            body = json.loads(message["Body"])
-            if wanted(body):
-                taken.append(body)
-                self.sqs.delete_message(
-                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
-            else:
-                self.sqs.change_message_visibility(
-                    QueueUrl=self.queue_url,
-                    ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=0,
-                )
-        return taken
 
 
 @pytest.fixture(scope="session")

@@ -1,52 +1,21 @@
 """The local cloud's e2e scenarios against a deployed stack (skipped without AWS_SAM_STACK_NAME):
-an image upload ends in one metrics message and a gray output, the APIs refuse anonymous callers,
-and a video upload ends in per-frame detections and a summary. The job pipeline's push scenario is
-shared with the e2e tier (tests/e2e/test_job_pipeline.py, run with ``-m cloud``)."""
+the APIs refuse anonymous callers, and a video upload ends in per-frame detections and a summary.
+The job push and image scenarios are shared with the e2e tier (``any_stack`` in
+tests/e2e/test_job_pipeline.py and test_image_pipeline.py, run with ``-m cloud``)."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.cloud
 # Fargate pulls the image and starts the task on first use: minutes, not seconds.
 TASK_TIMEOUT = 600
-
-
-def test_image_upload_ends_in_one_metrics_message_and_a_gray_output(
-    deployed, watcher, unique_prefix
-):
-    from tests.support.image_samples import photo_jpeg
-
-    # Given a real photo uploaded to the image input bucket
-    s3 = deployed.client("s3")
-    key = f"{unique_prefix}/bus.jpg"
-    data = photo_jpeg()
-    s3.put_object(Bucket=deployed.outputs["ImageInputBucketName"], Key=key, Body=data)
-    queue = watcher(deployed.outputs["ImageProcessingQueueUrl"])
-    collected: list[dict[str, Any]] = []
-
-    def arrived() -> list[dict[str, Any]]:
-        collected.extend(queue.take(lambda m: (m.get("input") or {}).get("key") == key))
-        return collected
-
-    # When the pipeline has run
-    [result] = wait_for(arrived, timeout=TASK_TIMEOUT, interval=1, what=f"metrics for {key}")
-
-    # Then it succeeded with every stage timed, and the output is gray and the same size
-    assert result["status"] == "SUCCEEDED", result
-    assert set(result["timings_ms"]) >= {"download", "decode", "convert", "encode", "upload"}
-    body = s3.get_object(Bucket=result["output"]["bucket"], Key=result["output"]["key"])["Body"]
-    gray = Image.open(io.BytesIO(body.read()))
-    assert gray.mode == "L"
-    assert gray.size == Image.open(io.BytesIO(data)).size
 
 
 def test_apis_refuse_anonymous_callers_and_serve_signed_in_ones(deployed, user):

@@ -25,10 +25,9 @@ from tests.support.stack import (  # noqa: F401 (fixtures shared with tests/reli
 )
 from tests.support.stack_interface import (
     STACK_ENV,
-    DeployedStack,
     LocalStack,
     Stack,
-    aws_session,
+    deployed_stack,
     deployed_stack_name,
 )
 
@@ -100,11 +99,8 @@ def any_stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     name = deployed_stack_name()
     if not name:
         pytest.skip(f"{STACK_ENV} is not set: no deployed stack to run against")
-    deployed = DeployedStack(name, aws_session(os.environ.get("AWS_SAM_PROFILE")))
-    try:
+    with deployed_stack(name) as deployed:
         yield deployed
-    finally:
-        deployed.close()
 
 
 @pytest.fixture(scope="session")

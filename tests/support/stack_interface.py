@@ -9,13 +9,16 @@ local cloud computes them from template.yaml, CloudFormation answers them for a 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from clients.env import Endpoints
 from localcloud.cloud import LocalCloud
+from tests.support.stack import queue_recorder
 from tests.support.users import StackUser, create_and_log_in, log_in
 from tools.users import delete_user
 
@@ -23,6 +26,17 @@ STACK_ENV = "AWS_SAM_STACK_NAME"
 # tests/conftest.py installs these fake keys for moto; they would shadow the real ones.
 _FAKE_KEY = "testing"
 _FAKE_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+
+
+Message = dict[str, Any]
+
+
+class Messages(Protocol):
+    """The messages of one of the stack's result queues."""
+
+    def received(self, wanted: Callable[[Message], bool]) -> list[Message]:
+        """Every message so far that ``wanted`` accepts."""
+        ...
 
 
 class Stack(Protocol):
@@ -49,6 +63,14 @@ class Stack(Protocol):
 
     def new_user(self, name: str, *, admin: bool = False) -> StackUser:
         """A further logged-in user, whose clients and jobs count against nobody else's limits."""
+        ...
+
+    def messages(self, queue_output: str) -> Messages:
+        """The queue whose URL is the output ``queue_output``."""
+        ...
+
+    def key(self, key: str) -> str:
+        """``key`` made this run's own where a stack is shared with other runs."""
         ...
 
 
@@ -92,6 +114,12 @@ class LocalStack:
             admin=admin,
         )
 
+    def messages(self, queue_output: str) -> Messages:
+        return queue_recorder(self.cloud, queue_output)
+
+    def key(self, key: str) -> str:
+        return key
+
 
 def aws_session(profile: str | None = None) -> Any:
     """A boto3 session on real AWS: without the fake keys and the local endpoint the test
@@ -103,6 +131,44 @@ def aws_session(profile: str | None = None) -> Any:
             os.environ.pop(name)
     os.environ.pop("AWS_ENDPOINT_URL", None)
     return boto3.session.Session(profile_name=profile)
+
+
+class QueueWatcher:
+    """Takes the messages of a shared queue that one test is waiting for, and only those.
+
+    Matching messages are deleted; any other is made visible again at once for its own reader
+    (another test, a CLI), so the suite can share a deployed stack's queues.
+    """
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self._taken: list[dict[str, Any]] = []
+
+    def take(self, wanted: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        taken = []
+        batch = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=10
+        ).get("Messages", [])
+        for message in batch:
+            body = json.loads(message["Body"])
+            if wanted(body):
+                taken.append(body)
+                self.sqs.delete_message(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+            else:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=0,
+                )
+        return taken
+
+    def received(self, wanted: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        """Every message so far that ``wanted`` accepts (``take`` keeps what it took here)."""
+        self._taken.extend(self.take(wanted))
+        return [m for m in self._taken if wanted(m)]
 
 
 class DeployedStack:
@@ -119,6 +185,8 @@ class DeployedStack:
         self.session = session
         self._outputs = read_stack_outputs(stack_name, session)
         self._created: list[str] = []
+        self._watchers: dict[str, QueueWatcher] = {}
+        self._run = f"cloud-tests/{uuid.uuid4().hex[:12]}/"
 
     @property
     def outputs(self) -> Mapping[str, str]:
@@ -142,6 +210,15 @@ class DeployedStack:
         self._created.append(username)
         return user
 
+    def messages(self, queue_output: str) -> Messages:
+        url = self.outputs[queue_output]
+        if url not in self._watchers:
+            self._watchers[url] = QueueWatcher(self.client("sqs"), url)
+        return self._watchers[url]
+
+    def key(self, key: str) -> str:
+        return self._run + key
+
     def given_user(self) -> StackUser | None:
         """The user ``PIPELINE_USERNAME``/``PIPELINE_PASSWORD`` name, logged in; None if unset."""
         username, password = (
@@ -160,6 +237,17 @@ class DeployedStack:
         cognito = self.client("cognito-idp")
         while self._created:
             delete_user(cognito, self.outputs["UserPoolId"], self._created.pop())
+
+
+@contextmanager
+def deployed_stack(stack_name: str) -> Iterator[DeployedStack]:
+    """The deployed stack, on the real AWS as ``AWS_SAM_PROFILE`` (if set) reaches it; the users
+    made on it are deleted at the end of the block."""
+    stack = DeployedStack(stack_name, aws_session(os.environ.get("AWS_SAM_PROFILE")))
+    try:
+        yield stack
+    finally:
+        stack.close()
 
 
 def deployed_stack_name() -> str:
