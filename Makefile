@@ -135,7 +135,7 @@ images-push: $(VENV)/.installed
 	$(PY) -m tools.images push --stack-name "$${STACK_NAME:?set STACK_NAME}"
 
 cloud-test: $(VENV)/.native
-	AWS_SAM_STACK_NAME="$${STACK_NAME:?set STACK_NAME}" $(VENV)/bin/pytest -q -m cloud tests/cloud
+	AWS_SAM_STACK_NAME="$${STACK_NAME:?set STACK_NAME}" $(VENV)/bin/pytest -q -m cloud tests/cloud tests/e2e
 
 clean:
 	rm -rf .aws-sam .localcloud .pytest_cache .ruff_cache .mypy_cache

@@ -73,16 +73,22 @@ def _stack(cloudformation: Any, stack_name: str) -> dict[str, Any]:
     return stack
 
 
-def read_stack_env(stack_name: str, session: Any | None = None) -> StackEnv:
-    """The env-file values of a deployed stack (what the cloud test suite reads too)."""
-    session = session or boto3.session.Session()
-    region = session.region_name
-    if not region:
+def read_stack_outputs(stack_name: str, session: Any) -> dict[str, str]:
+    """A deployed stack's outputs by the template's output names (what the test suites read)."""
+    if not session.region_name:
         raise StackOutputsError("no AWS region: set AWS_REGION or pass --region")
     stack = _stack(session.client("cloudformation"), stack_name)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs") or []}
     if not outputs:
         raise StackOutputsError(f"stack {stack_name!r} has no outputs")
+    return outputs
+
+
+def read_stack_env(stack_name: str, session: Any | None = None) -> StackEnv:
+    """The env-file values of a deployed stack: its outputs under env-style names."""
+    session = session or boto3.session.Session()
+    region = session.region_name
+    outputs = read_stack_outputs(stack_name, session)
     values = {env_key(name): value for name, value in outputs.items()}
     values["AWS_REGION"] = region
     values["AWS_DEFAULT_REGION"] = region  # boto3 reads this one, the CLIs and Lambda the other

@@ -23,6 +23,13 @@ from tests.support.stack import (  # noqa: F401 (fixtures shared with tests/reli
     running,
     users,
 )
+from tests.support.stack_interface import (
+    STACK_ENV,
+    LocalStack,
+    Stack,
+    deployed_stack,
+    deployed_stack_name,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,3 +83,29 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     )
     with running(cloud):
         yield cloud
+
+
+@pytest.fixture(
+    scope="session",
+    params=[pytest.param("local"), pytest.param("deployed", marks=pytest.mark.cloud)],
+)
+def any_stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """The scenarios both tiers share run twice: on the session's local cloud, and on the
+    deployed stack ``AWS_SAM_STACK_NAME`` names (``pytest -m cloud tests/e2e``), skipped when
+    none is named. Only the variant a test runs starts its stack."""
+    if request.param == "local":
+        yield LocalStack(request.getfixturevalue("stack"))
+        return
+    name = deployed_stack_name()
+    if not name:
+        pytest.skip(f"{STACK_ENV} is not set: no deployed stack to run against")
+    with deployed_stack(name) as deployed:
+        yield deployed
+
+
+@pytest.fixture(scope="session")
+def any_pacs(any_stack: Stack) -> list[Any]:
+    """``any_stack``'s PACS seeded with pydicom's real files (seeding again changes nothing)."""
+    from pacs_api.seed import seed_pacs
+
+    return seed_pacs(any_stack.outputs["PacsBucketName"], s3=any_stack.client("s3"))

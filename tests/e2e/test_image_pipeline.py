@@ -1,5 +1,6 @@
 """The image pipeline end to end on the local cloud: S3 upload -> dispatcher -> Step Functions ->
-grayscale task (C/OpenMP kernel) -> ImageOutputBucket + one message on ImageProcessingQueue."""
+grayscale task (C/OpenMP kernel) -> ImageOutputBucket + one message on ImageProcessingQueue. The
+photo scenario takes ``any_stack``: it runs on a deployed stack too (``AWS_SAM_STACK_NAME``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from localcloud.cloud import LocalCloud
 from tests.e2e.conftest import QueueRecorder, RestApi
 from tests.support.image_samples import UNICODE_KEY, bad_inputs, photo_jpeg, photo_png
 from tests.support.stack import s3_notification
+from tests.support.stack_interface import Stack
 from tests.support.users import StackUser
 from tests.support.waiting import wait_for
 
@@ -27,8 +29,12 @@ def _status(rest: RestApi, user: StackUser, key: str) -> requests.Response:
     return rest("GET", f"/images/{key}", user=user)
 
 
+def _is_result_for(message: dict[str, Any], key: str) -> bool:
+    return message.get("kind") == "image.processed" and message["input"]["key"] == key
+
+
 def _results_for(recorder: QueueRecorder, key: str) -> list[dict[str, Any]]:
-    return [m for m in recorder.matching(kind="image.processed") if m["input"]["key"] == key]
+    return recorder.received(lambda m: _is_result_for(m, key))
 
 
 def _upload(stack: LocalCloud, key: str, data: bytes) -> str:
@@ -54,32 +60,39 @@ def _executions(stack: LocalCloud) -> list[dict[str, Any]]:
     ],
     ids=["jpeg", "png", "unicode-key"],
 )
-def test_photo_becomes_gray_output_and_one_metrics_message(stack, image_results, key, data):
+def test_photo_becomes_gray_output_and_one_metrics_message(any_stack: Stack, key, data):
     # Given a real photo
     source = Image.open(io.BytesIO(data))
+    key = any_stack.key(key)
+    s3, outputs = any_stack.client("s3"), any_stack.outputs
+    results = any_stack.messages("ImageProcessingQueueUrl")
 
     # When it is uploaded to the input bucket
-    _upload(stack, key, data)
+    s3.put_object(Bucket=outputs["ImageInputBucketName"], Key=key, Body=data)
 
     # Then exactly one SUCCEEDED message names the gray output and every stage's timing
-    [result] = wait_for(lambda: _results_for(image_results, key), timeout=90, what=key)
+    [result] = wait_for(
+        lambda: results.received(lambda m: _is_result_for(m, key)),
+        timeout=any_stack.task_timeout,
+        what=key,
+    )
     assert result["status"] == "SUCCEEDED", result
     assert set(result["timings_ms"]) >= {"download", "decode", "convert", "encode", "upload"}
     assert result["threads"] >= 1
     assert (result["width"], result["height"]) == source.size
     output = result["output"]
-    assert output["bucket"] == stack.outputs["ImageOutputBucketName"]
+    assert output["bucket"] == outputs["ImageOutputBucketName"]
     assert output["key"] == f"gray/{key}"
 
     # And the output is a gray image of the same size and format, and the input is kept
-    body = stack.client("s3").get_object(Bucket=output["bucket"], Key=output["key"])["Body"]
+    body = s3.get_object(Bucket=output["bucket"], Key=output["key"])["Body"]
     gray = Image.open(io.BytesIO(body.read()))
     assert gray.mode == "L"
     assert gray.size == source.size
     assert gray.format == source.format
     pixels = np.asarray(gray)
     assert 0 < pixels.mean() < 255
-    assert stack.client("s3").head_object(Bucket=stack.outputs["ImageInputBucketName"], Key=key)
+    assert s3.head_object(Bucket=outputs["ImageInputBucketName"], Key=key)
 
 
 @pytest.mark.parametrize("bad", bad_inputs(), ids=lambda b: b.name)

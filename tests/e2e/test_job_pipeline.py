@@ -1,6 +1,7 @@
 """The job API end to end on the local cloud: REST -> per-algorithm FIFO queues -> DICOM workers
 (PACS API over the load balancer) -> JobsTable and SNS FIFO topic -> WebSocket push, and polling
-GET /results (JobsTable's client-results-index, with a cursor)."""
+GET /results (JobsTable's client-results-index, with a cursor). The push scenario takes
+``any_stack``: it runs on a deployed stack too (``AWS_SAM_STACK_NAME``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import requests
 
 from clients.load import run_load
 from tests.e2e.conftest import RestApi
+from tests.support.stack_interface import Stack
 from tests.support.users import StackUser
 from tests.support.waiting import wait_for
 
@@ -55,20 +57,21 @@ def _final_job(rest: RestApi, user: StackUser, job_id: str) -> dict[str, Any]:
     return wait_for(final, timeout=90, what=f"job {job_id}")
 
 
-def test_result_is_pushed_to_its_own_client_only(pacs, endpoints, user):
+def test_result_is_pushed_to_its_own_client_only(any_stack: Stack, any_pacs):
     # Given two push clients of one user, connected at once (each with its one-time ticket)
-    ct = _instance(pacs, "CT_small.dcm")
+    ct = _instance(any_pacs, "CT_small.dcm")
+    user = any_stack.new_user("pushed")
 
     # When each submits jobs
     report = asyncio.run(
         run_load(
-            endpoints,
+            any_stack.endpoints(),
             auth=user.id_token,
             jobs=6,
             clients=2,
             pacs=ct,
             algorithms=["processing_1"],
-            timeout=90,
+            timeout=any_stack.task_timeout,
         )
     )
 

@@ -1,18 +1,23 @@
 """The video pipeline end to end on the local cloud: S3 video -> dispatcher -> Step Functions ->
 frame extractor (Fargate task) -> Kinesis -> YOLO service (ECS, ONNX Runtime, a real person
-detector) -> annotated frames in S3 + one FIFO message per frame + an end-of-video summary."""
+detector) -> annotated frames in S3 + one FIFO message per frame + an end-of-video summary. The
+happy path takes ``any_stack``: it runs on a deployed stack too (``AWS_SAM_STACK_NAME``)."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from localcloud.cloud import LocalCloud
-from tests.e2e.conftest import QueueRecorder
+from pipeline_common.contracts.video import video_id_for
+from tests.e2e.conftest import QueueRecorder, RestApi
+from tests.support.stack import queue_recorder
+from tests.support.stack_interface import Stack
 from tests.support.video_samples import make_video
 from tests.support.waiting import wait_for
 
@@ -21,48 +26,38 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="session")
 def video_results(stack: LocalCloud) -> QueueRecorder:
-    return QueueRecorder(stack.client("sqs"), stack.outputs["VideoProcessingQueueUrl"])
-
-
-def _for(recorder: QueueRecorder, video_id: str, kind: str) -> list[dict[str, Any]]:
-    return [m for m in recorder.matching(kind=kind) if m["video_id"] == video_id]
-
-
-def _video_id_of(recorder: QueueRecorder, key: str, kind: str) -> str:
-    """The dispatcher derives the id; find it through the message that names our source."""
-    for message in recorder.matching(kind=kind):
-        source = message.get("source") or {}
-        if source.get("key") == key:
-            return str(message["video_id"])
-    return ""
+    return queue_recorder(stack, "VideoProcessingQueueUrl")
 
 
 def _upload(stack: LocalCloud, key: str, data: bytes) -> None:
     stack.client("s3").put_object(Bucket=stack.outputs["VideoInputBucketName"], Key=key, Body=data)
 
 
-def test_video_becomes_detections_annotated_frames_and_a_summary(
-    stack, video_results, rest, users, tmp_path: Path
-):
+def test_video_becomes_detections_annotated_frames_and_a_summary(any_stack: Stack, tmp_path: Path):
     # Given a short real video: a pan and zoom over a street photo with people in it
     video = make_video(tmp_path / "street.mp4", frames=20, fps=10.0)
+    alice, bob = any_stack.new_user("alice"), any_stack.new_user("bob")
+    rest = RestApi(any_stack.outputs["RestApiUrl"])
+    s3, results = any_stack.client("s3"), any_stack.messages("VideoProcessingQueueUrl")
 
     # When Alice uploads it to the video input bucket (under her prefix, as POST /uploads does)
-    alice = users.alice
-    key = f"{alice.uploads}street.mp4"
-    _upload(stack, key, video.read_bytes())
+    bucket, key = any_stack.outputs["VideoInputBucketName"], f"{alice.uploads}street.mp4"
+    put = s3.put_object(Bucket=bucket, Key=key, Body=video.read_bytes())
+    video_id = video_id_for(bucket, key, put.get("VersionId") or put["ETag"].strip('"'))
+
+    def of_video(kind: str) -> Callable[[dict[str, Any]], bool]:
+        return lambda m: m.get("kind") == kind and m.get("video_id") == video_id
 
     # Then an end-of-video summary arrives after the sampled frames (every 5th frame: 4)
     def summary() -> list[dict[str, Any]]:
         return [
             m
-            for m in video_results.matching(kind="video.summary")
+            for m in results.received(of_video("video.summary"))
             if m["frames_sent"] == 4 and m["class_counts"]
         ]
 
-    [done] = wait_for(summary, timeout=180, what="the video summary")
-    video_id = done["video_id"]
-    frames = sorted(_for(video_results, video_id, "video.frame"), key=lambda m: m["frame_index"])
+    [done] = wait_for(summary, timeout=2 * any_stack.task_timeout, what="the video summary")
+    frames = sorted(results.received(of_video("video.frame")), key=lambda m: m["frame_index"])
     assert [f["frame_index"] for f in frames] == [0, 5, 10, 15]
     assert done["frames"] == 4
     assert done["frames_failed"] == 0
@@ -79,7 +74,6 @@ def test_video_becomes_detections_annotated_frames_and_a_summary(
     assert sum(done["class_counts"].values()) == len(people)
 
     # And the annotated JPEG and the detections JSON of every frame are in the frames bucket
-    s3 = stack.client("s3")
     for frame in frames:
         annotated = frame["outputs"]["annotated"]
         body = s3.get_object(Bucket=annotated["bucket"], Key=annotated["key"])["Body"].read()
@@ -93,8 +87,8 @@ def test_video_becomes_detections_annotated_frames_and_a_summary(
     assert ref["video_id"] == video_id
     page = rest("GET", f"/videos/{video_id}/frames", user=alice).json()
     assert [f["frame"]["frame_index"] for f in page["frames"]] == [0, 5, 10, 15]
-    assert rest("GET", f"/videos/{video_id}/frames", user=users.bob).status_code == 404
-    assert rest("GET", "/videos", user=users.bob, params={"key": key}).status_code == 404
+    assert rest("GET", f"/videos/{video_id}/frames", user=bob).status_code == 404
+    assert rest("GET", "/videos", user=bob, params={"key": key}).status_code == 404
 
 
 @pytest.mark.parametrize(

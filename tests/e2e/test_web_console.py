@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from tests.support import browser as support
+from tests.support.api_aws import EVENTS
 from tests.support.image_samples import photo_jpeg
-from tests.support.test_api_aws import EVENTS
 from tests.support.users import StackUser, Users
 from tests.support.video_samples import put_frame_outputs
 from tests.support.waiting import wait_for

@@ -30,6 +30,7 @@ from pydicom.uid import generate_uid
 from localcloud.event_sources.sqs import sqs_record
 from pipeline_common.contracts.jobs import JobMessage
 from pipeline_common.job_endings import failed_result
+from tests.support.api_aws import FakeLambdaContext, load_event
 from tests.support.dicom_samples import (
     InstanceRef,
     JobStack,
@@ -46,7 +47,6 @@ from tests.support.dicom_samples import (
     send_job,
 )
 from tests.support.functions import load_function
-from tests.support.test_api_aws import FakeLambdaContext, load_event
 
 # isort: split
 from algorithm_worker.algorithms import REGISTRY, Algorithm

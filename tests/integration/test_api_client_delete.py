@@ -17,14 +17,10 @@ from types import ModuleType
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from pipeline_common import aws
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, as_user
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     SAMPLE_CLIENT_ID,
     WEBSOCKET_ENDPOINT,
     FakeLambdaContext,
@@ -36,6 +32,8 @@ from tests.support.test_api_aws import (
     put_legacy_poll_client,
     table_items,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, as_user
 
 NOW = datetime(2026, 1, 19, 9, 15, 32, tzinfo=UTC)
 MANAGEMENT_ENDPOINT = "https://" + WEBSOCKET_ENDPOINT.removeprefix("wss://")
@@ -43,14 +41,11 @@ OTHER_CLIENT_ID = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b"
 
 
 @pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    with mock_aws():
-        aws.clear_clients()
-        environment = create_provisioner_stack()
-        for name, value in environment.items():
-            monkeypatch.setenv(name, value)
-        yield environment
-    aws.clear_clients()
+def stack(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    environment = create_provisioner_stack()
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return environment
 
 
 @pytest.fixture

@@ -3,18 +3,13 @@ answer is 429 naming the limit, and nothing (row, ticket, queue, subscription) i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from pipeline_common import aws
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB, as_user
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     FakeLambdaContext,
     body_of,
     create_provisioner_stack,
@@ -22,24 +17,23 @@ from tests.support.test_api_aws import (
     put_client,
     table_items,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB, as_user
 
 NOW = datetime(2026, 1, 19, 9, 15, 32, tzinfo=UTC)
 
 
 @pytest.fixture
-def limited(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ModuleType, dict[str, str]]]:
+def limited(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, dict[str, str]]:
     """The provisioner with a cap of 2 live clients and 3 creations a minute, at ``NOW``."""
-    with mock_aws():
-        aws.clear_clients()
-        environment = create_provisioner_stack(
-            MAX_CLIENTS_PER_USER="2", MAX_CLIENT_CREATIONS_PER_MINUTE="3"
-        )
-        for name, value in environment.items():
-            monkeypatch.setenv(name, value)
-        provisioner = load_function("provisioner")
-        monkeypatch.setattr(provisioner, "utc_now", lambda: NOW)
-        yield provisioner, environment
-    aws.clear_clients()
+    environment = create_provisioner_stack(
+        MAX_CLIENTS_PER_USER="2", MAX_CLIENT_CREATIONS_PER_MINUTE="3"
+    )
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    provisioner = load_function("provisioner")
+    monkeypatch.setattr(provisioner, "utc_now", lambda: NOW)
+    return provisioner, environment
 
 
 def create(provisioner: ModuleType, name: str = "provisioner_poll", user=ALICE) -> dict:

@@ -3,17 +3,13 @@ caller's live clients; another user's, an unknown or an expired client is the sa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 
 import pytest
-from moto import mock_aws
 
-from pipeline_common import aws, tickets
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, as_user, without_claims
-from tests.support.test_api_aws import (
+from pipeline_common import tickets
+from tests.support.api_aws import (
     SAMPLE_CLIENT_ID,
     FakeLambdaContext,
     body_of,
@@ -22,22 +18,21 @@ from tests.support.test_api_aws import (
     put_client,
     table_items,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, as_user, without_claims
 
 NOW = datetime(2026, 1, 19, 9, 15, 32, tzinfo=UTC)
 
 
 @pytest.fixture
-def provisioner(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+def provisioner(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """The provisioner at ``NOW``, with Alice's sample client in ClientsTable."""
-    with mock_aws():
-        aws.clear_clients()
-        for name, value in create_provisioner_stack().items():
-            monkeypatch.setenv(name, value)
-        put_client("ClientsTable", SAMPLE_CLIENT_ID, owner=ALICE.sub)
-        fn = load_function("provisioner")
-        monkeypatch.setattr(fn, "utc_now", lambda: NOW)
-        yield fn
-    aws.clear_clients()
+    for name, value in create_provisioner_stack().items():
+        monkeypatch.setenv(name, value)
+    put_client("ClientsTable", SAMPLE_CLIENT_ID, owner=ALICE.sub)
+    fn = load_function("provisioner")
+    monkeypatch.setattr(fn, "utc_now", lambda: NOW)
+    return fn
 
 
 def mint(provisioner: ModuleType, event: dict) -> dict:

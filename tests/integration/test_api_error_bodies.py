@@ -13,7 +13,6 @@ from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
-from moto import mock_aws
 
 from pacs_api.app import create_app
 from pacs_api.settings import PacsSettings
@@ -30,13 +29,10 @@ def _error_of(body: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def pacs() -> Iterator[TestClient]:
-    with mock_aws():
-        aws.clear_clients()
-        aws.client("s3").create_bucket(Bucket="pacs-bucket")
-        with TestClient(create_app(PacsSettings(pacs_bucket="pacs-bucket"))) as client:
-            yield client
-    aws.clear_clients()
+def pacs(mocked_aws: None) -> Iterator[TestClient]:
+    aws.client("s3").create_bucket(Bucket="pacs-bucket")
+    with TestClient(create_app(PacsSettings(pacs_bucket="pacs-bucket"))) as client:
+        yield client
 
 
 def test_a_pacs_refusal_is_the_shared_body(pacs: TestClient) -> None:

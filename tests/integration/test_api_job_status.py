@@ -4,19 +4,14 @@ to the job's owner and to admins only."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from types import ModuleType
 from urllib.parse import parse_qs, urlparse
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from pipeline_common import aws
 from pipeline_common.contracts.clients import JobView
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB, as_user, without_claims
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     SAMPLE_CLIENT_ID,
     SAMPLE_JOB_ID,
     SAMPLE_OUTPUT_BUCKET,
@@ -25,17 +20,16 @@ from tests.support.test_api_aws import (
     create_table,
     load_event,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB, as_user, without_claims
 
 
 @pytest.fixture
-def job_status(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    with mock_aws():
-        aws.clear_clients()
-        monkeypatch.setenv("JOBS_TABLE", create_table("JobsTable"))
-        monkeypatch.setenv("OUTPUT_BUCKET", SAMPLE_OUTPUT_BUCKET)
-        monkeypatch.setenv("PRESIGN_EXPIRY_SECONDS", "240")
-        yield load_function("job_status")
-    aws.clear_clients()
+def job_status(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.setenv("JOBS_TABLE", create_table("JobsTable"))
+    monkeypatch.setenv("OUTPUT_BUCKET", SAMPLE_OUTPUT_BUCKET)
+    monkeypatch.setenv("PRESIGN_EXPIRY_SECONDS", "240")
+    return load_function("job_status")
 
 
 def sample_result() -> dict:

@@ -5,32 +5,27 @@ JobsTable); a failure leaves nothing behind."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from types import ModuleType
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from pipeline_common import aws, tickets
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB, as_user, without_claims
-from tests.support.test_api_aws import (
+from pipeline_common import tickets
+from tests.support.api_aws import (
     FakeLambdaContext,
     body_of,
     create_provisioner_stack,
     load_event,
     table_items,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB, as_user, without_claims
 
 
 @pytest.fixture
-def cloud() -> Iterator[None]:
-    with mock_aws():
-        aws.clear_clients()
-        yield
-    aws.clear_clients()
+def cloud(mocked_aws: None) -> None:
+    """moto for every AWS call of the test (the root ``mocked_aws``)."""
 
 
 @pytest.fixture

@@ -10,24 +10,19 @@ import json
 import threading
 import time
 import zlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from algorithm_worker.jobs_table import JobsTable
-from pipeline_common import aws
 from pipeline_common.contracts.clients import PolledResults
 from pipeline_common.contracts.jobs import JobMessage, JobResult
 from pipeline_common.identity import Caller
 from pipeline_common.result_feed import completed_seq, seq_assignment
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, as_user, without_claims
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     SAMPLE_CLIENT_ID,
     SAMPLE_OUTPUT_BUCKET,
     FakeLambdaContext,
@@ -36,16 +31,15 @@ from tests.support.test_api_aws import (
     load_event,
     put_client,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, as_user, without_claims
 
 POLL_CLIENT = SAMPLE_CLIENT_ID
 
 
 @pytest.fixture
-def cloud() -> Iterator[None]:
-    with mock_aws():
-        aws.clear_clients()
-        yield
-    aws.clear_clients()
+def cloud(mocked_aws: None) -> None:
+    """moto for every AWS call of the test (the root ``mocked_aws``)."""
 
 
 @pytest.fixture

@@ -4,19 +4,14 @@ JobsTable (created from template.yaml, owner-index included) and the FIFO queues
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from pipeline_common import aws
 from pipeline_common.contracts.jobs import JobMessage
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, as_user, without_claims
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     ALGORITHMS,
     SAMPLE_CLIENT_ID,
     SAMPLE_JOB_ID,
@@ -29,16 +24,15 @@ from tests.support.test_api_aws import (
     put_client,
     table_items,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, as_user, without_claims
 
 BOBS_CLIENT_ID = "b0b0b0b0c1e0000000000000000000b0"
 
 
 @pytest.fixture
-def queues() -> Iterator[dict[str, str]]:
-    with mock_aws():
-        aws.clear_clients()
-        yield {algo: create_fifo_queue(f"pipeline-{algo}-requests") for algo in ALGORITHMS}
-    aws.clear_clients()
+def queues(mocked_aws: None) -> dict[str, str]:
+    return {algo: create_fifo_queue(f"pipeline-{algo}-requests") for algo in ALGORITHMS}
 
 
 def _environment(monkeypatch: pytest.MonkeyPatch, queues: dict[str, str]) -> None:

@@ -21,13 +21,10 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.stub import Stubber
-from moto import mock_aws
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from pipeline_common import aws
-from tests.support.functions import load_function
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     SAMPLE_CLIENT_ID,
     WEBSOCKET_ENDPOINT,
     FakeLambdaContext,
@@ -37,6 +34,7 @@ from tests.support.test_api_aws import (
     put_client,
     put_legacy_poll_client,
 )
+from tests.support.functions import load_function
 
 MANAGEMENT_ENDPOINT = "https://" + WEBSOCKET_ENDPOINT.removeprefix("wss://")
 OTHER_CLIENT_ID = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b"
@@ -44,20 +42,17 @@ TTL_DELETER = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
 
 
 @pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def stack(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
-    with mock_aws():
-        aws.clear_clients()
-        environment = create_provisioner_stack()
-        # The template's StreamSpecification (OLD_IMAGE) on the table the tests create.
-        boto3.client("dynamodb").update_table(
-            TableName=environment["CLIENTS_TABLE"],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "OLD_IMAGE"},
-        )
-        for name, value in environment.items():
-            monkeypatch.setenv(name, value)
-        yield environment
-    aws.clear_clients()
+    environment = create_provisioner_stack()
+    # The template's StreamSpecification (OLD_IMAGE) on the table the tests create.
+    boto3.client("dynamodb").update_table(
+        TableName=environment["CLIENTS_TABLE"],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "OLD_IMAGE"},
+    )
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return environment
 
 
 @pytest.fixture

@@ -4,13 +4,9 @@ RESULT_SIDECAR_PREFIX set, the very result it sends to the queue is also stored 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import boto3
 import pytest
-from moto import mock_aws
 
-from pipeline_common.aws import clear_clients
 from pipeline_common.contracts.image import ImageProcessingResult
 from tests.support import image_samples as samples
 
@@ -22,18 +18,15 @@ OUTPUT_BUCKET = "sidecar-output"
 
 
 @pytest.fixture
-def queue_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    with mock_aws():
-        clear_clients()
-        for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
-            boto3.client("s3").create_bucket(Bucket=bucket)
-        url = boto3.client("sqs").create_queue(QueueName="metrics")["QueueUrl"]
-        monkeypatch.setenv("INPUT_BUCKET", INPUT_BUCKET)
-        monkeypatch.setenv("OUTPUT_BUCKET", OUTPUT_BUCKET)
-        monkeypatch.setenv("METRICS_QUEUE_URL", url)
-        monkeypatch.setenv("INPUT_VERSION_ID", "")
-        yield url
-        clear_clients()
+def queue_url(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
+        boto3.client("s3").create_bucket(Bucket=bucket)
+    url = boto3.client("sqs").create_queue(QueueName="metrics")["QueueUrl"]
+    monkeypatch.setenv("INPUT_BUCKET", INPUT_BUCKET)
+    monkeypatch.setenv("OUTPUT_BUCKET", OUTPUT_BUCKET)
+    monkeypatch.setenv("METRICS_QUEUE_URL", url)
+    monkeypatch.setenv("INPUT_VERSION_ID", "")
+    return url
 
 
 def run(monkeypatch: pytest.MonkeyPatch, key: str, data: bytes) -> int:

@@ -5,19 +5,16 @@ prefix the image was uploaded under, and admins."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from types import ModuleType
 from urllib.parse import quote, urlparse
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from pipeline_common import aws
 from pipeline_common.contracts.image import ImageProcessingResult
+from tests.support.api_aws import EVENTS, FakeLambdaContext, body_of, load_event
 from tests.support.functions import load_function
 from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, User, as_user, without_claims
-from tests.support.test_api_aws import EVENTS, FakeLambdaContext, body_of, load_event
 
 INPUT_BUCKET = "console-image-input"
 OUTPUT_BUCKET = "console-image-output"
@@ -25,17 +22,14 @@ SAMPLE_KEY = load_event("image_status_get")["pathParameters"]["key"]
 
 
 @pytest.fixture
-def image_status(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    with mock_aws():
-        aws.clear_clients()
-        for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
-            boto3.client("s3").create_bucket(Bucket=bucket)
-        monkeypatch.setenv("IMAGE_INPUT_BUCKET", INPUT_BUCKET)
-        monkeypatch.setenv("IMAGE_OUTPUT_BUCKET", OUTPUT_BUCKET)
-        monkeypatch.setenv("RESULT_SIDECAR_PREFIX", "results/")
-        monkeypatch.setenv("PRESIGN_EXPIRY_SECONDS", "300")
-        yield load_function("image_status")
-    aws.clear_clients()
+def image_status(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
+        boto3.client("s3").create_bucket(Bucket=bucket)
+    monkeypatch.setenv("IMAGE_INPUT_BUCKET", INPUT_BUCKET)
+    monkeypatch.setenv("IMAGE_OUTPUT_BUCKET", OUTPUT_BUCKET)
+    monkeypatch.setenv("RESULT_SIDECAR_PREFIX", "results/")
+    monkeypatch.setenv("PRESIGN_EXPIRY_SECONDS", "300")
+    return load_function("image_status")
 
 
 def get(fn: ModuleType, key: str = SAMPLE_KEY, user: User = ALICE) -> tuple[int, dict]:

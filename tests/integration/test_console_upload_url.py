@@ -13,14 +13,13 @@ from types import ModuleType
 import boto3
 import pytest
 import requests
-from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from pipeline_common import aws
+from tests.support.api_aws import FakeLambdaContext, body_of, load_event
 from tests.support.functions import load_function
 from tests.support.image_samples import photo_jpeg
 from tests.support.tenancy import ALICE, BOB, as_user, without_claims
-from tests.support.test_api_aws import FakeLambdaContext, body_of, load_event
 
 IMAGE_BUCKET = "console-image-input"
 VIDEO_BUCKET = "console-video-input"
@@ -33,12 +32,9 @@ def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def upload_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    with mock_aws():
-        aws.clear_clients()
-        _environment(monkeypatch)
-        yield load_function("upload_url")
-    aws.clear_clients()
+def upload_url(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    _environment(monkeypatch)
+    return load_function("upload_url")
 
 
 @pytest.fixture

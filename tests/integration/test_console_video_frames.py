@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from types import ModuleType
 from urllib.parse import parse_qs, urlparse
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from pipeline_common import aws
 from pipeline_common.contracts.video import video_id_for
+from tests.support.api_aws import EVENTS, FakeLambdaContext, body_of, load_event
 from tests.support.functions import load_function
 from tests.support.tenancy import ALICE, BOB, CAROL_ADMIN, User, as_user, without_claims
-from tests.support.test_api_aws import EVENTS, FakeLambdaContext, body_of, load_event
 from tests.support.video_samples import put_frame_outputs
 
 INPUT_BUCKET = "console-video-input"
@@ -26,18 +23,15 @@ FRAMES_BUCKET = "console-video-frames"
 
 
 @pytest.fixture
-def video_frames(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    with mock_aws():
-        aws.clear_clients()
-        s3 = boto3.client("s3")
-        for bucket in (INPUT_BUCKET, FRAMES_BUCKET):
-            s3.create_bucket(Bucket=bucket)
-        s3.put_bucket_versioning(Bucket=INPUT_BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        monkeypatch.setenv("VIDEO_INPUT_BUCKET", INPUT_BUCKET)
-        monkeypatch.setenv("VIDEO_FRAMES_BUCKET", FRAMES_BUCKET)
-        monkeypatch.setenv("MAX_FRAMES_PER_PAGE", "3")
-        yield load_function("video_frames")
-    aws.clear_clients()
+def video_frames(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    s3 = boto3.client("s3")
+    for bucket in (INPUT_BUCKET, FRAMES_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=INPUT_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    monkeypatch.setenv("VIDEO_INPUT_BUCKET", INPUT_BUCKET)
+    monkeypatch.setenv("VIDEO_FRAMES_BUCKET", FRAMES_BUCKET)
+    monkeypatch.setenv("MAX_FRAMES_PER_PAGE", "3")
+    return load_function("video_frames")
 
 
 def upload_video(user: User, name: str = "street.mp4") -> str:

@@ -7,7 +7,6 @@ import stat
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from clients.env import LOGIN_KEYS, REQUIRED, load_endpoints, parse_env
 from tools import gen_env
@@ -32,12 +31,11 @@ STACK_TEMPLATE = {
 
 
 @pytest.fixture
-def stack():
-    with mock_aws():
-        boto3.client("cloudformation").create_stack(
-            StackName="pipeline", TemplateBody=json.dumps(STACK_TEMPLATE)
-        )
-        yield
+def stack(mocked_aws: None):
+    boto3.client("cloudformation").create_stack(
+        StackName="pipeline", TemplateBody=json.dumps(STACK_TEMPLATE)
+    )
+    return
 
 
 def test_env_file_has_every_output_and_the_region_and_no_credential(stack, tmp_path):
@@ -108,12 +106,11 @@ def test_web_config_has_the_same_keys(stack, tmp_path):
     assert json.loads(config_path.read_text()) == parse_env(env_path.read_text())
 
 
-def test_unknown_stack_is_a_clear_error_and_writes_nothing(tmp_path, capsys):
+def test_unknown_stack_is_a_clear_error_and_writes_nothing(mocked_aws: None, tmp_path, capsys):
     # Given no stack of that name
     target = tmp_path / ".env.cloud"
-    with mock_aws():
-        # When gen_env is asked for it
-        code = gen_env.main(["--stack-name", "nope", "--output", str(target)])
+    # When gen_env is asked for it
+    code = gen_env.main(["--stack-name", "nope", "--output", str(target)])
 
     # Then it exits 1, says what to do, and leaves no file
     assert code == 1

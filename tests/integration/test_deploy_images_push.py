@@ -7,7 +7,6 @@ import json
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from tests.unit.test_deploy_images import GIT_REVISION, Recorder
 from tools import images
@@ -20,7 +19,7 @@ REPOSITORIES = {
 
 
 @pytest.fixture
-def stack():
+def stack(mocked_aws: None):
     """A stack whose grayscale repository is an output and whose PACS one is only a resource."""
     body = {
         "Resources": {
@@ -33,11 +32,8 @@ def stack():
             }
         },
     }
-    with mock_aws():
-        boto3.client("cloudformation").create_stack(
-            StackName="pipeline", TemplateBody=json.dumps(body)
-        )
-        yield "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    boto3.client("cloudformation").create_stack(StackName="pipeline", TemplateBody=json.dumps(body))
+    return "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 
 
 def test_repository_uris_come_from_outputs_or_from_the_stack_resources(stack):
@@ -132,8 +128,7 @@ def test_a_dirty_tag_already_pushed_is_refused_because_tags_are_immutable(
     assert "image tags are immutable" in capsys.readouterr().err
 
 
-def test_push_to_a_missing_stack_says_to_deploy_first(monkeypatch, capsys):
-    with mock_aws():
-        code = images.main(["push", "--stack-name", "nope", "--tag", "t"], run=Recorder())
+def test_push_to_a_missing_stack_says_to_deploy_first(mocked_aws: None, monkeypatch, capsys):
+    code = images.main(["push", "--stack-name", "nope", "--tag", "t"], run=Recorder())
     assert code == 1
     assert "deploy it first" in capsys.readouterr().err

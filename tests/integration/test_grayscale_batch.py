@@ -4,15 +4,12 @@ second batch holding the same object, sends nothing twice."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from pipeline_common.aws import clear_clients
 from pipeline_common.contracts.image import (
     ImageBatchManifest,
     ImageProcessingInput,
@@ -82,28 +79,25 @@ class Cloud:
 
 
 @pytest.fixture
-def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
-    with mock_aws():
-        clear_clients()
-        s3 = boto3.client("s3")
-        for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
-            s3.create_bucket(Bucket=bucket)
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        create_table("ImageClaimsTable", CLAIMS_TABLE)
-        queue_url = boto3.client("sqs").create_queue(QueueName="ImageProcessingQueue")["QueueUrl"]
-        for name in ("INPUT_BUCKET", "INPUT_KEY", "INPUT_VERSION_ID"):
-            monkeypatch.delenv(name, raising=False)
-        for name, value in {
-            "MANIFEST_BUCKET": OUTPUT_BUCKET,
-            "OUTPUT_BUCKET": OUTPUT_BUCKET,
-            "METRICS_QUEUE_URL": queue_url,
-            "CLAIMS_TABLE": CLAIMS_TABLE,
-            "RESULT_SIDECAR_PREFIX": "results/",
-            "GRAYSCALE_THREADS": "0",
-        }.items():
-            monkeypatch.setenv(name, value)
-        yield Cloud(monkeypatch, queue_url)
-        clear_clients()
+def cloud(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> Cloud:
+    s3 = boto3.client("s3")
+    for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    create_table("ImageClaimsTable", CLAIMS_TABLE)
+    queue_url = boto3.client("sqs").create_queue(QueueName="ImageProcessingQueue")["QueueUrl"]
+    for name in ("INPUT_BUCKET", "INPUT_KEY", "INPUT_VERSION_ID"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {
+        "MANIFEST_BUCKET": OUTPUT_BUCKET,
+        "OUTPUT_BUCKET": OUTPUT_BUCKET,
+        "METRICS_QUEUE_URL": queue_url,
+        "CLAIMS_TABLE": CLAIMS_TABLE,
+        "RESULT_SIDECAR_PREFIX": "results/",
+        "GRAYSCALE_THREADS": "0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return Cloud(monkeypatch, queue_url)
 
 
 def test_a_bad_image_fails_alone_and_every_object_gets_its_output_and_message(cloud: Cloud):

@@ -4,16 +4,13 @@ the way the state machine's container overrides and the task definition set it."
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import boto3
 import numpy as np
 import pytest
-from moto import mock_aws
 from PIL import Image
 
-from pipeline_common.aws import clear_clients
 from pipeline_common.contracts.image import ImageProcessingResult, ImageStatus
 from tests.support import image_samples as samples
 
@@ -68,24 +65,21 @@ class Cloud:
 
 
 @pytest.fixture
-def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
-    with mock_aws():
-        clear_clients()
-        s3 = boto3.client("s3")
-        for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
-            s3.create_bucket(Bucket=bucket)
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        queue_url = boto3.client("sqs").create_queue(QueueName="ImageProcessingQueue")["QueueUrl"]
-        for name, value in {
-            "INPUT_BUCKET": INPUT_BUCKET,
-            "OUTPUT_BUCKET": OUTPUT_BUCKET,
-            "METRICS_QUEUE_URL": queue_url,
-            "CORRELATION_ID": "img-test-correlation",
-            "GRAYSCALE_THREADS": "0",
-        }.items():
-            monkeypatch.setenv(name, value)
-        yield Cloud(monkeypatch, queue_url)
-        clear_clients()
+def cloud(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> Cloud:
+    s3 = boto3.client("s3")
+    for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    queue_url = boto3.client("sqs").create_queue(QueueName="ImageProcessingQueue")["QueueUrl"]
+    for name, value in {
+        "INPUT_BUCKET": INPUT_BUCKET,
+        "OUTPUT_BUCKET": OUTPUT_BUCKET,
+        "METRICS_QUEUE_URL": queue_url,
+        "CORRELATION_ID": "img-test-correlation",
+        "GRAYSCALE_THREADS": "0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return Cloud(monkeypatch, queue_url)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ messages are handled per message (partial batch response)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -13,9 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from pipeline_common.aws import clear_clients
 from pipeline_common.contracts.image import ImageBatchInput, ImageBatchManifest
 from tests.support.functions import load_function
 
@@ -74,26 +71,23 @@ def _sqs_event(*bodies: dict[str, Any] | str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    with mock_aws():
-        clear_clients()
-        queue_url = boto3.client("sqs").create_queue(QueueName="ImageProcessingQueue")["QueueUrl"]
-        boto3.client("s3").create_bucket(Bucket=MANIFEST_BUCKET)
-        arn = boto3.client("stepfunctions").create_state_machine(
-            name="ImageProcessingStateMachine",
-            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
-            roleArn="arn:aws:iam::123456789012:role/ImageProcessingStateMachineRole",
-        )["stateMachineArn"]
-        for name, value in {
-            "STATE_MACHINE_ARN": arn,
-            "METRICS_QUEUE_URL": queue_url,
-            "DISPATCH_MODE": "batched",
-            "MANIFEST_BUCKET": MANIFEST_BUCKET,
-            "BATCH_TIMEOUT_SECONDS": "600",
-        }.items():
-            monkeypatch.setenv(name, value)
-        yield Stack(load_function("image_dispatcher"), arn)
-        clear_clients()
+def stack(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> Stack:
+    queue_url = boto3.client("sqs").create_queue(QueueName="ImageProcessingQueue")["QueueUrl"]
+    boto3.client("s3").create_bucket(Bucket=MANIFEST_BUCKET)
+    arn = boto3.client("stepfunctions").create_state_machine(
+        name="ImageProcessingStateMachine",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/ImageProcessingStateMachineRole",
+    )["stateMachineArn"]
+    for name, value in {
+        "STATE_MACHINE_ARN": arn,
+        "METRICS_QUEUE_URL": queue_url,
+        "DISPATCH_MODE": "batched",
+        "MANIFEST_BUCKET": MANIFEST_BUCKET,
+        "BATCH_TIMEOUT_SECONDS": "600",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return Stack(load_function("image_dispatcher"), arn)
 
 
 def test_a_batch_of_notifications_starts_one_execution_with_its_manifest(stack: Stack):

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from pipeline_common.aws import clear_clients
 from pipeline_common.contracts.image import ImageProcessingInput, ImageProcessingResult
 from tests.support.functions import load_function
 
@@ -58,26 +55,23 @@ def _event(name: str) -> dict:
 
 
 @pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    with mock_aws():
-        clear_clients()
-        queue_url = boto3.client("sqs").create_queue(QueueName="ImageProcessingQueue")["QueueUrl"]
-        definition = ASL
-        for name in ("ClusterArn", "TaskDefinitionArn", "PrivateSubnet1", "PrivateSubnet2"):
-            definition = definition.replace("${" + name + "}", f"example-{name.lower()}")
-        definition = definition.replace("${TaskSecurityGroup}", "sg-0123456789abcdef0")
-        definition = definition.replace("${ContainerName}", "grayscale")
-        definition = definition.replace("${MetricsQueueUrl}", queue_url)
-        arn = boto3.client("stepfunctions").create_state_machine(
-            name="ImageProcessingStateMachine",
-            definition=definition,
-            roleArn="arn:aws:iam::123456789012:role/ImageProcessingStateMachineRole",
-        )["stateMachineArn"]
-        monkeypatch.setenv("STATE_MACHINE_ARN", arn)
-        monkeypatch.setenv("METRICS_QUEUE_URL", queue_url)
-        monkeypatch.setenv("MAX_OBJECT_BYTES", "52428800")
-        yield Stack(load_function("image_dispatcher"), arn, queue_url)
-        clear_clients()
+def stack(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> Stack:
+    queue_url = boto3.client("sqs").create_queue(QueueName="ImageProcessingQueue")["QueueUrl"]
+    definition = ASL
+    for name in ("ClusterArn", "TaskDefinitionArn", "PrivateSubnet1", "PrivateSubnet2"):
+        definition = definition.replace("${" + name + "}", f"example-{name.lower()}")
+    definition = definition.replace("${TaskSecurityGroup}", "sg-0123456789abcdef0")
+    definition = definition.replace("${ContainerName}", "grayscale")
+    definition = definition.replace("${MetricsQueueUrl}", queue_url)
+    arn = boto3.client("stepfunctions").create_state_machine(
+        name="ImageProcessingStateMachine",
+        definition=definition,
+        roleArn="arn:aws:iam::123456789012:role/ImageProcessingStateMachineRole",
+    )["stateMachineArn"]
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    monkeypatch.setenv("METRICS_QUEUE_URL", queue_url)
+    monkeypatch.setenv("MAX_OBJECT_BYTES", "52428800")
+    return Stack(load_function("image_dispatcher"), arn, queue_url)
 
 
 def test_put_event_starts_one_execution_with_the_object(stack: Stack) -> None:

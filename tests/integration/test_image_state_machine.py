@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
+from moto.core.config import DefaultConfig
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
     CustomErrorName,
@@ -32,7 +31,6 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
-from pipeline_common.aws import clear_clients
 from pipeline_common.contracts.image import ImageProcessingResult, ImageStatus
 from tests.support.tables import create_table
 
@@ -143,31 +141,34 @@ class StateMachine:
 
 
 @pytest.fixture
-def machine(fake_ecs: FakeEcs) -> Iterator[StateMachine]:
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        clear_clients()
-        queue_url = boto3.client("sqs").create_queue(QueueName="ImageProcessingQueue")["QueueUrl"]
-        create_table("ImageClaimsTable", CLAIMS_TABLE)
-        substitutions = {
-            "ClusterArn": CLUSTER,
-            "TaskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/gray:1",
-            "PrivateSubnet1": "subnet-0000000000000000a",
-            "PrivateSubnet2": "subnet-0000000000000000b",
-            "TaskSecurityGroup": "sg-0000000000000000c",
-            "MetricsQueueUrl": queue_url,
-            "ContainerName": "grayscale",
-            "ClaimsTable": CLAIMS_TABLE,
-        }
-        definition = ASL
-        for name, value in substitutions.items():
-            definition = definition.replace("${" + name + "}", value)
-        arn = boto3.client("stepfunctions").create_state_machine(
-            name="ImageProcessingStateMachine",
-            definition=definition,
-            roleArn="arn:aws:iam::123456789012:role/ImageProcessingStateMachineRole",
-        )["stateMachineArn"]
-        yield StateMachine(arn, queue_url)
-        clear_clients()
+def moto_config() -> DefaultConfig:
+    """Step Functions run their states here, not only record the start."""
+    return {"stepfunctions": {"execute_state_machine": True}}
+
+
+@pytest.fixture
+def machine(fake_ecs: FakeEcs, mocked_aws: None) -> StateMachine:
+    queue_url = boto3.client("sqs").create_queue(QueueName="ImageProcessingQueue")["QueueUrl"]
+    create_table("ImageClaimsTable", CLAIMS_TABLE)
+    substitutions = {
+        "ClusterArn": CLUSTER,
+        "TaskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/gray:1",
+        "PrivateSubnet1": "subnet-0000000000000000a",
+        "PrivateSubnet2": "subnet-0000000000000000b",
+        "TaskSecurityGroup": "sg-0000000000000000c",
+        "MetricsQueueUrl": queue_url,
+        "ContainerName": "grayscale",
+        "ClaimsTable": CLAIMS_TABLE,
+    }
+    definition = ASL
+    for name, value in substitutions.items():
+        definition = definition.replace("${" + name + "}", value)
+    arn = boto3.client("stepfunctions").create_state_machine(
+        name="ImageProcessingStateMachine",
+        definition=definition,
+        roleArn="arn:aws:iam::123456789012:role/ImageProcessingStateMachineRole",
+    )["stateMachineArn"]
+    return StateMachine(arn, queue_url)
 
 
 def test_processed_object_ends_in_success_with_no_message_from_the_asl(

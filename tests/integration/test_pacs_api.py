@@ -12,9 +12,7 @@ import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from moto import mock_aws
 
-from pipeline_common import aws
 from pipeline_common.observability import logger
 from tests.support import dicom_samples
 from tests.support.dicom_samples import broken_ref, mr700_series, sample_ref
@@ -30,15 +28,12 @@ PATIENT_ACCESS = {"x-pacs-patient-access": "allowed"}
 
 
 @pytest.fixture
-def client() -> Iterator[TestClient]:
-    with mock_aws():
-        aws.clear_clients()
-        boto3.client("s3").create_bucket(Bucket=BUCKET)
-        seed_pacs(BUCKET, with_broken=True)
-        settings = PacsSettings(pacs_bucket=BUCKET, presign_expiry_seconds=EXPIRY)
-        with TestClient(create_app(settings)) as test_client:
-            yield test_client
-    aws.clear_clients()
+def client(mocked_aws: None) -> Iterator[TestClient]:
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    seed_pacs(BUCKET, with_broken=True)
+    settings = PacsSettings(pacs_bucket=BUCKET, presign_expiry_seconds=EXPIRY)
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
 
 
 def test_health_answers_ok(client: TestClient) -> None:
@@ -282,32 +277,26 @@ def test_no_origin_is_allowed_by_default(client: TestClient) -> None:
     assert "access-control-allow-origin" not in response.headers
 
 
-def test_cors_allows_only_the_configured_origin() -> None:
+def test_cors_allows_only_the_configured_origin(mocked_aws: None) -> None:
     # Given a service told to allow the console's origin
-    with mock_aws():
-        aws.clear_clients()
-        app = create_app(
-            PacsSettings(pacs_bucket="pacs-bucket", cors_allow_origins="https://console.example")
-        )
-        with TestClient(app) as client:
-            # When the console and another page call it
-            allowed = client.get("/health", headers={"Origin": "https://console.example"})
-            other = client.get("/health", headers={"Origin": "https://evil.example"})
-    aws.clear_clients()
+    app = create_app(
+        PacsSettings(pacs_bucket="pacs-bucket", cors_allow_origins="https://console.example")
+    )
+    with TestClient(app) as client:
+        # When the console and another page call it
+        allowed = client.get("/health", headers={"Origin": "https://console.example"})
+        other = client.get("/health", headers={"Origin": "https://evil.example"})
     # Then only the console's origin is granted
     assert allowed.headers["access-control-allow-origin"] == "https://console.example"
     assert "access-control-allow-origin" not in other.headers
 
 
-def test_a_missing_bucket_is_a_503_not_a_crash() -> None:
+def test_a_missing_bucket_is_a_503_not_a_crash(mocked_aws: None) -> None:
     # Given
-    with mock_aws():
-        aws.clear_clients()
-        app = create_app(PacsSettings(pacs_bucket="no-such-bucket"))
-        with TestClient(app) as client:
-            # When
-            response = client.get("/studies")
-    aws.clear_clients()
+    app = create_app(PacsSettings(pacs_bucket="no-such-bucket"))
+    with TestClient(app) as client:
+        # When
+        response = client.get("/studies")
     # Then
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "store_unavailable"

@@ -10,24 +10,19 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
-from moto import mock_aws
 from pydicom.data import get_testdata_file
 
 from clients import pacs as pacs_cli
-from pipeline_common import aws
 from tests.support.dicom_samples import pacs_api_server
 
 BUCKET = "pacs-import-test"
 
 
 @pytest.fixture
-def pacs_url() -> Iterator[str]:
-    with mock_aws():
-        aws.clear_clients()
-        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
-        with pacs_api_server(BUCKET) as url:
-            yield url
-    aws.clear_clients()
+def pacs_url(mocked_aws: None) -> Iterator[str]:
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    with pacs_api_server(BUCKET) as url:
+        yield url
 
 
 def _test_files() -> Path:

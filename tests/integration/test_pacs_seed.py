@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from io import BytesIO
 
 import boto3
 import pytest
 from fastapi.testclient import TestClient
-from moto import mock_aws
 from pydicom import dcmread
 
-from pipeline_common import aws
 from tests.support.dicom_samples import MR700_SERIES_SIZE, mr700_series, sample_ref
 
 # isort: split
@@ -26,12 +23,9 @@ BROKEN_OBJECTS = 3
 
 
 @pytest.fixture
-def bucket() -> Iterator[str]:
-    with mock_aws():
-        aws.clear_clients()
-        boto3.client("s3").create_bucket(Bucket=BUCKET)
-        yield BUCKET
-    aws.clear_clients()
+def bucket(mocked_aws: None) -> str:
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    return BUCKET
 
 
 def test_every_object_is_keyed_by_its_own_uids(bucket: str) -> None:

@@ -14,12 +14,11 @@ import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from moto import mock_aws
 from pydicom import dcmread
 from pydicom.data import get_testdata_files
 from pydicom.uid import generate_uid
 
-from pipeline_common import aws, multipart
+from pipeline_common import multipart
 from tests.support import dicom_samples  # noqa: F401  (puts the containers on sys.path)
 
 # isort: split
@@ -85,13 +84,10 @@ PIXEL_FILES = _pixel_files()
 
 
 @pytest.fixture
-def client() -> Iterator[TestClient]:
-    with mock_aws():
-        aws.clear_clients()
-        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
-        with TestClient(create_app(PacsSettings(pacs_bucket=BUCKET))) as test_client:
-            yield test_client
-    aws.clear_clients()
+def client(mocked_aws: None) -> Iterator[TestClient]:
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    with TestClient(create_app(PacsSettings(pacs_bucket=BUCKET))) as test_client:
+        yield test_client
 
 
 def _stow(client: TestClient, data: bytes) -> dict:

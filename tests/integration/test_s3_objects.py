@@ -3,15 +3,12 @@ and the one cap on presigned links."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlparse
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
-from pipeline_common import aws
 from pipeline_common.s3_objects import (
     MAX_LINK_SECONDS,
     is_missing,
@@ -24,14 +21,11 @@ BUCKET = "helpers-bucket"
 
 
 @pytest.fixture
-def s3() -> Iterator[object]:
-    with mock_aws():
-        aws.clear_clients()
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        client.put_object(Bucket=BUCKET, Key="there.txt", Body=b"x")
-        yield client
-    aws.clear_clients()
+def s3(mocked_aws: None) -> object:
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    client.put_object(Bucket=BUCKET, Key="there.txt", Body=b"x")
+    return client
 
 
 def _error_of(call: object, **params: str) -> ClientError:

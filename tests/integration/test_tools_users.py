@@ -6,35 +6,32 @@ from __future__ import annotations
 import json
 import stat
 import string
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from clients.env import parse_env
 from tools import users
 
 
 @pytest.fixture
-def pool(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    with mock_aws():
-        cognito = boto3.client("cognito-idp", region_name="us-east-1")
-        pool_id = cognito.create_user_pool(
-            PoolName="pipeline-users",
-            Policies={"PasswordPolicy": {"MinimumLength": 12, "RequireSymbols": True}},
-        )["UserPool"]["Id"]
-        client_id = cognito.create_user_pool_client(
-            UserPoolId=pool_id,
-            ClientName="console",
-            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-        )["UserPoolClient"]["ClientId"]
-        cognito.create_group(UserPoolId=pool_id, GroupName="admins")
-        env_file = tmp_path / ".env.local"
-        env_file.write_text(f"# outputs\nUSER_POOL_ID={pool_id}\nUSER_POOL_CLIENT_ID={client_id}\n")
-        yield {"cognito": cognito, "pool_id": pool_id, "client_id": client_id, "env": env_file}
+def pool(mocked_aws: None, tmp_path: Path) -> dict[str, Any]:
+    cognito = boto3.client("cognito-idp", region_name="us-east-1")
+    pool_id = cognito.create_user_pool(
+        PoolName="pipeline-users",
+        Policies={"PasswordPolicy": {"MinimumLength": 12, "RequireSymbols": True}},
+    )["UserPool"]["Id"]
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName="console",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    cognito.create_group(UserPoolId=pool_id, GroupName="admins")
+    env_file = tmp_path / ".env.local"
+    env_file.write_text(f"# outputs\nUSER_POOL_ID={pool_id}\nUSER_POOL_CLIENT_ID={client_id}\n")
+    return {"cognito": cognito, "pool_id": pool_id, "client_id": client_id, "env": env_file}
 
 
 def log_in(pool: dict[str, Any], username: str, password: str) -> dict[str, Any]:
@@ -157,9 +154,8 @@ def test_delete_removes_the_user_and_its_stored_credentials(pool, capsys):
         pool["cognito"].admin_get_user(UserPoolId=pool["pool_id"], Username="demo")
 
 
-def test_no_pool_in_the_env_file_is_a_clear_error(tmp_path, capsys):
-    with mock_aws():
-        code = users.main(["create", "x", "--env-file", str(tmp_path / "absent.env")])
+def test_no_pool_in_the_env_file_is_a_clear_error(mocked_aws: None, tmp_path, capsys):
+    code = users.main(["create", "x", "--env-file", str(tmp_path / "absent.env")])
 
     assert code == 1
     assert "USER_POOL_ID" in capsys.readouterr().err

@@ -6,21 +6,16 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from clients import video_consumer, video_producer
-from pipeline_common import aws
 from pipeline_common.contracts.video import EndOfVideoRecord, FrameRecord, parse_stream_record
 from tests.support.video_samples import make_video
 
 
 @pytest.fixture
-def cloud():
-    with mock_aws():
-        aws.clear_clients()
-        boto3.client("kinesis").create_stream(StreamName="frames", ShardCount=1)
-        yield
-        aws.clear_clients()
+def cloud(mocked_aws: None):
+    boto3.client("kinesis").create_stream(StreamName="frames", ShardCount=1)
+    return
 
 
 def test_producer_streams_a_file_then_its_end_marker(cloud, tmp_path: Path, capsys):

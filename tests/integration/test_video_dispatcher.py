@@ -8,9 +8,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from pipeline_common import aws
 from pipeline_common.contracts.video import VideoFailed
 from pipeline_common.s3_dispatch import object_id
 from tests.support.functions import load_function
@@ -30,25 +28,22 @@ class _Context:
 
 
 @pytest.fixture
-def env(monkeypatch):
-    with mock_aws():
-        aws.clear_clients()
-        role = boto3.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")[
-            "Role"
-        ]["Arn"]
-        arn = boto3.client("stepfunctions").create_state_machine(
-            name="VideoIngest",
-            roleArn=role,
-            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
-        )["stateMachineArn"]
-        queue = boto3.client("sqs").create_queue(
-            QueueName="video-results.fifo", Attributes={"FifoQueue": "true"}
-        )["QueueUrl"]
-        monkeypatch.setenv("STATE_MACHINE_ARN", arn)
-        monkeypatch.setenv("RESULTS_QUEUE_URL", queue)
-        monkeypatch.setenv("MAX_OBJECT_BYTES", "1000000")
-        yield {"app": load_function("video_dispatcher"), "arn": arn, "queue": queue}
-        aws.clear_clients()
+def env(mocked_aws: None, monkeypatch):
+    role = boto3.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"][
+        "Arn"
+    ]
+    arn = boto3.client("stepfunctions").create_state_machine(
+        name="VideoIngest",
+        roleArn=role,
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+    )["stateMachineArn"]
+    queue = boto3.client("sqs").create_queue(
+        QueueName="video-results.fifo", Attributes={"FifoQueue": "true"}
+    )["QueueUrl"]
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    monkeypatch.setenv("RESULTS_QUEUE_URL", queue)
+    monkeypatch.setenv("MAX_OBJECT_BYTES", "1000000")
+    return {"app": load_function("video_dispatcher"), "arn": arn, "queue": queue}
 
 
 def _executions(arn: str) -> list[dict]:

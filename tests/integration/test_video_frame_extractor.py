@@ -11,7 +11,6 @@ import boto3
 import cv2
 import numpy as np
 import pytest
-from moto import mock_aws
 
 from pipeline_common import aws
 from pipeline_common.contracts.video import (
@@ -33,18 +32,15 @@ VIDEO_ID = "vtest0001"
 
 
 @pytest.fixture
-def cloud():
-    with mock_aws():
-        aws.clear_clients()
-        s3 = boto3.client("s3")
-        for bucket in ("video-input", "video-frames"):
-            s3.create_bucket(Bucket=bucket)
-        boto3.client("kinesis").create_stream(StreamName=STREAM, ShardCount=1)
-        queue_url = boto3.client("sqs").create_queue(
-            QueueName="video-results.fifo", Attributes={"FifoQueue": "true"}
-        )["QueueUrl"]
-        yield {"s3": s3, "queue_url": queue_url}
-        aws.clear_clients()
+def cloud(mocked_aws: None):
+    s3 = boto3.client("s3")
+    for bucket in ("video-input", "video-frames"):
+        s3.create_bucket(Bucket=bucket)
+    boto3.client("kinesis").create_stream(StreamName=STREAM, ShardCount=1)
+    queue_url = boto3.client("sqs").create_queue(
+        QueueName="video-results.fifo", Attributes={"FifoQueue": "true"}
+    )["QueueUrl"]
+    return {"s3": s3, "queue_url": queue_url}
 
 
 def _ingest(cloud, key: str, body: bytes, **env) -> FrameIngest:

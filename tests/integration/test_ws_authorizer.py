@@ -7,20 +7,16 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from threading import Barrier, Lock
 from types import ModuleType
 
 import pytest
-from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 
-from pipeline_common import aws, tickets
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB
-from tests.support.test_api_aws import (
+from pipeline_common import tickets
+from tests.support.api_aws import (
     SAMPLE_CLIENT_ID,
     SAMPLE_TICKET,
     FakeLambdaContext,
@@ -31,23 +27,22 @@ from tests.support.test_api_aws import (
     put_ticket,
     table_items,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB
 
 NOW = datetime(2026, 1, 19, 9, 16, 1, tzinfo=UTC)
 IN_A_MINUTE = int(NOW.timestamp()) + 60
 
 
 @pytest.fixture
-def authorizer(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+def authorizer(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """The authorizer at ``NOW``, with Alice's live sample client."""
-    with mock_aws():
-        aws.clear_clients()
-        monkeypatch.setenv("TICKETS_TABLE", create_tickets_table())
-        monkeypatch.setenv("CLIENTS_TABLE", create_clients_table())
-        put_client("ClientsTable", SAMPLE_CLIENT_ID, owner=ALICE.sub)
-        fn = load_function("ws_authorizer")
-        monkeypatch.setattr(fn, "utc_now", lambda: NOW)
-        yield fn
-    aws.clear_clients()
+    monkeypatch.setenv("TICKETS_TABLE", create_tickets_table())
+    monkeypatch.setenv("CLIENTS_TABLE", create_clients_table())
+    put_client("ClientsTable", SAMPLE_CLIENT_ID, owner=ALICE.sub)
+    fn = load_function("ws_authorizer")
+    monkeypatch.setattr(fn, "utc_now", lambda: NOW)
+    return fn
 
 
 def decide(authorizer: ModuleType, event: dict | None = None) -> dict:

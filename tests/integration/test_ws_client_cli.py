@@ -14,7 +14,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from websockets.sync.server import ServerConnection, serve
 
 from clients import ws_client
@@ -140,19 +139,18 @@ def stand_in() -> Iterator[StandIn]:
 
 
 @pytest.fixture
-def user_pool(tmp_path: Path) -> Iterator[dict[str, str]]:
+def user_pool(mocked_aws: None, tmp_path: Path) -> dict[str, str]:
     """A user pool in moto with the demo user, as ``tools.users`` leaves it in the env file."""
-    with mock_aws():
-        cognito = boto3.client("cognito-idp", region_name="us-east-1")
-        pool_id = cognito.create_user_pool(PoolName="users")["UserPool"]["Id"]
-        client_id = cognito.create_user_pool_client(
-            UserPoolId=pool_id,
-            ClientName="cli",
-            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-        )["UserPoolClient"]["ClientId"]
-        demo = create_user(cognito, pool_id, "demo")
-        assert demo.password
-        yield {"pool_id": pool_id, "client_id": client_id, "password": demo.password}
+    cognito = boto3.client("cognito-idp", region_name="us-east-1")
+    pool_id = cognito.create_user_pool(PoolName="users")["UserPool"]["Id"]
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName="cli",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    demo = create_user(cognito, pool_id, "demo")
+    assert demo.password
+    return {"pool_id": pool_id, "client_id": client_id, "password": demo.password}
 
 
 def cli_args(stand_in: StandIn, user_pool: dict[str, str], tmp_path: Path) -> list[str]:

@@ -4,19 +4,14 @@ its client and owner, never outlives its client, and is refused once the client 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from pipeline_common import aws
 from pipeline_common.tables.connections import CLIENT_INDEX
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     SAMPLE_CLIENT_ID,
     SAMPLE_CONNECTION_ID,
     WEBSOCKET_ENDPOINT,
@@ -26,22 +21,21 @@ from tests.support.test_api_aws import (
     load_event,
     put_client,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB
 
 
 @pytest.fixture
-def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def table(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
     """ConnectionsTable, and Alice's sample client (live for years) in ClientsTable."""
-    with mock_aws():
-        aws.clear_clients()
-        name = create_connections_table()
-        monkeypatch.setenv("CONNECTIONS_TABLE", name)
-        monkeypatch.setenv("CLIENTS_TABLE", create_clients_table())
-        monkeypatch.setenv("CONNECTION_TTL_SECONDS", "7200")
-        monkeypatch.setenv("WEBSOCKET_ENDPOINT", WEBSOCKET_ENDPOINT)
-        monkeypatch.setenv("MAX_CONNECTIONS_PER_CLIENT", "5")
-        put_client("ClientsTable", SAMPLE_CLIENT_ID, owner=ALICE.sub)
-        yield name
-    aws.clear_clients()
+    name = create_connections_table()
+    monkeypatch.setenv("CONNECTIONS_TABLE", name)
+    monkeypatch.setenv("CLIENTS_TABLE", create_clients_table())
+    monkeypatch.setenv("CONNECTION_TTL_SECONDS", "7200")
+    monkeypatch.setenv("WEBSOCKET_ENDPOINT", WEBSOCKET_ENDPOINT)
+    monkeypatch.setenv("MAX_CONNECTIONS_PER_CLIENT", "5")
+    put_client("ClientsTable", SAMPLE_CLIENT_ID, owner=ALICE.sub)
+    return name
 
 
 def connections_of(client_id: str) -> set[str]:

@@ -14,31 +14,26 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ReadTimeoutError
 from botocore.stub import ANY, Stubber
-from moto import mock_aws
 
-from pipeline_common import aws
 from pipeline_common.contracts.clients import DeliveredResult
-from tests.support.functions import load_function
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     SAMPLE_CLIENT_ID,
     SAMPLE_OUTPUT_BUCKET,
     FakeLambdaContext,
     create_connections_table,
     load_event,
 )
+from tests.support.functions import load_function
 
 WEBSOCKET_ENDPOINT = "wss://wsapi12345.execute-api.us-east-1.amazonaws.com/prod"
 
 
 @pytest.fixture
-def push(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    with mock_aws():
-        aws.clear_clients()
-        monkeypatch.setenv("CONNECTIONS_TABLE", create_connections_table())
-        monkeypatch.setenv("WEBSOCKET_ENDPOINT", WEBSOCKET_ENDPOINT)
-        monkeypatch.setenv("OUTPUT_BUCKET", SAMPLE_OUTPUT_BUCKET)
-        yield load_function("result_push")
-    aws.clear_clients()
+def push(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.setenv("CONNECTIONS_TABLE", create_connections_table())
+    monkeypatch.setenv("WEBSOCKET_ENDPOINT", WEBSOCKET_ENDPOINT)
+    monkeypatch.setenv("OUTPUT_BUCKET", SAMPLE_OUTPUT_BUCKET)
+    return load_function("result_push")
 
 
 @pytest.fixture

@@ -6,19 +6,14 @@ socket and voids the tickets still unspent."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from pipeline_common import aws
-from tests.support.functions import load_function
-from tests.support.tenancy import ALICE, BOB, as_user
-from tests.support.test_api_aws import (
+from tests.support.api_aws import (
     WEBSOCKET_ENDPOINT,
     FakeLambdaContext,
     body_of,
@@ -26,6 +21,8 @@ from tests.support.test_api_aws import (
     load_event,
     table_items,
 )
+from tests.support.functions import load_function
+from tests.support.tenancy import ALICE, BOB, as_user
 
 MANAGEMENT_ENDPOINT = "https://" + WEBSOCKET_ENDPOINT.removeprefix("wss://")
 
@@ -74,14 +71,11 @@ class Functions:
 
 
 @pytest.fixture
-def functions(monkeypatch: pytest.MonkeyPatch) -> Iterator[Functions]:
-    with mock_aws():
-        aws.clear_clients()
-        for name, value in create_provisioner_stack().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("CONNECTION_TTL_SECONDS", "7200")
-        yield Functions()
-    aws.clear_clients()
+def functions(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> Functions:
+    for name, value in create_provisioner_stack().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CONNECTION_TTL_SECONDS", "7200")
+    return Functions()
 
 
 def live_sockets() -> set[str]:

@@ -13,9 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
-from pipeline_common import aws
 from pipeline_common.contracts.common import S3Location
 from pipeline_common.contracts.video import (
     EndOfVideoRecord,
@@ -63,16 +61,13 @@ _SERVICES: list[YoloStreamService] = []
 
 
 @pytest.fixture
-def cloud():
-    with mock_aws():
-        aws.clear_clients()
-        queue_url = create_stream_resources(1)
-        try:
-            yield queue_url
-        finally:
-            while _SERVICES:  # a failed test's services stop before their moto goes away
-                _SERVICES.pop().stop(timeout=10)
-            aws.clear_clients()
+def cloud(mocked_aws: None):
+    queue_url = create_stream_resources(1)
+    try:
+        yield queue_url
+    finally:
+        while _SERVICES:  # a failed test's services stop before their moto goes away
+            _SERVICES.pop().stop(timeout=10)
 
 
 def _service(queue_url: str, detector, detector_settings, worker: str) -> YoloStreamService:

@@ -14,9 +14,7 @@ import boto3
 import cv2
 import numpy as np
 import pytest
-from moto import mock_aws
 
-from pipeline_common import aws
 from pipeline_common.contracts.video import (
     EndOfVideoRecord,
     FrameResult,
@@ -63,31 +61,28 @@ _SERVICES: list[YoloStreamService] = []
 
 
 def _cloud(shards: int):
-    with mock_aws():
-        aws.clear_clients()
-        queue_url = create_stream_resources(shards)
-        try:
-            yield queue_url
-        finally:
-            # A test that failed half-way leaves services running: stop them while their moto
-            # is still up, or their threads would take the next test's shards.
-            while _SERVICES:
-                _SERVICES.pop().stop(timeout=10)
-            aws.clear_clients()
+    queue_url = create_stream_resources(shards)
+    try:
+        yield queue_url
+    finally:
+        # A test that failed half-way leaves services running: stop them while their moto
+        # is still up, or their threads would take the next test's shards.
+        while _SERVICES:
+            _SERVICES.pop().stop(timeout=10)
 
 
 @pytest.fixture
-def cloud():
+def cloud(mocked_aws: None):
     yield from _cloud(1)
 
 
 @pytest.fixture
-def cloud2():
+def cloud2(mocked_aws: None):
     yield from _cloud(2)
 
 
 @pytest.fixture
-def cloud4():
+def cloud4(mocked_aws: None):
     yield from _cloud(4)
 
 

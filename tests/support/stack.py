@@ -54,6 +54,24 @@ class QueueRecorder:
         self.drain()
         return [i for i in self.items if all(i.get(k) == v for k, v in fields.items())]
 
+    def received(self, wanted: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        """Every message so far that ``wanted`` accepts."""
+        return [i for i in self.drain() if wanted(i)]
+
+
+# A recorder drains its queue: two on one queue would take each other's messages. Keyed by the
+# cloud's identity (LocalCloud is a dataclass, so not hashable), which the entry keeps alive.
+_RECORDERS: dict[int, tuple[LocalCloud, dict[str, QueueRecorder]]] = {}
+
+
+def queue_recorder(cloud: LocalCloud, output: str) -> QueueRecorder:
+    """The one recorder of the queue whose URL is ``cloud``'s output ``output``."""
+    _, recorders = _RECORDERS.setdefault(id(cloud), (cloud, {}))
+    url = cloud.outputs[output]
+    if url not in recorders:
+        recorders[url] = QueueRecorder(cloud.client("sqs"), url)
+    return recorders[url]
+
 
 class RestApi:
     """The stack's REST API as one user calls it (``Authorization: <IdToken>``), or as nobody."""
@@ -122,7 +140,7 @@ def running(cloud: LocalCloud, *, healthy: bool = True) -> Iterator[LocalCloud]:
 @pytest.fixture(scope="session")
 def image_results(stack: LocalCloud) -> QueueRecorder:
     """Every message of ImageProcessingQueue during the session."""
-    return QueueRecorder(stack.client("sqs"), stack.outputs["ImageProcessingQueueUrl"])
+    return queue_recorder(stack, "ImageProcessingQueueUrl")
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """Owner-aware helpers for the REST function tests: the sample users, and events re-addressed to
-one of them (or to nobody). Tables and rows come from ``tests.support.test_api_aws``.
+one of them (or to nobody). Tables and rows come from ``tests.support.api_aws``.
 
 The sample events in ``events/`` are Alice's requests, with the claims API Gateway's Cognito
 authorizer puts in ``requestContext.authorizer.claims`` (every value a string). Bob is another

@@ -6,12 +6,10 @@ stream."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from localcloud.event_filter import EventFilter
 from localcloud.event_sources.dynamodb_stream import DynamoDBStreamEventSource
@@ -22,19 +20,18 @@ NOW = 1_800_000_000
 
 
 @pytest.fixture
-def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def table(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
     # moto's in-process mock does not route botocore's account-based Streams endpoint.
     monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        arn = boto3.client("dynamodb").create_table(
-            TableName="Clients",
-            KeySchema=[{"AttributeName": "client_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "client_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "OLD_IMAGE"},
-        )["TableDescription"]["LatestStreamArn"]
-        yield arn
+    arn = boto3.client("dynamodb").create_table(
+        TableName="Clients",
+        KeySchema=[{"AttributeName": "client_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "client_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "OLD_IMAGE"},
+    )["TableDescription"]["LatestStreamArn"]
+    return arn
 
 
 class Function:

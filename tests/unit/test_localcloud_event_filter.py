@@ -10,7 +10,7 @@ import pytest
 
 from localcloud.errors import UnsupportedError
 from localcloud.event_filter import EventFilter, matches
-from tests.support.test_api_aws import load_event
+from tests.support.api_aws import load_event
 
 REMOVE: dict[str, Any] = load_event("client_reaper_expired")["Records"][0]
 INSERT: dict[str, Any] = {

@@ -5,24 +5,18 @@ SQS message or by the raised ``DispatchFailed``; an existing execution name mean
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from pipeline_common.aws import clear_clients
 from pipeline_common.contracts import S3Location
 from pipeline_common.contracts.image import ImageProcessingResult, ImageStatus
 from pipeline_common.s3_dispatch import DispatchFailed, Failures, report_rejection, start_execution
 
 
 @pytest.fixture
-def aws() -> Iterator[None]:
-    with mock_aws():
-        clear_clients()
-        yield
-        clear_clients()
+def aws(mocked_aws: None) -> None:
+    """moto for every AWS call of the test (the root ``mocked_aws``)."""
 
 
 def _result() -> ImageProcessingResult:

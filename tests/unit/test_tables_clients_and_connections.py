@@ -4,14 +4,11 @@ and each index queried by its one declared name."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
-from pipeline_common import aws
 from pipeline_common.tables.clients import (
     ClientRecord,
     count_clients_of,
@@ -35,13 +32,10 @@ ALICE = "alice-sub"
 
 
 @pytest.fixture(autouse=True)
-def tables() -> Iterator[None]:
-    with mock_aws():
-        aws.clear_clients()
-        create_table("ClientsTable")
-        create_table("ConnectionsTable")
-        yield
-    aws.clear_clients()
+def tables(mocked_aws: None) -> None:
+    create_table("ClientsTable")
+    create_table("ConnectionsTable")
+    return
 
 
 def client(client_id: str, *, created: datetime = NOW, owner: str = ALICE) -> ClientRecord:

@@ -4,15 +4,12 @@ write's row read back whole, and each conditional write refused where its condit
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
-from pipeline_common import aws
 from pipeline_common.contracts.common import S3Location
 from pipeline_common.contracts.jobs import JobMessage, JobOutputs, JobResult, JobStatus, PacsRef
 from pipeline_common.job_endings import failed_result
@@ -41,12 +38,9 @@ TTL_SECONDS = 7 * 86_400
 
 
 @pytest.fixture(autouse=True)
-def jobs_table() -> Iterator[None]:
-    with mock_aws():
-        aws.clear_clients()
-        create_table(TABLE)
-        yield
-    aws.clear_clients()
+def jobs_table(mocked_aws: None) -> None:
+    create_table(TABLE)
+    return
 
 
 def message(job_id: str) -> JobMessage:
