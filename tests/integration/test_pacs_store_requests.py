@@ -3,14 +3,11 @@ never overwrites: a STOW writes first (conditionally), the seed checks first."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from pipeline_common import aws
 from tests.support.dicom_samples import with_new_uids
 
 # isort: split
@@ -24,13 +21,10 @@ IDS = ("1.2.3", "1.2.3.4", "1.2.3.4.5")
 
 
 @pytest.fixture
-def s3() -> Iterator[Any]:
-    with mock_aws():
-        aws.clear_clients()
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
-    aws.clear_clients()
+def s3(mocked_aws: None) -> Any:
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    return client
 
 
 @pytest.fixture

@@ -14,9 +14,7 @@ import cv2
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
-from pipeline_common import aws
 from pipeline_common.contracts.video import (
     Box,
     Detection,
@@ -59,16 +57,13 @@ _SERVICES: list[YoloStreamService] = []
 
 
 @pytest.fixture
-def queue_url():
-    with mock_aws():
-        aws.clear_clients()
-        url = create_stream_resources(1)
-        try:
-            yield url
-        finally:
-            while _SERVICES:  # a failed test's services stop while their moto is still up
-                _SERVICES.pop().stop(timeout=10)
-            aws.clear_clients()
+def queue_url(mocked_aws):
+    url = create_stream_resources(1)
+    try:
+        yield url
+    finally:
+        while _SERVICES:  # a failed test's services stop while their moto is still up
+            _SERVICES.pop().stop(timeout=10)
 
 
 class _Instant:
