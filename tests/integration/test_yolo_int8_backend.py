@@ -57,3 +57,43 @@ def test_int8_backend_reports_itself_and_keeps_the_contract(models):
         assert all(0 <= d.box.x2 <= 640 and 0 <= d.box.y2 <= 360 for d in cand)
     assert agreement(pairs).frames == 3
     assert np.isfinite(agreement(pairs).f1)
+
+
+def test_histogram_calibration_on_frames_of_different_shapes_keeps_sensitive_modules_fp32(
+    tmp_path,
+):
+    import onnx
+
+    # Given calibration photos whose letterboxed frames have different shapes (portrait bus,
+    # landscape zidane), percentile calibration, and the stem modules 0 and 1 kept FP32
+    fp32 = export_onnx("yolov8n.yaml", tmp_path / "yolov8n.onnx", imgsz=320)
+
+    # When the int8 step runs
+    int8 = quantize_int8(
+        fp32,
+        tmp_path / "yolov8n.int8.onnx",
+        img_size=320,
+        per_photo=1,
+        photos=[photo("bus.jpg"), photo("zidane.jpg")],
+        calibration="percentile",
+        fp32_modules=(0, 1),
+    )
+
+    # Then it calibrates (one frame per batch), the stem reads no dequantised tensor while later
+    # modules do, and the model runs
+    graph = onnx.load(str(int8)).graph
+    dequantised = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+
+    def reads_int8(prefix: str) -> bool:
+        return any(
+            i in dequantised for n in graph.node if n.name.startswith(prefix) for i in n.input
+        )
+
+    assert not reads_int8("/model.0/")
+    assert not reads_int8("/model.1/")
+    assert reads_int8("/model.3/")
+    config = {"img_size": 320, "threads": 1, "conf_threshold": 0.0, "max_detections": 5}
+    q = load_detector(
+        DetectorConfig(str(fp32), backend="onnx-int8", int8_model_path=str(int8), **config)
+    )
+    assert len(q.detect(pan_zoom_frames(photo("bus.jpg"), 1, (640, 360))[0]).detections) == 5
