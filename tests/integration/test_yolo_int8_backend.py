@@ -20,18 +20,18 @@ from yolo_stream.export import export_onnx  # noqa: E402
 from yolo_stream.quantize import quantize_int8  # noqa: E402
 
 
+def quantize_small(fp32, **options):
+    """The int8 step at 320 on a few frames of two photos (portrait bus, landscape zidane)."""
+    out = fp32.with_suffix(".int8.onnx")
+    photos = [photo("bus.jpg"), photo("zidane.jpg")]
+    return quantize_int8(fp32, out, img_size=320, per_photo=1, photos=photos, **options)
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("int8")
     fp32 = export_onnx("yolov8n.yaml", tmp / "yolov8n.onnx", imgsz=320)
-    int8 = quantize_int8(
-        fp32,
-        tmp / "yolov8n.int8.onnx",
-        img_size=320,
-        per_photo=1,
-        photos=[photo("bus.jpg"), photo("zidane.jpg")],
-    )
-    return fp32, int8
+    return fp32, quantize_small(fp32)
 
 
 def test_int8_backend_reports_itself_and_keeps_the_contract(models):
@@ -70,15 +70,7 @@ def test_histogram_calibration_on_frames_of_different_shapes_keeps_sensitive_mod
     fp32 = export_onnx(str(fall_model("best.pt")), tmp_path / "person.onnx", imgsz=320)
 
     # When the int8 step runs
-    int8 = quantize_int8(
-        fp32,
-        tmp_path / "person.int8.onnx",
-        img_size=320,
-        per_photo=1,
-        photos=[photo("bus.jpg"), photo("zidane.jpg")],
-        calibration="percentile",
-        fp32_modules=(0, 1),
-    )
+    int8 = quantize_small(fp32, calibration="percentile", fp32_modules=(0, 1))
 
     # Then it calibrates (one frame per batch), the stem reads no dequantised tensor while later
     # modules do, and the model runs
