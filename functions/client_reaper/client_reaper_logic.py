@@ -23,9 +23,10 @@ from typing import Any, Literal
 from aws_lambda_powertools.metrics import MetricUnit
 from client_reaper_settings import ClientReaperSettings
 
-from pipeline_common.client_teardown import close_connections, management_client, remove_delivery
+from pipeline_common.client_teardown import close_connections, remove_delivery
 from pipeline_common.observability import logger, metrics
 from pipeline_common.tables.clients import ClientRecord
+from pipeline_common.websocket_stage import management_client
 
 REMOVE = "REMOVE"
 _TTL_DELETER = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}

@@ -31,12 +31,12 @@ from pipeline_common import client_teardown
 from pipeline_common.client_teardown import (
     ConnectionsNotClosed,
     error_code,
-    management_client,
     remove_delivery,
 )
 from pipeline_common.http import NotFound, ServiceUnavailable
 from pipeline_common.observability import logger
 from pipeline_common.tables.clients import live_client_of, retire_client
+from pipeline_common.websocket_stage import management_client
 
 
 def delete_client(

@@ -18,12 +18,9 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from result_push_settings import ResultPushSettings
 
@@ -31,21 +28,14 @@ from pipeline_common.contracts.jobs import JobResult
 from pipeline_common.http import deliverable
 from pipeline_common.observability import logger, metrics
 from pipeline_common.tables.connections import connection_ids_of, remove_connection
+from pipeline_common.websocket_stage import management_client
 
 # Connections posted to at once (a client has at most MAX_CONNECTIONS_PER_CLIENT, default 5).
 _MAX_PARALLEL_POSTS = 16
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=5)
 
 
 class PushFailed(RuntimeError):
     """At least one live connection could not be reached for a reason other than being gone."""
-
-
-@lru_cache(maxsize=4)
-def management_client(endpoint: str) -> Any:
-    # The one client with an explicit endpoint: the @connections API lives on the WebSocket
-    # stage's own URL, which AWS requires to be named (it is not in AWS_ENDPOINT_URL's scope).
-    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=_CONFIG)
 
 
 def push_result(

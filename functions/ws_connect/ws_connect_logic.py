@@ -18,14 +18,11 @@ from datetime import datetime, timedelta
 from botocore.exceptions import BotoCoreError, ClientError
 from ws_connect_settings import WsConnectSettings
 
-from pipeline_common.client_teardown import (
-    ConnectionsNotClosed,
-    close_connection_ids,
-    management_client,
-)
+from pipeline_common.client_teardown import ConnectionsNotClosed, close_connection_ids
 from pipeline_common.observability import logger
 from pipeline_common.tables.clients import live_client_of
 from pipeline_common.tables.connections import ConnectionRow, connection_ids_of, put_connection
+from pipeline_common.websocket_stage import management_client
 
 FORBIDDEN = {"statusCode": 403, "body": "Forbidden"}
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from pipeline_common.client_teardown import management_endpoint
+from pipeline_common.websocket_stage import StageUrl, WebSocketStageSettings
 
 
-class WsConnectSettings(BaseSettings):
+class WsConnectSettings(WebSocketStageSettings):
     model_config = SettingsConfigDict(frozen=True)
 
     connections_table: str = Field(min_length=3)
@@ -18,8 +18,4 @@ class WsConnectSettings(BaseSettings):
     # The most live connections one client keeps: a new one beyond it closes the oldest.
     max_connections_per_client: int = Field(default=5, ge=1, le=100)
     # The WebSocket API's ApiEndpoint + "/" + stage: its @connections API closes the oldest.
-    websocket_endpoint: str
-
-    @property
-    def management_endpoint(self) -> str:
-        return management_endpoint(self.websocket_endpoint)
+    websocket_endpoint: StageUrl

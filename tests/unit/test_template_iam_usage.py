@@ -239,8 +239,10 @@ def _read_calls(unit: CodeUnit) -> dict[str, set[str]]:
     # Within the layer too, one function makes the client and another calls it.
     layer_services = {s for _, tree in used for s in _CLIENT.findall(ast.unparse(tree))}
     layer = [(path, tree, layer_services) for path, tree in used]
+    # ...and a client the layer makes (websocket_stage.management_client) is called by the unit.
+    own_services = services | layer_services
     found: dict[str, set[str]] = {}
-    for path, tree, tree_services in [(p, t, services) for p, t in own] + layer:
+    for path, tree, tree_services in [(p, t, own_services) for p, t in own] + layer:
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue

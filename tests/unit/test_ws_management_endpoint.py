@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.functions import load_function
+from pipeline_common.websocket_stage import management_endpoint
 
 
 @pytest.mark.parametrize(
@@ -19,6 +19,4 @@ from tests.support.functions import load_function
     ],
 )
 def test_management_endpoint(websocket, management):
-    settings = load_function("result_push", "result_push_settings")
-
-    assert settings.management_endpoint(websocket) == management
+    assert management_endpoint(websocket) == management

@@ -14,11 +14,8 @@ as done, so a retry, or the second caller, finishes what the first left.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from pipeline_common import aws
@@ -26,7 +23,6 @@ from pipeline_common.observability import logger
 from pipeline_common.tables.clients import ClientRecord
 from pipeline_common.tables.connections import connection_ids_of, remove_connection
 
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=5)
 # What SNS and SQS answer for a subscription or queue that no longer exists: already done.
 ALREADY_GONE = frozenset(
     {"NotFound", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
@@ -35,22 +31,6 @@ ALREADY_GONE = frozenset(
 
 class ConnectionsNotClosed(RuntimeError):
     """At least one connection could not be closed for a reason other than being gone."""
-
-
-@lru_cache(maxsize=4)
-def management_client(endpoint: str) -> Any:
-    # The @connections API lives on the WebSocket stage's own URL, which AWS requires to be named
-    # (it is not in AWS_ENDPOINT_URL's scope); ResultPushFunction builds its client the same way.
-    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=_CONFIG)
-
-
-def management_endpoint(websocket_endpoint: str) -> str:
-    """A WebSocket stage's @connections API: the same URL over HTTP(S) (``wss`` -> ``https``,
-    ``ws`` -> ``http``, on AWS and in the local cloud alike)."""
-    for scheme, http_scheme in (("wss://", "https://"), ("ws://", "http://")):
-        if websocket_endpoint.startswith(scheme):
-            return http_scheme + websocket_endpoint[len(scheme) :]
-    return websocket_endpoint
 
 
 def close_connections(client_id: str, *, connections_table: str, api: Any) -> int:
