@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         if "WebConsoleUrl" in cloud.outputs:
             line("web console", cloud.outputs["WebConsoleUrl"])
         line("sign in as", f"{login.username}; the password is DEMO_PASSWORD in {args.env_file}")
-        line("CLIs", f"log in as the user in {args.env_file.name}: python -m clients.ws_client -h")
+        line("CLIs", f"log in as the user in {args.env_file.name}: .venv/bin/pipeline --help")
         if args.exit:
             return 0
         print("\nThe local cloud keeps running; Ctrl-C stops it.", flush=True)
