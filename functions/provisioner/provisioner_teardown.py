@@ -28,11 +28,8 @@ from provisioner_limits import RATE_WINDOW
 from provisioner_settings import ProvisionerSettings
 
 from pipeline_common import client_teardown
-from pipeline_common.client_teardown import (
-    ConnectionsNotClosed,
-    error_code,
-    remove_delivery,
-)
+from pipeline_common.aws import error_code
+from pipeline_common.client_teardown import ConnectionsNotClosed, remove_delivery
 from pipeline_common.http import NotFound, ServiceUnavailable
 from pipeline_common.observability import logger
 from pipeline_common.tables.clients import live_client_of, retire_client

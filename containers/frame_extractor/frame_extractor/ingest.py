@@ -28,6 +28,7 @@ from frame_extractor.kinesis_writer import KinesisBatchWriter
 from frame_extractor.sampling import FrameSampler
 from frame_extractor.settings import Settings
 from frame_extractor.video_decoder import SampledFrame, VideoDecoder
+from pipeline_common.aws import error_code
 from pipeline_common.contracts.common import S3Location, utc_now
 from pipeline_common.contracts.video import (
     VIDEO_EXTENSIONS,
@@ -38,7 +39,7 @@ from pipeline_common.contracts.video import (
     oversize_frame_key,
 )
 from pipeline_common.observability import logger
-from pipeline_common.s3_objects import error_code, is_unreadable
+from pipeline_common.s3_objects import is_unreadable
 
 
 @dataclass

@@ -30,13 +30,14 @@ REPORTED = "REPORTED"
 
 def _conditional_update(table: str, object_id: str, **kwargs: Any) -> bool:
     from pipeline_common.aws import client
+    from pipeline_common.tables.attributes import is_refusal
 
     try:
         client("dynamodb").update_item(
             TableName=table, Key={"object_id": {"S": object_id}}, **kwargs
         )
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if is_refusal(exc):
             return False
         raise
     return True

@@ -5,9 +5,9 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from grayscale_task.errors import ImageRejected
-from pipeline_common.aws import client
+from pipeline_common.aws import client, error_code
 from pipeline_common.contracts import S3Location
-from pipeline_common.s3_objects import error_code, is_missing
+from pipeline_common.s3_objects import is_missing
 
 
 def download(location: S3Location, *, max_bytes: int) -> bytes:

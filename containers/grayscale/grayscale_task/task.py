@@ -198,9 +198,9 @@ def read_manifest(settings: TaskSettings) -> ImageBatchManifest:
     from botocore.exceptions import ClientError
     from pydantic import ValidationError
 
-    from pipeline_common.aws import client
+    from pipeline_common.aws import client, error_code
     from pipeline_common.contracts.image import ImageBatchManifest
-    from pipeline_common.s3_objects import error_code, is_missing
+    from pipeline_common.s3_objects import is_missing
 
     try:
         body = client("s3").get_object(Bucket=settings.manifest_bucket, Key=settings.manifest_key)

@@ -14,7 +14,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pacs_api import layout
 from pacs_api.errors import InstanceConflict, NotFound, ObjectTooLarge, StoreUnavailable
 from pipeline_common import aws
-from pipeline_common.s3_objects import error_code, is_missing, presigned_get
+from pipeline_common.aws import error_code
+from pipeline_common.s3_objects import is_missing, presigned_get
 
 _PRECONDITION_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
 SHA256_METADATA = "sha256"

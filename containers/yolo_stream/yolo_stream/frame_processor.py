@@ -18,6 +18,7 @@ import numpy as np
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
+from pipeline_common.aws import error_code
 from pipeline_common.contracts.common import S3Location, utc_now
 from pipeline_common.contracts.video import (
     UNKNOWN_VIDEO_ID,
@@ -34,7 +35,7 @@ from pipeline_common.contracts.video import (
     parse_stream_record,
 )
 from pipeline_common.observability import logger
-from pipeline_common.s3_objects import error_code, is_unreadable
+from pipeline_common.s3_objects import is_unreadable
 from yolo_stream.detection import Detector
 from yolo_stream.detection.annotate import annotate
 from yolo_stream.errors import (

@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, signature_version="s3v4")
 
@@ -31,6 +32,14 @@ def clear_clients() -> None:
     """Forget every cached client (tests that switch endpoints or credentials call this)."""
     client.cache_clear()
     resource.cache_clear()
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a ``ClientError`` (``NoSuchKey``, ``ConditionalCheckFailedException``
+    ...); an empty string for anything else."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code") or "")
+    return ""
 
 
 def string_attributes(**values: str) -> dict[str, dict[str, str]]:

@@ -78,16 +78,9 @@ def remove_delivery(record: ClientRecord) -> None:
         _unless_gone(lambda: aws.client("sqs").delete_queue(QueueUrl=url))
 
 
-def error_code(exc: BaseException) -> str | None:
-    """The AWS error code of a ``ClientError``; None for anything else."""
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code"))
-    return None
-
-
 def _unless_gone(call: Callable[[], object]) -> None:
     try:
         call()
     except ClientError as exc:
-        if error_code(exc) not in ALREADY_GONE:
+        if aws.error_code(exc) not in ALREADY_GONE:
             raise

@@ -37,18 +37,14 @@ def link_lifetime(*, minimum: int = 1) -> Any:
     return Field(default=MAX_LINK_SECONDS, ge=minimum, le=MAX_LINK_SECONDS)
 
 
-def error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def is_missing(error: ClientError) -> bool:
     """The object or version does not exist (a 404, however this S3 call names it)."""
-    return error_code(error) in MISSING_CODES
+    return aws.error_code(error) in MISSING_CODES
 
 
 def is_unreadable(error: ClientError) -> bool:
     """Missing, denied, or its bucket gone: the object cannot be read by this role."""
-    return error_code(error) in UNREADABLE_CODES
+    return aws.error_code(error) in UNREADABLE_CODES
 
 
 def _checked(expires_in: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from pipeline_common.aws import client
+from pipeline_common.aws import client, error_code
 
 
 def start_execution(state_machine_arn: str, name: str, execution_input: str) -> bool:
@@ -15,7 +15,7 @@ def start_execution(state_machine_arn: str, name: str, execution_input: str) -> 
             stateMachineArn=state_machine_arn, name=name, input=execution_input
         )
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+        if error_code(exc) == "ExecutionAlreadyExists":
             return False
         raise
     return True

@@ -7,6 +7,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from pipeline_common import aws
+
 REFUSED = "ConditionalCheckFailedException"
 
 
@@ -26,4 +28,4 @@ def flag(item: dict[str, Any], name: str) -> bool:
 
 def is_refusal(exc: ClientError) -> bool:
     """The write's condition did not hold (nothing was written); any other error is a failure."""
-    return bool(exc.response.get("Error", {}).get("Code") == REFUSED)
+    return aws.error_code(exc) == REFUSED

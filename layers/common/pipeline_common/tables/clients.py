@@ -19,6 +19,7 @@ from typing import Any
 
 from pipeline_common import aws
 from pipeline_common.contracts.jobs import JOB_ID_PATTERN
+from pipeline_common.tables.attributes import number, text
 
 #: A user's clients by ``created_at`` (all attributes): the per-user cap and creation rate.
 OWNER_INDEX = "owner-index"
@@ -39,19 +40,15 @@ class ClientRecord:
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> ClientRecord:
-        def text(name: str) -> str | None:
-            value = item.get(name, {}).get("S")
-            return str(value) if value is not None else None
-
         return cls(
             client_id=item["client_id"]["S"],
-            owner=text("owner"),
-            delivery=text("delivery") or "push",
-            created_at=text("created_at") or "",
-            expires_at=int(item.get("ttl", {}).get("N", "0")),
-            queue_url=text("queue_url"),
-            subscription_arn=text("subscription_arn"),
-            deleted_at=text("deleted_at"),
+            owner=text(item, "owner"),
+            delivery=text(item, "delivery") or "push",
+            created_at=text(item, "created_at") or "",
+            expires_at=number(item, "ttl") or 0,
+            queue_url=text(item, "queue_url"),
+            subscription_arn=text(item, "subscription_arn"),
+            deleted_at=text(item, "deleted_at"),
         )
 
     def to_item(self) -> dict[str, Any]:
