@@ -73,10 +73,10 @@ $(TOOLS)/.installed: requirements/tools.txt
 
 setup: $(VENV)/.native $(VENV)/.cli
 
-demo: $(VENV)/.native web
+demo: $(VENV)/.native $(VENV)/.cli web
 	$(PY) -m demo
 
-up: $(VENV)/.native web
+up: $(VENV)/.native $(VENV)/.cli web
 	$(PY) -m localcloud up
 
 test: lint validate security build unit integration e2e reliability
