@@ -28,10 +28,10 @@ from provisioner_limits import RATE_WINDOW
 from provisioner_settings import ProvisionerSettings
 
 from pipeline_common import client_teardown
-from pipeline_common.aws import error_code
 from pipeline_common.client_teardown import ConnectionsNotClosed, remove_delivery
 from pipeline_common.http import NotFound, ServiceUnavailable
 from pipeline_common.observability import logger
+from pipeline_common.tables.attributes import is_refusal
 from pipeline_common.tables.clients import live_client_of, retire_client
 from pipeline_common.websocket_stage import management_client
 
@@ -49,7 +49,7 @@ def delete_client(
         remove_delivery(record)
         _retire(record.client_id, owner=owner, now=now, settings=settings)
     except (ClientError, BotoCoreError, ConnectionsNotClosed) as exc:
-        if error_code(exc) == "ConditionalCheckFailedException":
+        if is_refusal(exc):
             # A concurrent DELETE of the same client finished first: the outcome is the same.
             logger.info("client already deleted", extra={"client_id": client_id})
         else:

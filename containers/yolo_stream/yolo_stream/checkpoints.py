@@ -30,6 +30,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from pipeline_common.tables.attributes import is_refusal
 from yolo_stream.errors import LeaseLostError
 
 WORKER_PREFIX = "worker:"
@@ -63,10 +64,6 @@ def registry_key(stream_name: str) -> str:
     return f"{stream_name}:__workers__"  # shard ids are "shardId-...": no collision
 
 
-def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
-
-
 class CheckpointStore:
     def __init__(self, dynamodb: Any, table: str, owner: str, lease_seconds: float) -> None:
         self._db = dynamodb
@@ -94,7 +91,7 @@ class CheckpointStore:
                 ReturnValues="ALL_NEW",
             )["Attributes"]
         except ClientError as exc:
-            if _conditional_failed(exc):
+            if is_refusal(exc):
                 return None
             raise
         return Lease(
@@ -179,7 +176,7 @@ class CheckpointStore:
                 ExpressionAttributeValues={":me": {"S": self.owner}},
             )
         except ClientError as exc:
-            if not _conditional_failed(exc):
+            if not is_refusal(exc):
                 raise
 
     # -- worker registry ---------------------------------------------------------------------
@@ -233,7 +230,7 @@ class CheckpointStore:
                 ExpressionAttributeValues={":seen": value},
             )
         except ClientError as exc:
-            if not _conditional_failed(exc):
+            if not is_refusal(exc):
                 raise
 
     def _update(
@@ -263,7 +260,7 @@ class CheckpointStore:
                 ReturnValues="UPDATED_NEW",
             )
         except ClientError as exc:
-            if _conditional_failed(exc):
+            if is_refusal(exc):
                 raise LeaseLostError(f"lease on {key} is now held by another worker") from exc
             raise
         return int(item.get("Attributes", {}).get("failed_attempts", {}).get("N", "0"))

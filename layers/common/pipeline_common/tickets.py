@@ -23,6 +23,7 @@ from datetime import datetime
 from botocore.exceptions import ClientError
 
 from pipeline_common import aws
+from pipeline_common.tables.attributes import is_refusal
 
 TICKET_BYTES = 32
 # token_urlsafe(32) is exactly 43 characters of the URL-safe base64 alphabet, unpadded.
@@ -102,7 +103,7 @@ def consume(value: str, *, table: str, now: datetime) -> ConsumedTicket | None:
             ReturnValues="ALL_OLD",
         )
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if is_refusal(exc):  # unknown, expired or already used
             return None
         raise
     item = old.get("Attributes") or {}
