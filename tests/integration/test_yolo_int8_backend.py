@@ -5,6 +5,7 @@ contract as FP32 and a detection agreement the benchmark's measure can count."""
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 
 from tests.support.video_samples import fall_model, pan_zoom_frames, photo, use_container
@@ -29,6 +30,8 @@ def quantize_small(fp32, **options):
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
+    # (random weights: a tensor the histogram calibrators cannot bin falls back to min/max,
+    # and the model's metadata says so)
     tmp = tmp_path_factory.mktemp("int8")
     fp32 = export_onnx("yolov8n.yaml", tmp / "yolov8n.onnx", imgsz=320)
     return fp32, quantize_small(fp32)
@@ -107,7 +110,10 @@ def test_default_int8_step_keeps_agreement_above_the_floor_on_the_person_detecto
     # When both detect on a fixed set of the benchmark's agreement frames
     result = agreement((ref.detect(f).detections, q.detect(f).detections) for f in frames)
 
-    # Then the detections agree at the floor that lets `auto` pick int8
+    # Then the model was calibrated with the step's default (percentile histograms), and the
+    # detections agree at the floor that lets `auto` pick int8
+    meta = {p.key: p.value for p in onnx.load(str(int8)).metadata_props}
+    assert meta["quantization"].endswith("FP32, percentile"), meta["quantization"]
     assert result.frames == 40
     assert result.reference > 20
     assert result.f1 >= F1_FLOOR, result.as_dict()

@@ -24,9 +24,10 @@ Provider = Literal["auto", "cpu", "cuda", "tensorrt"]
 
 # int8 is the default only where it was measured to keep detection agreement with FP32 at
 # F1 >= 0.98 (bench/bench_yolo.py). On this project's x86 machines (AVX-512 VNNI) the mixed
-# model (int8 with the sensitive modules FP32, yolo_stream.quantize.FP32_MODULES) agrees at
-# F1 0.986 and runs about 1.6x the FP32 frames/s with 1 thread (fully int8 was 2.6-2.8x but
-# F1 0.93); arm64 (Graviton) could not be measured here and stays on the FP32 path.
+# model (int8 with the sensitive modules FP32, yolo_stream.quantize.FP32_MODULES, percentile
+# calibration) agrees at F1 0.983 over 500 frames and runs about 1.7x the FP32 frames/s with 1
+# thread (fully int8 was 2.8x but F1 0.93); arm64 (Graviton) could not be measured here and
+# stays on the FP32 path.
 INT8_MEETS_FLOOR: dict[str, bool] = {"x86_64": True, "aarch64": False, "arm64": False}
 
 
