@@ -146,6 +146,29 @@ class PacsStore:
             for ids, item in sorted(instances.items())
         ]
 
+    def instance_object(
+        self, study_id: str, series_id: str, instance_id: str
+    ) -> StoredObject | None:
+        """One instance found by its key (a HEAD, not a listing); None when it is not stored.
+        Its summary is taken to exist: a missing one is rebuilt when read, as for a listing."""
+        key = layout.instance_key(study_id, series_id, instance_id)
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if is_missing(exc):
+                return None
+            raise self._translate(exc, instance_id) from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailable(f"PACS store unavailable: {type(exc).__name__}") from exc
+        return StoredObject(
+            study_id=study_id,
+            series_id=series_id,
+            instance_id=instance_id,
+            size_bytes=int(head["ContentLength"]),
+            last_modified=head["LastModified"],
+            has_summary=True,
+        )
+
     def read_summary(
         self, study_id: str, series_id: str, instance_id: str
     ) -> dict[str, Any] | None:
