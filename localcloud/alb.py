@@ -3,6 +3,11 @@
 Each listener of the template becomes a local port; its rules (``path-pattern`` conditions,
 ``forward`` actions, by priority) choose a target group, and the request is proxied to one of the
 ECS service processes registered behind it (round robin), as the ALB does with awsvpc targets.
+
+Like the ALB, it keeps its connections to the targets open between requests and closes one idle
+for ``IDLE_TIMEOUT_SECONDS`` (the ALB's default ``idle_timeout.timeout_seconds``; the PACS keeps
+its side open longer, so the balancer is the one that closes). Opening a connection per request
+cost every PACS call a connect and a session set-up.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from yarl import URL
 
 log = logging.getLogger("localcloud.alb")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length"}
+IDLE_TIMEOUT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class LoadBalancer:
         self._counter = itertools.count()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None  # to the targets, made in the loop
         self._thread: threading.Thread | None = None
 
     @property
@@ -75,19 +82,23 @@ class LoadBalancer:
         headers["X-Forwarded-Port"] = str(self.port)
         headers["Host"] = f"{self.host}:{self.port}"
         body = await request.read()
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                auto_decompress=False,
+                # Shared by every client: it must not keep one client's cookies for the next.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                connector=aiohttp.TCPConnector(keepalive_timeout=IDLE_TIMEOUT_SECONDS),
+            )
         try:
-            async with (
-                aiohttp.ClientSession(auto_decompress=False) as session,
-                session.request(
-                    request.method,
-                    # The request line as the client encoded it (yarl would re-quote it).
-                    URL(f"http://{target}{request.raw_path}", encoded=True),
-                    headers=headers,
-                    data=body,
-                    allow_redirects=False,
-                    timeout=aiohttp.ClientTimeout(total=60),
-                ) as upstream,
-            ):
+            async with self._session.request(
+                request.method,
+                # The request line as the client encoded it (yarl would re-quote it).
+                URL(f"http://{target}{request.raw_path}", encoded=True),
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=60),
+            ) as upstream:
                 payload = await upstream.read()
                 response = web.Response(status=upstream.status, body=payload)
                 for key, value in upstream.headers.items():
@@ -116,10 +127,17 @@ class LoadBalancer:
         self._thread.start()
         ready.wait(10)
 
+    async def _close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
     def stop(self) -> None:
         if self._loop is None or self._runner is None:
             return
-        future = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+        future = asyncio.run_coroutine_threadsafe(self._close(), self._loop)
         future.result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread:

@@ -174,3 +174,64 @@ def test_a_bad_environment_exits_2_with_a_clear_message(
     # Then
     assert worker.wait(timeout=60) == 2
     assert message in log.read_bytes()
+
+
+def test_two_jobs_at_once_run_side_by_side_and_a_stop_releases_both(
+    stack: JobStack, stuck_pacs_url: str, spawn: Callable[..., tuple[subprocess.Popen[bytes], Path]]
+) -> None:
+    # Given: a worker taking two jobs at once, two jobs of two clients (two FIFO groups), and a
+    # PACS that never answers
+    bodies = [
+        job_message(ALGO, sample_ref("CT_small.dcm"), client_id=f"client-000{n}") for n in (1, 2)
+    ]
+    for body in bodies:
+        send_job(stack, body)
+    worker, log = spawn(
+        stack.worker_env(stuck_pacs_url, ALGO, JOB_CONCURRENCY="2", SHUTDOWN_GRACE_SECONDS="1")
+    )
+    # Then: both are RUNNING at the same time
+    wait_for(
+        lambda: all(job_item(stack, b["job_id"]).get("status") == "RUNNING" for b in bodies),
+        "both jobs RUNNING",
+    )
+    # When: it is stopped
+    worker.send_signal(signal.SIGTERM)
+    # Then: it exits 0 and both messages are visible again at once (not after their timeout)
+    assert worker.wait(timeout=30) == 0
+    assert log.read_bytes().count(b"job abandoned at shutdown") == 2
+    again = drain(stack.request_queue_url, wait_seconds=5)
+    assert sorted(json.loads(m["Body"])["job_id"] for m in again) == sorted(
+        b["job_id"] for b in bodies
+    )
+
+
+def test_jobs_run_side_by_side_end_done_each_with_its_own_log_keys(
+    stack: JobStack, spawn: Callable[..., tuple[subprocess.Popen[bytes], Path]]
+) -> None:
+    # Given: a worker taking three jobs at once, and four jobs of four clients
+    bodies = [
+        job_message(ALGO, sample_ref("CT_small.dcm"), client_id=f"client-000{n}")
+        for n in range(1, 5)
+    ]
+    with pacs_api_server(stack.pacs_bucket) as pacs_url:
+        worker, log = spawn(stack.worker_env(pacs_url, ALGO, JOB_CONCURRENCY="3"))
+        wait_for(lambda: b"worker started" in log.read_bytes(), "the worker to start")
+        # When
+        for body in bodies:
+            send_job(stack, body)
+        wait_for(
+            lambda: all(job_item(stack, b["job_id"]).get("status") == "DONE" for b in bodies),
+            "every job DONE",
+        )
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+    # Then: each result was published once, and each job's timeline line names its own job
+    results = drain(stack.results_queue_url, wait_seconds=1)
+    assert sorted(json.loads(m["Body"])["job_id"] for m in results) == sorted(
+        b["job_id"] for b in bodies
+    )
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    timelines = [line for line in lines if line.get("message") == "job timeline"]
+    assert sorted(line["job_id"] for line in timelines) == sorted(b["job_id"] for b in bodies)
+    # ...and no job's keys leaked onto the lines of the worker itself
+    assert all("job_id" not in line for line in lines if line.get("message") == "worker stopped")

@@ -4,6 +4,8 @@ JobsTable (created from template.yaml, owner-index included) and the FIFO queues
 from __future__ import annotations
 
 import json
+import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 
@@ -261,6 +263,48 @@ def test_the_job_rate_is_per_user(capped_router, queues):
 
     # Then he is not held to Alice's count
     assert response["statusCode"] == 202
+
+
+def test_another_users_client_is_404_even_over_the_rate(capped_router, queues):
+    # Given Alice at her limit
+    event = load_event("router_process")
+    for _ in range(2):
+        invoke(capped_router, event)
+    drain(queues["processing_1"])
+
+    # When she names Bob's client
+    answer = unknown_client_answer(capped_router, BOBS_CLIENT_ID)
+
+    # Then the client is judged first, as when the reads ran one after the other
+    assert answer["error"]["code"] == "unknown_client"
+    assert drain(queues["processing_1"]) == []
+
+
+def test_the_client_check_and_the_rate_count_run_side_by_side(router, queues, monkeypatch):
+    # Given each of the two reads waits (up to 5 s) until the other one has started: one after
+    # the other, the first would never see the second and the request would fail
+    logic = sys.modules["router_logic"]
+    meeting = threading.Barrier(2, timeout=5)
+
+    def once_both_started(read):
+        def wrapped(*args, **kwargs):
+            meeting.wait()
+            return read(*args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(logic, "live_client_of", once_both_started(logic.live_client_of))
+    monkeypatch.setattr(
+        logic, "count_jobs_created_since", once_both_started(logic.count_jobs_created_since)
+    )
+
+    # When Alice submits
+    response = invoke(router, load_event("router_process"))
+
+    # Then both reads met, and the job was accepted and queued
+    assert response["statusCode"] == 202
+    assert not meeting.broken
+    assert len(drain(queues["processing_1"])) == 1
 
 
 def test_jobs_older_than_a_minute_do_not_count(capped_router, queues):

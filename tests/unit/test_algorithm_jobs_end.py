@@ -142,3 +142,16 @@ def test_the_budget_is_the_task_memory_less_what_is_reserved() -> None:
         budget.check(too_much, "series s")
     assert isinstance(refused.value, JobInputError)
     assert str(refused.value).startswith("series s is too large to process: 400 instance(s)")
+
+
+def test_jobs_that_run_at_once_share_the_budget_equally() -> None:
+    # Given the same task running two jobs at once
+    budget = MemoryBudget(task_memory_mib=2048, reserved_mib=512, shares=2)
+    fits = [InstanceSize(rows=512, columns=512)] * 150  # about 0.65 GiB
+    too_much = [InstanceSize(rows=512, columns=512)] * 200  # about 0.87 GiB
+    # When / Then: each has half of it, and a refusal says why it is smaller
+    assert budget.limit_bytes == 768 * MIB
+    assert budget.check(fits, "series s") <= budget.limit_bytes
+    with pytest.raises(OverMemoryBudget) as refused:
+        budget.check(too_much, "series s")
+    assert "shared by 2 jobs at once" in str(refused.value)

@@ -68,10 +68,12 @@ def estimate_bytes(sizes: Sequence[InstanceSize]) -> int:
 class MemoryBudget:
     task_memory_mib: int
     reserved_mib: int
+    #: Jobs that run at once in the task (``JOB_CONCURRENCY``): each gets an equal share.
+    shares: int = 1
 
     @property
     def limit_bytes(self) -> int:
-        return max(self.task_memory_mib - self.reserved_mib, 0) * MIB
+        return max(self.task_memory_mib - self.reserved_mib, 0) * MIB // self.shares
 
     def check(self, sizes: Sequence[InstanceSize], what: str) -> int:
         """The estimate for ``sizes``; raises ``OverMemoryBudget`` when it exceeds the budget."""
@@ -82,6 +84,7 @@ class MemoryBudget:
                 f"{what} is too large to process: {len(sizes)} instance(s), {pixels:,} pixels "
                 f"need about {needed / MIB:,.0f} MiB of memory, over this worker's budget of "
                 f"{self.limit_bytes / MIB:,.0f} MiB (task memory {self.task_memory_mib} MiB, "
-                f"{self.reserved_mib} MiB reserved)"
+                f"{self.reserved_mib} MiB reserved"
+                + (f", shared by {self.shares} jobs at once)" if self.shares > 1 else ")")
             )
         return needed

@@ -82,6 +82,7 @@ class JobRunner:
         max_series_instances: int,
         download_concurrency: int,
         budget: MemoryBudget | None = None,
+        concurrent_jobs: int = 1,
     ) -> None:
         self.algorithm = algorithm
         self.pacs = pacs
@@ -91,8 +92,9 @@ class JobRunner:
         self.download_concurrency = download_concurrency
         self.budget = budget
         # The PACS fetch started during the claim, and the overlay's upload beside the SEG and
-        # its STOW: I/O that overlaps the job's other steps (threads start on first use).
-        self._io = ThreadPoolExecutor(max_workers=4, thread_name_prefix="job-io")
+        # its STOW: I/O that overlaps the job's other steps (threads start on first use), for
+        # each of the jobs that may run at once.
+        self._io = ThreadPoolExecutor(max_workers=4 * concurrent_jobs, thread_name_prefix="job-io")
 
     def prefetch(self, job: JobMessage) -> Future[list[tuple[str, bytes]]] | None:
         """Start reading ``job``'s input from the PACS now (read-only: nothing is written, so a

@@ -37,6 +37,11 @@ class WorkerSettings(BaseSettings):
     # memory_reserved_mib for the process itself) is FAILED before download. Unset: no budget.
     task_memory_mib: int | None = Field(default=None, ge=128)
     memory_reserved_mib: int = Field(default=512, ge=0)
+    # Jobs this process runs at once, each on its own polling thread; the memory budget above is
+    # shared out equally between them. 1 (the default) is one job at a time: more lets a worker
+    # wait on the PACS, S3 and DynamoDB for one job while it computes another (throughput under
+    # a burst), at the cost of a smaller budget per job.
+    job_concurrency: int = Field(default=1, ge=1, le=16)
 
     @property
     def heartbeat_seconds(self) -> float:

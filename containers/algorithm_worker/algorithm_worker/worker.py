@@ -1,4 +1,11 @@
-"""The polling loop: one message at a time, from receipt to delete, with a clean SIGTERM stop."""
+"""The polling loop: one message at a time, from receipt to delete, with a clean SIGTERM stop.
+
+With ``JOB_CONCURRENCY`` above 1, that many loops run side by side on their own threads (the
+main thread is one of them), each taking one message at a time. What they share is made safe
+for it: the memory budget is split between them, each job's log keys belong to its thread,
+metrics are added and flushed under a lock, and a stop releases every message still in flight
+once the grace period is over.
+"""
 
 from __future__ import annotations
 
@@ -83,20 +90,28 @@ class Worker:
             max_series_instances=settings.max_series_instances,
             download_concurrency=settings.download_concurrency,
             budget=(
-                MemoryBudget(settings.task_memory_mib, settings.memory_reserved_mib)
+                MemoryBudget(
+                    settings.task_memory_mib,
+                    settings.memory_reserved_mib,
+                    shares=settings.job_concurrency,
+                )
                 if settings.task_memory_mib is not None
                 else None
             ),
+            concurrent_jobs=settings.job_concurrency,
         )
         self.table = table or JobsTable(
             aws.client("dynamodb"), settings.jobs_table, settings.job_ttl_days
         )
         self.publisher = publisher or ResultPublisher(aws.client("sns"), settings.results_topic_arn)
         self.stopping = threading.Event()
-        self._polling = False
-        self._current_receipt: str | None = None
+        # Per polling thread: whether it is in a receive, and when its message arrived.
+        self._thread = threading.local()
+        # Receipt handle of the message each polling thread is working on, by thread id.
+        self._in_flight: dict[int, str] = {}
+        self._in_flight_lock = threading.Lock()
+        self._metrics_lock = threading.Lock()
         self._abandon_timer: threading.Timer | None = None
-        self._received_at: float | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -104,7 +119,26 @@ class Worker:
         """Poll until SIGTERM/SIGINT; returns the process exit code (0)."""
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        logger.info("worker started", extra={"algo_id": self.settings.algo_id})
+        logger.info(
+            "worker started",
+            extra={
+                "algo_id": self.settings.algo_id,
+                "job_concurrency": self.settings.job_concurrency,
+            },
+        )
+        # The other loops are daemon threads: one still in a receive when the process ends is
+        # cut short, as the main thread's is by the signal.
+        for number in range(1, self.settings.job_concurrency):
+            threading.Thread(target=self._poll_loop, name=f"poll-{number}", daemon=True).start()
+        self._poll_loop()
+        # Stopped: the jobs other threads are running finish (or the grace timer releases their
+        # messages and ends the process).
+        while self._in_flight:
+            time.sleep(0.05)
+        logger.info("worker stopped", extra={"algo_id": self.settings.algo_id})
+        return 0
+
+    def _poll_loop(self) -> None:
         while not self.stopping.is_set():
             try:
                 self.poll_once()
@@ -113,31 +147,27 @@ class Worker:
             except Exception:  # the loop outlives any one failure; the message comes back
                 logger.exception("unexpected error while polling")
                 time.sleep(1)
-        logger.info("worker stopped", extra={"algo_id": self.settings.algo_id})
-        return 0
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         logger.info("stop requested", extra={"signal": signal.Signals(signum).name})
         self.stopping.set()
-        if self._polling:
-            raise _StopPolling
-        if self._current_receipt is not None and self._abandon_timer is None:
-            # The job may finish; if it cannot within the grace period, give its message back.
+        if self._in_flight and self._abandon_timer is None:
+            # The jobs may finish; those that cannot within the grace period give their
+            # messages back.
             self._abandon_timer = threading.Timer(
-                self.settings.shutdown_grace_seconds, self._abandon_current_job
+                self.settings.shutdown_grace_seconds, self._abandon_jobs_in_flight
             )
             self._abandon_timer.daemon = True
             self._abandon_timer.start()
+        if getattr(self._thread, "polling", False):  # signals run on the main thread
+            raise _StopPolling
 
-    def _abandon_current_job(self) -> None:
-        receipt = self._current_receipt
-        if receipt is not None:
+    def _abandon_jobs_in_flight(self) -> None:
+        with self._in_flight_lock:
+            receipts = list(self._in_flight.values())
+        for receipt in receipts:
             try:
-                self.sqs.change_message_visibility(
-                    QueueUrl=self.settings.request_queue_url,
-                    ReceiptHandle=receipt,
-                    VisibilityTimeout=0,
-                )
+                self._release(receipt)
                 logger.warning("job abandoned at shutdown; its message is visible again")
             except Exception:
                 logger.exception("could not release the message at shutdown")
@@ -146,7 +176,7 @@ class Worker:
     # -- one message -----------------------------------------------------------------------
 
     def poll_once(self) -> Outcome | None:
-        self._polling = True
+        self._thread.polling = True
         try:
             if self.stopping.is_set():
                 return None
@@ -158,20 +188,27 @@ class Worker:
                 MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
             )
         finally:
-            self._polling = False
+            self._thread.polling = False
         messages = response.get("Messages", [])
         if not messages:
             return None
         message = messages[0]
-        self._received_at = time.time()
-        self._current_receipt = message["ReceiptHandle"]
+        self._thread.received_at = time.time()
+        if self.stopping.is_set():
+            # Received as the worker was stopping (another thread's receive): not started.
+            self._release(message["ReceiptHandle"])
+            return None
+        me = threading.get_ident()
+        with self._in_flight_lock:
+            self._in_flight[me] = message["ReceiptHandle"]
         try:
             outcome = self.handle(message)
         finally:
-            self._current_receipt = None
-            if self._abandon_timer is not None:
-                self._abandon_timer.cancel()
-                self._abandon_timer = None
+            with self._in_flight_lock:
+                del self._in_flight[me]
+                if not self._in_flight and self._abandon_timer is not None:
+                    self._abandon_timer.cancel()
+                    self._abandon_timer = None
         logger.info(
             "message handled",
             extra={"action": outcome.action, "job_id": outcome.job_id, "detail": outcome.detail},
@@ -188,12 +225,26 @@ class Worker:
             # maxReceiveCount moves it to the DLQ quickly instead of blocking its FIFO group.
             self._release(receipt)
             return Outcome("poison", detail=str(exc))
-        logger.append_keys(job_id=job.job_id, algo_id=job.algo_id)
+        self._append_job_keys(job_id=job.job_id, algo_id=job.algo_id)
         sent_at = message.get("Attributes", {}).get("SentTimestamp")
         try:
             return self._handle_job(job, receipt, receive_count, int(sent_at) if sent_at else None)
         finally:
-            logger.remove_keys(["job_id", "algo_id"])
+            self._remove_job_keys(["job_id", "algo_id"])
+
+    def _append_job_keys(self, **keys: str) -> None:
+        """One job at a time: on every log line of the process (its heartbeat thread's too, as
+        ever); several: on the lines of the job's own thread only."""
+        if self.settings.job_concurrency == 1:
+            logger.append_keys(**keys)
+        else:
+            logger.thread_safe_append_keys(**keys)
+
+    def _remove_job_keys(self, keys: list[str]) -> None:
+        if self.settings.job_concurrency == 1:
+            logger.remove_keys(keys)
+        else:
+            logger.thread_safe_remove_keys(keys)
 
     def _handle_job(
         self, job: JobMessage, receipt: str, receive_count: int, sent_at_ms: int | None = None
@@ -274,7 +325,8 @@ class Worker:
     ) -> None:
         """Where one job's time went, for ``bench/bench_job_latency.py`` (epoch milliseconds
         and durations; ids and timings only, nothing from the job's data)."""
-        received_at_ms = round(self._received_at * 1000, 1) if self._received_at else None
+        received = getattr(self._thread, "received_at", None)
+        received_at_ms = round(received * 1000, 1) if received else None
         logger.info(
             "job timeline",
             extra={
@@ -317,14 +369,14 @@ class Worker:
         )
 
     def _record_metrics(self, name: str, started: float) -> None:
-        metrics.add_dimension(name="algo_id", value=self.settings.algo_id)
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-        metrics.add_metric(
-            name="JobDuration",
-            unit=MetricUnit.Milliseconds,
-            value=round((time.perf_counter() - started) * 1000, 3),
-        )
-        try:
-            metrics.flush_metrics()  # EMF to stdout; the awslogs driver turns it into metrics
-        except Exception:  # metrics must never fail a job (e.g. no namespace configured)
-            logger.warning("metrics not flushed", exc_info=True)
+        duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        # Powertools' metrics are one process-wide set: a job's metrics are added and flushed
+        # together, never interleaved with another thread's.
+        with self._metrics_lock:
+            metrics.add_dimension(name="algo_id", value=self.settings.algo_id)
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name="JobDuration", unit=MetricUnit.Milliseconds, value=duration_ms)
+            try:
+                metrics.flush_metrics()  # EMF to stdout; the awslogs driver turns it into metrics
+            except Exception:  # metrics must never fail a job (e.g. no namespace configured)
+                logger.warning("metrics not flushed", exc_info=True)

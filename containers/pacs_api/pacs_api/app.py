@@ -39,7 +39,7 @@ from pacs_api.errors import (
     PacsError,
     PatientAccessRequired,
 )
-from pacs_api.identifiers import checked_id, raw_path_problem
+from pacs_api.identifiers import checked_id, is_identifier, raw_path_problem
 from pacs_api.index import IndexedInstance, InstanceIndex
 from pacs_api.models import Health, PresignedUrl
 from pacs_api.rendering import JPEG, PNG, frame_bytes, frame_count, render
@@ -255,9 +255,16 @@ def create_app(settings: PacsSettings | None = None, store: PacsStore | None = N
     @router.get("/studies/{study}/series/{series}/instances")
     def search_series_instances(study: str, series: str, request: Request) -> JSONResponse:
         study, series = checked_id("study", study), checked_id("series", series)
+        query = query_of(request)
+        # A search for given instances (a worker's before it retrieves one) reads just those,
+        # not the whole series; when none of them is stored, the series answers as usual (its
+        # 404 when it does not exist either).
+        named = qido.named_instances(query)
+        by_key = named is not None and all(is_identifier(uid) for uid in named)
+        candidates = index.named(study, series, named) if named and by_key else []
         results = qido.search_instances(
-            indexed(study, series),
-            query_of(request),
+            candidates or indexed(study, series),
+            query,
             base_url=base_url(request),
             patient_access=patient_access(request),
             flat=False,

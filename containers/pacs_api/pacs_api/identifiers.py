@@ -16,6 +16,16 @@ def checked_id(kind: str, value: str) -> str:
         raise InvalidIdentifier(f"invalid {kind} id: {exc}") from exc
 
 
+def is_identifier(value: str) -> bool:
+    """Whether ``value`` passes the pattern (for ids from a query, where a bad one is not an
+    error: it just cannot name a stored instance)."""
+    try:
+        validate_identifier(value)
+    except ValueError:
+        return False
+    return True
+
+
 def raw_path_problem(raw_path: bytes, path: str) -> str | None:
     """Why a request path is refused before routing, or None when it is acceptable.
 

@@ -59,6 +59,18 @@ class InstanceIndex:
             for o, s in zip(objects, summaries, strict=True)
         ]
 
+    def named(
+        self, study_id: str, series_id: str, instance_ids: list[str]
+    ) -> list[IndexedInstance]:
+        """The instances of one series named by their SOP Instance UIDs, each found by its key
+        (no listing of the series); those not stored are left out."""
+        found = [self.store.instance_object(study_id, series_id, i) for i in instance_ids]
+        objects = [o for o in found if o is not None]
+        return [
+            IndexedInstance(o.study_id, o.series_id, o.instance_id, self._summary(o))
+            for o in objects
+        ]
+
     def remember(self, ids: tuple[str, str, str], summary: dict[str, Any]) -> None:
         with self._lock:
             self._cache[ids] = summary

@@ -143,6 +143,17 @@ class Query:
         return [m for m in self.matches if m.tag not in _COMPUTED]
 
 
+def named_instances(query: Query) -> list[str] | None:
+    """The SOP Instance UIDs an instance search is limited to by a ``SOPInstanceUID`` key (one
+    UID or a list); None when no such key limits it. Every result is one of them, so searching
+    those instances alone answers the same as searching their whole series."""
+    for match in query.matches:
+        if match.tag == SOP_UID and match.value not in ("", "*"):
+            uids = list(dict.fromkeys(u for u in re.split(r"[,\\]", match.value) if u))
+            return uids or None
+    return None
+
+
 def _in_range(value: str, low: str, high: str) -> bool:
     # DICOM dates and times compare as text once cut to the bound's precision.
     value = value.replace(":", "")

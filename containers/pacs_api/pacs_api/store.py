@@ -146,6 +146,23 @@ class PacsStore:
             for ids, item in sorted(instances.items())
         ]
 
+    def instance_object(
+        self, study_id: str, series_id: str, instance_id: str
+    ) -> StoredObject | None:
+        """One instance found by its key (a HEAD, not a listing); None when it is not stored.
+        Its summary is taken to exist: a missing one is rebuilt when read, as for a listing."""
+        head = self._head(layout.instance_key(study_id, series_id, instance_id), instance_id)
+        if head is None:
+            return None
+        return StoredObject(
+            study_id=study_id,
+            series_id=series_id,
+            instance_id=instance_id,
+            size_bytes=int(head["ContentLength"]),
+            last_modified=head["LastModified"],
+            has_summary=True,
+        )
+
     def read_summary(
         self, study_id: str, series_id: str, instance_id: str
     ) -> dict[str, Any] | None:
@@ -232,14 +249,9 @@ class PacsStore:
 
     def _stored_digest(self, key: str, instance_id: str) -> str | None:
         """SHA-256 of the object at ``key`` (its metadata, else its bytes); None when absent."""
-        try:
-            head = self.s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise self._translate(exc, instance_id) from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailable(f"PACS store unavailable: {type(exc).__name__}") from exc
+        head = self._head(key, instance_id)
+        if head is None:
+            return None
         recorded = head.get("Metadata", {}).get(SHA256_METADATA)
         if recorded:
             return str(recorded)
@@ -249,6 +261,18 @@ class PacsStore:
             return hashlib.sha256(body.read()).hexdigest()
         finally:
             body.close()
+
+    def _head(self, key: str, instance_id: str) -> dict[str, Any] | None:
+        """The object's HEAD answer; None when there is no object at ``key``."""
+        try:
+            head: dict[str, Any] = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if is_missing(exc):
+                return None
+            raise self._translate(exc, instance_id) from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailable(f"PACS store unavailable: {type(exc).__name__}") from exc
+        return head
 
     def _put(self, key: str, body: bytes, content_type: str, metadata: dict[str, str]) -> None:
         try:
