@@ -78,3 +78,22 @@ def test_yaml_built_model_runs_end_to_end_with_80_classes(tmp_path):
     assert len(detector.names) == 80
     assert len(run.detections) == 5
     assert all(0 <= d.box.x2 <= 640 and 0 <= d.box.y2 <= 360 for d in run.detections)
+
+
+def test_ultralytics_backend_keeps_the_configured_thread_count_after_predicting():
+    import torch
+    from ultralytics.utils import NUM_THREADS
+
+    # Given a thread count other than the one Ultralytics' device selection sets on its first
+    # predict (cpu_count - 1, capped at 8)
+    threads = NUM_THREADS + 1
+    detector = load_detector(
+        DetectorConfig(str(fall_model("best.pt")), backend="ultralytics", threads=threads)
+    )
+
+    # When it has predicted (its warm-up) and predicts a frame
+    torch.set_num_threads(1)  # anything else in the process may change it too
+    detector.detect(cv2.imread(str(photo("bus.jpg"))))
+
+    # Then inference ran with the configured count
+    assert torch.get_num_threads() == threads

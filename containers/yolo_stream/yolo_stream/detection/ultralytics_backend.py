@@ -32,7 +32,7 @@ class UltralyticsDetector:
         ultralytics = import_ultralytics()
         import torch
 
-        torch.set_num_threads(config.threads)
+        self._set_threads = lambda: torch.set_num_threads(config.threads)
         try:
             self._model = ultralytics.YOLO(str(path), task="detect")
         except Exception as exc:
@@ -51,6 +51,10 @@ class UltralyticsDetector:
             ) from exc
 
     def detect(self, image: np.ndarray) -> DetectionRun:
+        # Ultralytics' device selection on the first predict sets torch to its own thread count
+        # (cpu_count - 1: one thread on a 2-vCPU task); the configured count is set on every
+        # call (a cheap call) so YOLO_THREADS holds after that, and after anything else resets it.
+        self._set_threads()
         (result,) = self._model.predict(
             image,
             imgsz=self.config.img_size,
