@@ -361,6 +361,27 @@ def raw_output_difference(fp32: Path, int8: Path, frames: list) -> dict:
     }
 
 
+def alone_fps(backend: str, model: Path, threads: int, count: int, rounds: int) -> float:
+    """frames/s of one backend alone in its own process (``--alone``): the interleaved figures
+    put several thread pools in one process, and those idle-spinning between their turns take
+    the second core from whichever runs next, which understates every 2-thread figure."""
+    command = [sys.executable, __file__, "--alone", backend, str(model), str(threads), str(count)]
+    out = subprocess.run(
+        [*command, "--rounds", str(rounds)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def run_alone(backend: str, model: str, threads: int, count: int, rounds: int) -> float:
+    config = DetectorConfig(model, backend=backend, threads=threads, int8_model_path=model)
+    detector = load_detector(config)
+    frames = frames_16_9(count)
+    return measure(detector, frames * rounds)["fps"]
+
+
 def backend_table(frames: list, tmp: Path, rounds: int) -> dict:
     """backend x threads -> fps, ratio to Ultralytics, F1/precision/recall vs ONNX FP32."""
     import torch
@@ -391,6 +412,13 @@ def backend_table(frames: list, tmp: Path, rounds: int) -> dict:
             runs[f"{name} t{threads}"] = det.detect
             detectors[f"{name} t{threads}"] = det
     speed = measure_interleaved(runs, frames, rounds=rounds)
+    paths = {"ultralytics": ("ultralytics", fall_model("best.pt")), **models}
+    alone: dict[str, list[float]] = {}
+    for _ in range(rounds):  # configurations in turn, each round: others' load falls on all
+        for threads in (1, 2):
+            for name, (backend, path) in paths.items():
+                fps = alone_fps(backend, path, threads, len(frames), 1)
+                alone.setdefault(f"{name} t{threads}", []).append(fps)
     agree_frames = agreement_frames()
     torch.set_num_threads(2)
     accuracy = {
@@ -407,6 +435,8 @@ def backend_table(frames: list, tmp: Path, rounds: int) -> dict:
     for key, value in speed.items():
         name, threads = key.rsplit(" t", 1)
         base = speed[f"ultralytics t{threads}"]["fps"]
+        fps_alone = statistics.median(alone[key])
+        base_alone = statistics.median(alone[f"ultralytics t{threads}"])
         acc = accuracy.get(name, {"f1": 1.0, "precision": 1.0, "recall": 1.0})
         rows.append(
             {
@@ -415,6 +445,8 @@ def backend_table(frames: list, tmp: Path, rounds: int) -> dict:
                 "provider": detectors[key].backend,
                 "fps": value["fps"],
                 "x_ultralytics": round(value["fps"] / base, 2),
+                "fps_alone": round(fps_alone, 2),
+                "x_ultralytics_alone": round(fps_alone / base_alone, 2),
                 "f1": acc["f1"],
                 "precision": acc["precision"],
                 "recall": acc["recall"],
@@ -435,10 +467,15 @@ def print_table(table: dict) -> None:
         f"CPU path: {table['cpu_path']}; load average {table['load_average']}; "
         f"F1 over {table['agreement_frames']} frames vs ONNX FP32 (IoU>=0.5, same class)"
     )
-    print(f"{'backend':<12} {'thr':>3} {'frames/s':>9} {'x UL':>6} {'F1':>7} {'P':>7} {'R':>7}")
+    print("frames/s interleaved (one process, frame by frame in turn) | alone (own process)")
+    print(
+        f"{'backend':<12} {'thr':>3} {'frames/s':>9} {'x UL':>6} {'alone':>7} {'x UL':>6} "
+        f"{'F1':>7} {'P':>7} {'R':>7}"
+    )
     for r in table["rows"]:
         print(
             f"{r['backend']:<12} {r['threads']:>3} {r['fps']:>9.2f} {r['x_ultralytics']:>6.2f} "
+            f"{r['fps_alone']:>7.2f} {r['x_ultralytics_alone']:>6.2f} "
             f"{r['f1']:>7.4f} {r['precision']:>7.4f} {r['recall']:>7.4f}"
         )
     print(
@@ -454,11 +491,21 @@ def main() -> int:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--table-only", action="store_true", help="the backend table, no pipeline")
     parser.add_argument(
+        "--alone",
+        nargs=4,
+        metavar=("BACKEND", "MODEL", "THREADS", "FRAMES"),
+        help="(internal) print one backend's frames/s measured alone in this process",
+    )
+    parser.add_argument(
         "--pipeline-only",
         action="store_true",
         help="only the service vs model-only figures (no backend table, no Ultralytics runs)",
     )
     args = parser.parse_args()
+    if args.alone:
+        backend, model, threads, count = args.alone
+        print(run_alone(backend, model, int(threads), int(count), args.rounds))
+        return 0
     from yolo_stream.export import export_onnx
 
     frames = frames_16_9(args.frames)
