@@ -259,9 +259,9 @@ def create_app(settings: PacsSettings | None = None, store: PacsStore | None = N
         # A search for given instances (a worker's before it retrieves one) reads just those,
         # not the whole series; when none of them is stored, the series answers as usual (its
         # 404 when it does not exist either).
-        named = qido.named_instances(query)
-        by_key = named is not None and all(is_identifier(uid) for uid in named)
-        candidates = index.named(study, series, named) if named and by_key else []
+        named = qido.named_instances(query) or []
+        by_key = named and all(is_identifier(uid) for uid in named)
+        candidates = index.named(study, series, named) if by_key else []
         results = qido.search_instances(
             candidates or indexed(study, series),
             query,

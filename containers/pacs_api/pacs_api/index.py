@@ -64,11 +64,11 @@ class InstanceIndex:
     ) -> list[IndexedInstance]:
         """The instances of one series named by their SOP Instance UIDs, each found by its key
         (no listing of the series); those not stored are left out."""
-        found = [self.store.instance_object(study_id, series_id, i) for i in instance_ids]
-        objects = [o for o in found if o is not None]
+        found = (self.store.instance_object(study_id, series_id, i) for i in instance_ids)
         return [
             IndexedInstance(o.study_id, o.series_id, o.instance_id, self._summary(o))
-            for o in objects
+            for o in found
+            if o is not None
         ]
 
     def remember(self, ids: tuple[str, str, str], summary: dict[str, Any]) -> None:

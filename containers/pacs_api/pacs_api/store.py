@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -83,12 +85,8 @@ class PacsStore:
         self, study_id: str, series_id: str, instance_id: str, *, max_bytes: int
     ) -> bytes:
         key = layout.instance_key(study_id, series_id, instance_id)
-        try:
+        with self._s3_errors(instance_id):
             response = self.s3.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            raise self._translate(exc, instance_id) from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailable(f"PACS store unavailable: {type(exc).__name__}") from exc
         body = response["Body"]
         try:
             if int(response["ContentLength"]) > max_bytes:
@@ -105,12 +103,8 @@ class PacsStore:
     ) -> str:
         key = layout.instance_key(study_id, series_id, instance_id)
         # A URL for an object that does not exist would only fail later, at the client: 404 now.
-        try:
+        with self._s3_errors(instance_id):
             self.s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            raise self._translate(exc, instance_id) from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailable(f"PACS store unavailable: {type(exc).__name__}") from exc
         return presigned_get(self.bucket, key, expires_in=expires_in, s3=self.s3)
 
     def instance_objects(
@@ -168,14 +162,10 @@ class PacsStore:
     ) -> dict[str, Any] | None:
         key = layout.summary_key(study_id, series_id, instance_id)
         try:
-            response = self.s3.get_object(Bucket=self.bucket, Key=key)
-            body = response["Body"].read()
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise self._translate(exc, instance_id) from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailable(f"PACS store unavailable: {type(exc).__name__}") from exc
+            with self._s3_errors(instance_id):
+                body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except NotFound:
+            return None
         try:
             summary = json.loads(body)
         except ValueError:
@@ -239,12 +229,11 @@ class PacsStore:
                 IfNoneMatch="*",
             )
         except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code not in _PRECONDITION_CODES:
+            if error_code(exc) not in _PRECONDITION_CODES:
                 raise self._translate(exc, instance_id) from exc
             return self._stored_digest(key, instance_id)
         except BotoCoreError as exc:
-            raise StoreUnavailable(f"PACS store unavailable: {type(exc).__name__}") from exc
+            raise _unavailable(exc) from exc
         return None
 
     def _stored_digest(self, key: str, instance_id: str) -> str | None:
@@ -265,13 +254,10 @@ class PacsStore:
     def _head(self, key: str, instance_id: str) -> dict[str, Any] | None:
         """The object's HEAD answer; None when there is no object at ``key``."""
         try:
-            head: dict[str, Any] = self.s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise self._translate(exc, instance_id) from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailable(f"PACS store unavailable: {type(exc).__name__}") from exc
+            with self._s3_errors(instance_id):
+                head: dict[str, Any] = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except NotFound:
+            return None
         return head
 
     def _put(self, key: str, body: bytes, content_type: str, metadata: dict[str, str]) -> None:
@@ -280,7 +266,7 @@ class PacsStore:
                 Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata
             )
         except (ClientError, BotoCoreError) as exc:
-            raise StoreUnavailable(f"PACS store unavailable: {type(exc).__name__}") from exc
+            raise _unavailable(exc) from exc
 
     def _child_folders(self, prefix: str) -> list[str]:
         names: list[str] = []
@@ -292,7 +278,7 @@ class PacsStore:
                 for common in page.get("CommonPrefixes", []):
                     names.append(common["Prefix"][len(prefix) :].rstrip("/"))
         except (ClientError, BotoCoreError) as exc:
-            raise StoreUnavailable(f"PACS store unavailable: {type(exc).__name__}") from exc
+            raise _unavailable(exc) from exc
         return sorted(name for name in names if name)
 
     def _objects(self, prefix: str) -> list[dict[str, Any]]:
@@ -302,10 +288,25 @@ class PacsStore:
             )
             return [item for page in pages for item in page.get("Contents", [])]
         except (ClientError, BotoCoreError) as exc:
-            raise StoreUnavailable(f"PACS store unavailable: {type(exc).__name__}") from exc
+            raise _unavailable(exc) from exc
+
+    @contextmanager
+    def _s3_errors(self, instance_id: str) -> Iterator[None]:
+        """S3 errors of a call about one instance as the PACS's: a missing object is
+        ``NotFound``, any other error ``StoreUnavailable``."""
+        try:
+            yield
+        except ClientError as exc:
+            raise self._translate(exc, instance_id) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
 
     @staticmethod
     def _translate(exc: ClientError, instance_id: str) -> Exception:
         if is_missing(exc):
             return NotFound(f"instance {instance_id} not found")
         return StoreUnavailable(f"PACS store error: {error_code(exc) or type(exc).__name__}")
+
+
+def _unavailable(exc: Exception) -> StoreUnavailable:
+    return StoreUnavailable(f"PACS store unavailable: {type(exc).__name__}")
