@@ -328,6 +328,19 @@ def _owners() -> dict[str, str | None]:
     return owners
 
 
+def _record_releases(service: YoloStreamService) -> list[str]:
+    """The shard ids ``service`` gives back (rebalance or stop), in order."""
+    released: list[str] = []
+    release = service.store.release
+
+    def recording(key: str) -> None:
+        release(key)
+        released.append(key.rsplit(":", 1)[1])
+
+    service.store.release = recording  # type: ignore[method-assign]
+    return released
+
+
 def _split(owners: dict[str, str | None], *workers: str) -> list[int]:
     return [sum(1 for o in owners.values() if o == w) for w in workers]
 
@@ -348,10 +361,10 @@ def test_two_instances_split_four_shards_and_a_stopped_ones_shards_move_over(
                 _put(frame_record(video, sent[video], frames[sent[video] % 2]), video, hash_key)
                 sent[video] += 1
 
-    lease = 1.5
-    common = {"lease_seconds": lease, "shard_refresh_seconds": 5.0}
+    common = {"lease_seconds": 1.5, "shard_refresh_seconds": 5.0}
     feed(2)
     a = _service(cloud4, _StubDetector(), detector_settings, "worker-a", **common)
+    released_by_a = _record_releases(a)
     a.start()
     _wait(lambda: _split(_owners(), "worker-a") == [4], "worker a on all 4 shards")
 
@@ -361,11 +374,14 @@ def test_two_instances_split_four_shards_and_a_stopped_ones_shards_move_over(
     split_s = _wait(lambda: _split(_owners(), "worker-a", "worker-b") == [2, 2], "a 2/2 split")
     feed(2)
 
-    # Then the shards are split 2/2 within one lease period
-    assert split_s < lease, f"2/2 after {split_s:.2f}s"
+    # Then the shards are split 2/2 by a hand-over, not by waiting for leases to expire: the two
+    # shards b holds are the two a gave back (a keeps renewing, so nothing of a's expires)
+    owners = _owners()
+    assert set(released_by_a) == {s for s, o in owners.items() if o == "worker-b"}
 
     # When one instance stops (SIGTERM path: it finishes its frames and releases its leases)
     a.stop()
+    assert set(released_by_a) == set(owners)  # every lease a held, given back at stop
     takeover_s = _wait(lambda: _split(_owners(), "worker-b") == [4], "b on all 4 shards")
     feed(2)
     total = sum(sent.values())
@@ -388,8 +404,8 @@ def test_two_instances_split_four_shards_and_a_stopped_ones_shards_move_over(
         assert indices == sorted(indices)
     # and a graceful hand-over repeats nothing: one processing per frame across both workers
     assert a.stats.frames_processed + b.stats.frames_processed == total
+    # (how fast is the bench's business, not a test's: printed only)
     print(f"\nin-process: 2/2 split after {split_s:.2f}s, takeover after stop {takeover_s:.2f}s")
-    assert takeover_s < lease
 
 
 def test_three_instances_on_four_shards_settle_without_flapping(cloud4, detector_settings):
