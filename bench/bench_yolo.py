@@ -212,26 +212,37 @@ def pipeline_fps(model: Path, frames: list, threads: int, **service_env: str) ->
         server.stop()
 
 
-def pipeline_vs_bound(onnx_model: Path, frames: list) -> dict:
+def pipeline_vs_bound(onnx_model: Path, frames: list, int8_model: Path | None = None) -> dict:
     """Service frames/s vs the model-only bound, with 1 and 2 inference threads, for the
     service as deployed (decode ahead of inference) and with ``DECODE_AHEAD=0`` (decode on the
-    inference thread, the earlier service).
+    inference thread, the earlier service). With ``int8_model``, both run ``onnx-int8`` on it
+    (what ``auto`` picks on x86_64), else FP32.
 
     Both service runs are framed by model-only runs (same backend and threads, same frames),
     averaged, so all see about the same machine load. With THREADS=1 the I/O (and here moto's
     server) has a core of its own; with THREADS=2 on a 2-core machine every cycle spent on I/O
     is taken from inference."""
     results: dict = {}
+    backend = "onnx-int8" if int8_model else "onnx"
+    env = {"YOLO_BACKEND": backend, **({"YOLO_MODEL_INT8": str(int8_model)} if int8_model else {})}
     for threads in (1, 2):
-        bound_detector = load_detector(DetectorConfig(str(onnx_model), threads=threads))
+        bound_detector = load_detector(
+            DetectorConfig(
+                str(onnx_model),
+                backend=backend,
+                threads=threads,
+                int8_model_path=str(int8_model) if int8_model else None,
+            )
+        )
         before = measure(bound_detector, frames)
         load_before = os.getloadavg()[0]
-        inline = pipeline_fps(onnx_model, frames, threads=threads, DECODE_AHEAD="0")
-        pipeline = pipeline_fps(onnx_model, frames, threads=threads)
+        inline = pipeline_fps(onnx_model, frames, threads=threads, DECODE_AHEAD="0", **env)
+        pipeline = pipeline_fps(onnx_model, frames, threads=threads, **env)
         after = measure(bound_detector, frames)
         bound_fps = round((before["fps"] + after["fps"]) / 2, 2)
         results[f"pipeline_t{threads}"] = {
             **pipeline,
+            "backend": bound_detector.backend,
             "model_only_bound_fps": bound_fps,
             "bound_before": before,
             "bound_after": after,
@@ -501,6 +512,11 @@ def main() -> int:
         action="store_true",
         help="only the service vs model-only figures (no backend table, no Ultralytics runs)",
     )
+    parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="with --pipeline-only: the int8 backend (quantised here, about 2.5 minutes)",
+    )
     args = parser.parse_args()
     if args.alone:
         backend, model, threads, count = args.alone
@@ -512,7 +528,12 @@ def main() -> int:
     if args.pipeline_only:
         with tempfile.TemporaryDirectory() as tmp:
             onnx_model = export_onnx(str(fall_model("best.pt")), Path(tmp) / "person.onnx")
-            results = pipeline_vs_bound(onnx_model, frames)
+            int8_model = None
+            if args.int8:
+                from yolo_stream.quantize import quantize_int8
+
+                int8_model = quantize_int8(onnx_model, Path(tmp) / "person.int8.onnx")
+            results = pipeline_vs_bound(onnx_model, frames, int8_model)
         print_pipeline(results)
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -111,6 +111,30 @@ def test_settings_default_is_auto():
     assert settings.detector_config().provider == "auto"
 
 
+def _spinning(detector: object) -> str:
+    options = detector._session.get_session_options()  # type: ignore[attr-defined]
+    try:
+        return str(options.get_session_config_entry("session.intra_op.allow_spinning"))
+    except Exception:  # onnxruntime raises when the entry was never set: its default, spinning
+        return "default (1)"
+
+
+def test_pool_threads_do_not_busy_wait_unless_the_setting_says_so(monkeypatch):
+    # Given the service's settings without THREAD_SPINNING, and with it
+    model = str(fall_model("best_fp16.onnx"))
+    required = {"STREAM_NAME": "s", "CHECKPOINT_TABLE": "t", "FRAMES_BUCKET": "bkt"}
+    for name, value in {**required, "RESULTS_QUEUE_URL": "q", "YOLO_MODEL": model}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("THREADS", "2")
+    quiet = load_detector(Settings().detector_config())  # type: ignore[call-arg]
+    monkeypatch.setenv("THREAD_SPINNING", "true")
+    spinning = load_detector(Settings().detector_config())  # type: ignore[call-arg]
+
+    # Then ONNX Runtime's pool threads wait quietly by default, and spin when asked to
+    assert _spinning(quiet) == "0"
+    assert _spinning(spinning) == "default (1)"
+
+
 def test_frame_contract_carries_the_backend_and_accepts_messages_without_it():
     # Given a frame result as every backend writes it, and one from before the field existed
     base = {

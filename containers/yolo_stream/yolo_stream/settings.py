@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     img_size: int = Field(default=640, ge=32, le=4096)
     letterbox: Literal["rect", "square"] = "rect"
     threads: int = Field(default=1, ge=1, le=64)
+    thread_spinning: bool = False  # ONNX Runtime's busy-waiting pool threads (see DetectorConfig)
     jpeg_quality: int = Field(default=85, ge=10, le=100)
 
     poll_interval_seconds: float = Field(default=1.0, ge=0, le=60)
@@ -64,6 +65,7 @@ class Settings(BaseSettings):
             max_detections=self.max_detections,
             img_size=self.img_size,
             threads=self.threads,
+            thread_spinning=self.thread_spinning,
             rect=self.letterbox == "rect",
             class_names=self.class_names(),
         )

@@ -42,6 +42,10 @@ class DetectorConfig:
     max_detections: int = 300
     img_size: int = 640
     threads: int = 1
+    # ONNX Runtime's pool threads busy-wait for work between operators (its default). Off here:
+    # the service decodes, annotates and uploads on the same cores, and a spinning thread takes
+    # CPU from them and from the other pool thread (measured in bench/README.md).
+    thread_spinning: bool = False
     # rect: pad 16:9 frames to the smallest stride multiple (384x640) instead of 640x640.
     rect: bool = True
     class_names: dict[int, str] | None = None
