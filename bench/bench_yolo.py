@@ -214,18 +214,20 @@ def pipeline_fps(model: Path, frames: list, threads: int, **service_env: str) ->
         server.stop()
 
 
-def pipeline_vs_bound(onnx_model: Path, frames: list, int8_model: Path | None = None) -> dict:
+def pipeline_vs_bound(
+    onnx_model: Path, frames: list, backend: str = "onnx", int8_model: Path | None = None
+) -> dict:
     """Service frames/s vs the model-only bound, with 1 and 2 inference threads, for the
-    service as deployed (decode ahead of inference) and with ``DECODE_AHEAD=0`` (decode on the
-    inference thread, the earlier service). With ``int8_model``, both run ``onnx-int8`` on it
-    (what ``auto`` picks on x86_64), else FP32.
+    service with ``DECODE_AHEAD=2`` (decode ahead of inference, on its own thread) and with
+    ``DECODE_AHEAD=0`` (decode on the inference thread). Unset, the service takes 2 while
+    ``THREADS`` leaves a CPU free and 0 otherwise. Both run ``backend`` (``onnx-int8`` on
+    ``int8_model``).
 
     Both service runs are framed by model-only runs (same backend and threads, same frames),
     averaged, so all see about the same machine load. With THREADS=1 the I/O (and here moto's
     server) has a core of its own; with THREADS=2 on a 2-core machine every cycle spent on I/O
     is taken from inference."""
     results: dict = {}
-    backend = "onnx-int8" if int8_model else "onnx"
     env = {"YOLO_BACKEND": backend, **({"YOLO_MODEL_INT8": str(int8_model)} if int8_model else {})}
     for threads in (1, 2):
         bound_detector = load_detector(
@@ -239,7 +241,7 @@ def pipeline_vs_bound(onnx_model: Path, frames: list, int8_model: Path | None = 
         before = measure(bound_detector, frames)
         load_before = os.getloadavg()[0]
         inline = pipeline_fps(onnx_model, frames, threads=threads, DECODE_AHEAD="0", **env)
-        pipeline = pipeline_fps(onnx_model, frames, threads=threads, **env)
+        pipeline = pipeline_fps(onnx_model, frames, threads=threads, DECODE_AHEAD="2", **env)
         after = measure(bound_detector, frames)
         bound_fps = round((before["fps"] + after["fps"]) / 2, 2)
         results[f"pipeline_t{threads}"] = {
@@ -519,9 +521,10 @@ def main() -> int:
         help="only the service vs model-only figures (no backend table, no Ultralytics runs)",
     )
     parser.add_argument(
-        "--int8",
-        action="store_true",
-        help="with --pipeline-only: the int8 backend (quantised here, about 2.5 minutes)",
+        "--backend",
+        choices=("onnx", "onnx-int8", "openvino"),
+        default="onnx",
+        help="with --pipeline-only: the backend (onnx-int8 is quantised here, about 2.5 minutes)",
     )
     args = parser.parse_args()
     if args.alone:
@@ -535,11 +538,11 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             onnx_model = export_onnx(str(fall_model("best.pt")), Path(tmp) / "person.onnx")
             int8_model = None
-            if args.int8:
+            if args.backend == "onnx-int8":
                 from yolo_stream.quantize import quantize_int8
 
                 int8_model = quantize_int8(onnx_model, Path(tmp) / "person.int8.onnx")
-            results = pipeline_vs_bound(onnx_model, frames, int8_model)
+            results = pipeline_vs_bound(onnx_model, frames, args.backend, int8_model)
         print_pipeline(results)
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -114,7 +114,7 @@ def _service(queue_url: str, detector, worker: str = "w1", **overrides) -> YoloS
         poll_interval_seconds=0.05,
         shard_refresh_seconds=0.2,
         yolo_model=str(fall_model("best_fp16.onnx")),
-        **overrides,
+        **{"decode_ahead": DECODE_AHEAD, **overrides},  # whatever this machine's CPU count
     )
     service = YoloStreamService(settings, detector)
     _SERVICES.append(service)

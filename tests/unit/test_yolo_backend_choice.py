@@ -186,6 +186,23 @@ def test_pool_threads_do_not_busy_wait_unless_the_setting_says_so(monkeypatch):
     assert _spinning(spinning) == "default (1)"
 
 
+def test_decode_runs_ahead_only_while_inference_leaves_a_cpu_free():
+    # Given the service's settings without DECODE_AHEAD
+    def settings(**values: object) -> Settings:
+        return Settings(
+            stream_name="s", checkpoint_table="t", frames_bucket="bkt", results_queue_url="q",
+            yolo_model="m.onnx", **values,
+        )  # fmt: skip
+
+    # Then records are decoded 2 ahead while a CPU is left over, on the inference thread when
+    # inference takes every CPU, and as set when DECODE_AHEAD is set
+    assert settings(threads=1).decode_ahead_records(cpus=2) == 2
+    assert settings(threads=2).decode_ahead_records(cpus=2) == 0
+    assert settings(threads=2).decode_ahead_records(cpus=4) == 2
+    assert settings(threads=2, decode_ahead=3).decode_ahead_records(cpus=2) == 3
+    assert settings(threads=1, decode_ahead=0).decode_ahead_records(cpus=2) == 0
+
+
 def test_frame_contract_carries_the_backend_and_accepts_messages_without_it():
     # Given a frame result as every backend writes it, and one from before the field existed
     base = {

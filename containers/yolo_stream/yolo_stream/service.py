@@ -197,7 +197,7 @@ class YoloStreamService:
             poll_interval=self.settings.poll_interval_seconds,
             renew_every=self.settings.lease_seconds / 3,
             max_attempts=self.settings.max_record_attempts,
-            decode_ahead=self.settings.decode_ahead,
+            decode_ahead=self.settings.decode_ahead_records(),
         )
         self._consumers[shard_id] = consumer
         consumer.start()
