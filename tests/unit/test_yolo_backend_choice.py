@@ -73,6 +73,11 @@ def test_auto_takes_openvino_on_a_bfloat16_cpu_where_that_met_the_floor(tmp_path
     # When a GPU provider is asked for, Then FP32 ONNX Runtime (its GPU provider), whatever the CPU
     gpu = DetectorConfig(str(fp32), backend="auto", provider="cuda")
     assert resolve_backend(gpu, machine="x86_64", bf16=True) == "onnx"
+    # When onnxruntime-gpu is installed, Then its GPU goes first, unless the CPU is asked for
+    monkeypatch.setattr(detection, "_onnxruntime_has_gpu", lambda: True)
+    assert resolve_backend(config, machine="x86_64", bf16=True) == "onnx"
+    cpu = DetectorConfig(str(fp32), backend="auto", provider="cpu")
+    assert resolve_backend(cpu, machine="x86_64", bf16=True) == "openvino"
 
 
 def test_auto_without_int8_model_is_fp32(tmp_path, monkeypatch):

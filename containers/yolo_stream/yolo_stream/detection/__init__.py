@@ -88,7 +88,9 @@ def resolve_backend(
     runs bfloat16 here (asked of OpenVINO when None)."""
     if config.backend != "auto":
         return config.backend
-    if config.provider in ("cuda", "tensorrt") or _onnxruntime_has_gpu():
+    if config.provider in ("cuda", "tensorrt") or (
+        config.provider == "auto" and _onnxruntime_has_gpu()
+    ):
         return "onnx"
     machine = machine or platform.machine()
     if BF16_MEETS_FLOOR.get(machine, False):
