@@ -106,9 +106,13 @@ def stand_in() -> Iterator[StandIn]:
     http = ThreadingHTTPServer(("127.0.0.1", 0), Api)
     state.http_port = http.server_address[1]
 
+    def record(connection: ServerConnection, request: Any) -> None:
+        # During the handshake, before the client sees it accepted: recorded in the handler, a
+        # thread the client does not wait for, the WS could land after the client's next POST.
+        state.requests.append(("WS", request.path, None, None))
+
     def push(connection: ServerConnection) -> None:
         path = connection.request.path
-        state.requests.append(("WS", path, None, None))
         # One use per ticket, as the authorizer consumes it.
         if state.tickets.pop(path.partition("?ticket=")[2], None) is None:
             connection.close(code=1008)
@@ -128,7 +132,7 @@ def stand_in() -> Iterator[StandIn]:
         )
         connection.recv()  # Until the client closes.
 
-    ws = serve(push, "127.0.0.1", 0)
+    ws = serve(push, "127.0.0.1", 0, process_request=record)
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (http, ws)]
     for thread in threads:
         thread.start()
