@@ -106,7 +106,9 @@ def resolve_backend(
 def _onnxruntime_has_gpu() -> bool:
     import onnxruntime as ort
 
-    return "CUDAExecutionProvider" in ort.get_available_providers()
+    from yolo_stream.detection.onnx_backend import GPU_PROVIDERS
+
+    return GPU_PROVIDERS["cuda"] in ort.get_available_providers()
 
 
 def load_detector(config: DetectorConfig) -> Detector:
