@@ -108,6 +108,38 @@ PATCHED: tuple[Patched, ...] = (
         "folder never changes while the server runs, so it is listed once (speed only)",
     ),
     Patched(
+        "moto.core.utils:method_names_from_class",
+        "9dbac89d082b655f",
+        "moto_patches._cache_method_names",
+        "inspect.getmembers over the response class on every request; listed once per class "
+        "(speed only)",
+    ),
+    Patched(
+        "moto.dynamodb.responses:DynamoHandler.query",
+        "681834c64038af93",
+        "moto_patches._count_queries_without_copies",
+        "Select=COUNT keeps only len(items) of what Table.query returns (speed only)",
+    ),
+    Patched(
+        "moto.dynamodb.models.table:Table.query",
+        "002b4d00be6df07c",
+        "moto_patches._count_queries_without_copies",
+        "deep-copies every matched item, then projects the copies onto the index: for a COUNT "
+        "without a filter both hand the stored item through (speed only)",
+    ),
+    Patched(
+        "moto.dynamodb.models.dynamo_type:Item.__deepcopy__",
+        "7621d16ad7ce49d9",
+        "moto_patches._count_queries_without_copies",
+        "the copy Table.query makes, skipped while a COUNT without a filter runs",
+    ),
+    Patched(
+        "moto.dynamodb.models.table:SecondaryIndex.project",
+        "b2eb603ebd167860",
+        "moto_patches._count_queries_without_copies",
+        "the projection Table.query makes, skipped while a COUNT without a filter runs",
+    ),
+    Patched(
         "moto.core.authorization:ActionAuthenticatorMixin._authenticate_and_authorize_action",
         "f8cfc0296ca017fa",
         "iam._patch_authentication",

@@ -21,6 +21,9 @@ test_moto_patches.py`` fails when moto changes one of them or fixes a bug patche
    received and deleted, moto accepts its duplicate. SQS (and an SNS FIFO topic's delivery to it)
    drops a message whose deduplication id was accepted in the last five minutes, whatever became
    of the first; see ``_patch_sqs_fifo_deduplication``.
+7. Speed only, same answers: the backend module list and each response class's method names
+   are computed once, not per request, and a DynamoDB ``Select=COUNT`` query counts the items it
+   matched without deep-copying and projecting each one; see ``_count_queries_without_copies``.
 """
 
 # Monkeypatching moto's internals is untyped by nature.
@@ -29,6 +32,7 @@ test_moto_patches.py`` fails when moto changes one of them or fixes a bug patche
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -303,6 +307,56 @@ def _cache_moto_module_list() -> None:
     backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
 
 
+def _cache_method_names() -> None:
+    """Every request lists its response class's methods with ``inspect.getmembers`` to check the
+    action exists; the classes do not change while the server runs, so each is listed once."""
+    from moto.core import responses
+
+    names_of = cache(responses.method_names_from_class)
+    responses.method_names_from_class = names_of  # type: ignore[assignment]
+
+
+_counting = threading.local()
+
+
+def _count_queries_without_copies() -> None:
+    """moto answers a ``Query`` by deep-copying every item its key condition matched, projecting
+    the copies onto the index, and only then, for ``Select=COUNT``, keeping just their number.
+    A count over a user's jobs of the last minute (the router's rate check) then costs a copy of
+    each job, which grows with the jobs in the window; DynamoDB counts a KEYS_ONLY index's
+    entries. While a COUNT query without a filter runs (the items never leave moto, only their
+    number), the copy and the projection hand the stored item through unchanged. A query with a
+    filter, or one that returns items, is untouched."""
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.table import SecondaryIndex
+    from moto.dynamodb.responses import DynamoHandler
+
+    query = DynamoHandler.query
+
+    def counting_query(self: Any) -> Any:
+        body = self.body
+        _counting.active = body.get("Select") == "COUNT" and not (
+            body.get("FilterExpression") or body.get("QueryFilter")
+        )
+        try:
+            return query(self)
+        finally:
+            _counting.active = False
+
+    deepcopy_item = Item.__deepcopy__
+    project = SecondaryIndex.project
+
+    def item_deepcopy(self: Any, memo: dict[int, Any]) -> Any:
+        return self if getattr(_counting, "active", False) else deepcopy_item(self, memo)
+
+    def index_project(self: Any, item: Any) -> Any:
+        return item if getattr(_counting, "active", False) else project(self, item)
+
+    DynamoHandler.query = counting_query
+    Item.__deepcopy__ = item_deepcopy
+    SecondaryIndex.project = index_project
+
+
 def apply() -> None:
     global _applied
     if _applied:
@@ -317,6 +371,8 @@ def apply() -> None:
     _patch_sqs_fifo_deduplication()
     _make_task_states_manual()
     _cache_moto_module_list()
+    _cache_method_names()
+    _count_queries_without_copies()
     _applied = True
 
 

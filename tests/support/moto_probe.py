@@ -77,7 +77,80 @@ def probe() -> dict[str, Any]:
         bodies = sqs.receive_message(QueueUrl=notified, MaxNumberOfMessages=10)["Messages"]
         records = [r for m in bodies for r in json.loads(m["Body"]).get("Records", [])]
         out["s3_record_object"] = records[0]["s3"]["object"]
+        out["count_queries"] = _count_queries()
     return out
+
+
+def _count_queries() -> dict[str, Any]:
+    """COUNT queries on a KEYS_ONLY index (the router's rate check), with and without a filter,
+    and how many attribute values moto deep-copied to answer the unfiltered one."""
+    import boto3
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    db = boto3.client("dynamodb", region_name="us-east-1")
+    keys = [("job_id", "S"), ("owner", "S"), ("created_at", "S")]
+    db.create_table(
+        TableName="probe-jobs",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in keys],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "owner-index",
+                "KeySchema": [
+                    {"AttributeName": "owner", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+    for n in range(30):
+        db.put_item(
+            TableName="probe-jobs",
+            Item={
+                "job_id": {"S": f"j{n:02}"},
+                "owner": {"S": "alice" if n % 3 else "bob"},
+                "created_at": {"S": f"2026-12-07T00:00:{n:02}Z"},
+                "request": {"M": {"series": {"S": "1.2.3"}, "params": {"L": [{"N": "1"}] * 20}}},
+            },
+        )
+    count = {
+        "TableName": "probe-jobs",
+        "IndexName": "owner-index",
+        "Select": "COUNT",
+        "KeyConditionExpression": "#o = :o AND created_at > :since",
+        "ExpressionAttributeNames": {"#o": "owner"},
+        "ExpressionAttributeValues": {
+            ":o": {"S": "alice"},
+            ":since": {"S": "2026-12-07T00:00:09Z"},
+        },
+    }
+    copies = 0
+    deepcopy = DynamoType.__deepcopy__
+
+    def counted(self: Any, memo: dict[int, Any]) -> Any:
+        nonlocal copies
+        copies += 1
+        return deepcopy(self, memo)
+
+    DynamoType.__deepcopy__ = counted  # type: ignore[method-assign]
+    try:
+        unfiltered = db.query(**count)["Count"]
+    finally:
+        DynamoType.__deepcopy__ = deepcopy  # type: ignore[method-assign]
+    values = {**count["ExpressionAttributeValues"], ":j": {"S": "j20"}}
+    filtered = db.query(
+        **{**count, "ExpressionAttributeValues": values}, FilterExpression="job_id > :j"
+    )
+    items = db.query(**{k: v for k, v in count.items() if k != "Select"})["Items"]
+    return {
+        "count": unfiltered,
+        "copied_values": copies,
+        "filtered_count": filtered["Count"],
+        "items": sorted(item["job_id"]["S"] for item in items),
+        "item_attributes": sorted({name for item in items for name in item}),
+    }
 
 
 def _responses_without_a_resource() -> list[str]:

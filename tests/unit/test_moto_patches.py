@@ -119,3 +119,13 @@ def test_our_resource_names_replace_nothing_of_motos(unpatched, patched):
         "StepFunctionResponse",
     ]
     assert patched["responses_without_a_resource"] == []
+
+
+def test_count_queries_copy_nothing_and_count_the_same_only_with_the_patch(unpatched, patched):
+    before, after = unpatched["count_queries"], patched["count_queries"]
+    assert before["copied_values"] > 0, "moto counts without copying now: drop the COUNT patch"
+    assert after["copied_values"] == 0
+    assert after["count"] == before["count"] == 14
+    assert after["filtered_count"] == before["filtered_count"] == 6
+    assert after["items"] == before["items"]
+    assert after["item_attributes"] == before["item_attributes"] == ["created_at", "job_id", "owner"]
