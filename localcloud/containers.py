@@ -327,10 +327,22 @@ class ServiceManager:
             except Exception:
                 log.exception("service reconcile failed")
 
-    def reconcile(self) -> None:
+    def _describe_services(self) -> dict[str, dict[str, Any]]:
+        """Every service's description, ten to a DescribeServices call (ECS's limit) per cluster."""
+        by_cluster: dict[str, list[str]] = {}
         for service_arn, info in self.services.items():
-            described = self.ecs.describe_services(cluster=info["cluster"], services=[service_arn])
-            service = described["services"][0]
+            by_cluster.setdefault(info["cluster"], []).append(service_arn)
+        described: dict[str, dict[str, Any]] = {}
+        for cluster, arns in by_cluster.items():
+            for start in range(0, len(arns), 10):
+                page = self.ecs.describe_services(cluster=cluster, services=arns[start : start + 10])
+                described.update({s["serviceArn"]: s for s in page["services"]})
+        return described
+
+    def reconcile(self) -> None:
+        described = self._describe_services()
+        for service_arn in self.services:
+            service = described[service_arn]
             desired = 0 if service.get("status") != "ACTIVE" else service["desiredCount"]
             specs = self.catalog.task_definitions.get(service["taskDefinition"], [])
             with self._lock:

@@ -26,6 +26,9 @@ from localcloud.provisioned import STREAMLESS_TABLE_STREAM_SUFFIX
 from localcloud.runtime import FunctionError
 from localcloud.ttl_sweeper import TTL_USER_IDENTITY
 
+#: How often a mapping lists its stream's shards again (moto's streams have one, never split).
+SHARD_REFRESH_SECONDS = 10.0
+
 
 class DynamoDBStreamEventSource(Poller):
     """A DynamoDB stream event source mapping, polling moto's ``dynamodbstreams`` per shard.
@@ -87,6 +90,8 @@ class DynamoDBStreamEventSource(Poller):
         self.checkpoints: dict[str, str] = {}  # shard id -> last sequence number processed
         self.invocations = 0
         self._iterators: dict[str, str | None] = {}  # None: a closed shard, read to its end
+        self._shards: list[str] = []
+        self._described_at = 0.0
 
     def _iterator(self, shard_id: str) -> str:
         iterator = self._iterators.get(shard_id)
@@ -119,11 +124,19 @@ class DynamoDBStreamEventSource(Poller):
         event["eventSourceARN"] = self.stream_arn
         return event
 
+    def _shard_ids(self) -> list[str]:
+        """The stream's shards, described again every ``SHARD_REFRESH_SECONDS`` (Lambda's poller
+        discovers new shards periodically too, not before every read) or while there are none."""
+        now = time.monotonic()
+        if not self._shards or now - self._described_at >= SHARD_REFRESH_SECONDS:
+            described = self.streams.describe_stream(StreamArn=self.stream_arn)
+            self._shards = [s["ShardId"] for s in described["StreamDescription"].get("Shards", [])]
+            self._described_at = now
+        return self._shards
+
     def poll_once(self) -> None:
-        description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
         idle = True
-        for shard in description.get("Shards", []):
-            shard_id = shard["ShardId"]
+        for shard_id in self._shard_ids():
             if shard_id in self._iterators and self._iterators[shard_id] is None:
                 continue
             response = self.streams.get_records(
