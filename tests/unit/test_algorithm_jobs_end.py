@@ -42,6 +42,11 @@ def test_each_worker_gives_up_on_its_queues_last_receive_and_knows_its_memory(n:
         queue.properties["RedrivePolicy"]["maxReceiveCount"]
     )
     assert env["TASK_MEMORY_MIB"] == task.properties["Memory"]
+    # and JOB_CONCURRENCY is the deployer's setting, one job at a time unless raised
+    concurrency = TEMPLATE.parameters["AlgorithmWorkerJobConcurrency"]
+    assert env["JOB_CONCURRENCY"] == {"Ref": "AlgorithmWorkerJobConcurrency"}
+    assert concurrency["Default"] == 1
+    assert (concurrency["MinValue"], concurrency["MaxValue"]) == (1, 16)
 
 
 def test_every_request_dead_letter_queue_is_consumed_by_the_dead_letter_function() -> None:
