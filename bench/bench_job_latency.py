@@ -270,6 +270,15 @@ def cpu_over(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, f
     return {"seconds": by_role, "processes": processes}
 
 
+def _in_seg_builds(hops: dict[str, dict[str, float]]) -> float | None:
+    """The idle total over the run's own ``seg_build`` p50: that hop is the same pure-CPU work in
+    every run (highdicom on the same source), so the ratio compares runs on hosts, or moments of
+    a shared host, whose CPU speed differs (seen here: identical code, 157-232 ms idle p50, with
+    ``seg_build`` 19.8-31.5 ms)."""
+    seg = hops.get("seg_build", {}).get("p50")
+    return round(hops["total"]["p50"] / seg, 2) if seg else None
+
+
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -327,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             "jobs": len(idle_rows),
             "submit_to_push_ms_p50": hop_table(idle_rows)["total"]["p50"] if idle_rows else None,
             "hops_ms": hop_table(idle_rows) if idle_rows else {},
+            "total_in_seg_builds": _in_seg_builds(hop_table(idle_rows)) if idle_rows else None,
         },
         "burst": {
             **burst.summary(),
@@ -367,6 +377,11 @@ def _print_report(report: dict[str, Any]) -> None:
         print(
             f"{hop:<14}{i.get('p50', float('nan')):>10.1f}{i.get('p90', float('nan')):>10.1f}"
             f"{b.get('p50', float('nan')):>11.1f}{b.get('p90', float('nan')):>11.1f}"
+        )
+    if idle.get("total_in_seg_builds"):
+        print(
+            f"idle total p50 = {idle['total_in_seg_builds']} x seg_build p50 (pure CPU, the same "
+            "work each run: compares runs across host speeds)"
         )
     print(
         f"\nburst: {burst['jobs_per_second']} jobs/s over {burst['seconds']} s; missing "
