@@ -335,7 +335,9 @@ class ServiceManager:
         described: dict[str, dict[str, Any]] = {}
         for cluster, arns in by_cluster.items():
             for start in range(0, len(arns), 10):
-                page = self.ecs.describe_services(cluster=cluster, services=arns[start : start + 10])
+                page = self.ecs.describe_services(
+                    cluster=cluster, services=arns[start : start + 10]
+                )
                 described.update({s["serviceArn"]: s for s in page["services"]})
         return described
 

@@ -128,4 +128,6 @@ def test_count_queries_copy_nothing_and_count_the_same_only_with_the_patch(unpat
     assert after["count"] == before["count"] == 14
     assert after["filtered_count"] == before["filtered_count"] == 6
     assert after["items"] == before["items"]
-    assert after["item_attributes"] == before["item_attributes"] == ["created_at", "job_id", "owner"]
+    assert (
+        after["item_attributes"] == before["item_attributes"] == ["created_at", "job_id", "owner"]
+    )
