@@ -329,14 +329,15 @@ def main(argv: list[str] | None = None) -> int:
     per_job = worker_cpu / done if done else float("nan")
     bound = min(worker_count, cpus) / per_job if per_job else float("nan")
     throughput = done / elapsed
+    idle_hops = hop_table(idle_rows) if idle_rows else {}
     report = {
         "cpus": cpus,
         "load_average": {"start": load_at_start, "end": load_average()},
         "idle": {
             "jobs": len(idle_rows),
-            "submit_to_push_ms_p50": hop_table(idle_rows)["total"]["p50"] if idle_rows else None,
-            "hops_ms": hop_table(idle_rows) if idle_rows else {},
-            "total_in_seg_builds": _in_seg_builds(hop_table(idle_rows)) if idle_rows else None,
+            "submit_to_push_ms_p50": idle_hops["total"]["p50"] if idle_rows else None,
+            "hops_ms": idle_hops,
+            "total_in_seg_builds": _in_seg_builds(idle_hops) if idle_rows else None,
         },
         "burst": {
             **burst.summary(),
