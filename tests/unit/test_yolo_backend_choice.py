@@ -21,6 +21,7 @@ from yolo_stream.detection import (  # noqa: E402
     DetectorConfig,
     int8_model_path,
     load_detector,
+    openvino_int8_model_path,
     resolve_backend,
 )
 from yolo_stream.detection.onnx_backend import session_providers  # noqa: E402
@@ -39,7 +40,7 @@ def det(x1: float, cls: int = 0, conf: float = 0.9) -> Detection:
 
 def test_explicit_backend_setting_is_used_as_is():
     # Given / When / Then
-    for backend in ("onnx", "onnx-int8", "openvino", "ultralytics"):
+    for backend in ("onnx", "onnx-int8", "openvino", "openvino-int8", "ultralytics"):
         assert resolve_backend(DetectorConfig("m.onnx", backend=backend)) == backend
 
 
@@ -80,6 +81,23 @@ def test_auto_takes_openvino_on_a_bfloat16_cpu_where_that_met_the_floor(tmp_path
     assert resolve_backend(cpu, machine="x86_64", bf16=True) == "openvino"
 
 
+def test_auto_takes_openvino_int8_on_a_bfloat16_cpu_when_its_ir_exists(tmp_path):
+    # Given an FP32 model with both int8 siblings (ONNX Runtime's QDQ and OpenVINO's IR)
+    fp32 = tmp_path / "m.onnx"
+    for name in ("m.onnx", "m.int8.onnx", "m.int8.xml"):
+        (tmp_path / name).write_bytes(b"x")
+    config = DetectorConfig(str(fp32), backend="auto")
+    # When the CPU runs bfloat16 (x86_64), Then OpenVINO's int8 IR goes first
+    assert resolve_backend(config, machine="x86_64", bf16=True) == "openvino-int8"
+    # When it does not, Then ONNX Runtime's int8 model (OpenVINO's FP32 rest was no faster)
+    assert resolve_backend(config, machine="x86_64", bf16=False) == "onnx-int8"
+    # When arm64 (never measured), Then FP32 ONNX Runtime
+    assert resolve_backend(config, machine="aarch64", bf16=True) == "onnx"
+    # When the IR is missing, Then OpenVINO on the FP32 model
+    (tmp_path / "m.int8.xml").unlink()
+    assert resolve_backend(config, machine="x86_64", bf16=True) == "openvino"
+
+
 def test_auto_without_int8_model_is_fp32(tmp_path, monkeypatch):
     # Given int8 marked good but no int8 file
     monkeypatch.setitem(detection.INT8_MEETS_FLOOR, "aarch64", True)
@@ -91,6 +109,11 @@ def test_auto_without_int8_model_is_fp32(tmp_path, monkeypatch):
 def test_int8_path_defaults_next_to_the_model():
     assert int8_model_path(DetectorConfig("/opt/models/y.onnx")) == "/opt/models/y.int8.onnx"
     assert int8_model_path(DetectorConfig("y.onnx", int8_model_path="q.onnx")) == "q.onnx"
+    assert openvino_int8_model_path(DetectorConfig("/m/y.onnx")) == "/m/y.int8.xml"
+    assert openvino_int8_model_path(DetectorConfig("/m/y.int8.xml")) == "/m/y.int8.xml"
+    assert openvino_int8_model_path(DetectorConfig("y.onnx", openvino_int8_model_path="q.xml")) == (
+        "q.xml"
+    )
 
 
 @pytest.mark.parametrize(
@@ -134,6 +157,11 @@ def test_settings_default_is_auto():
     )
     assert settings.detector_config().backend == "auto"
     assert settings.detector_config().provider == "auto"
+    # and YOLO_BACKEND / YOLO_MODEL_OPENVINO_INT8 reach the detector's configuration
+    chosen = settings.model_copy(
+        update={"yolo_backend": "openvino-int8", "yolo_model_openvino_int8": "q.xml"}
+    ).detector_config()
+    assert (chosen.backend, openvino_int8_model_path(chosen)) == ("openvino-int8", "q.xml")
 
 
 def test_openvino_backend_keeps_the_contract_and_says_which_precision_ran():
@@ -154,6 +182,26 @@ def test_openvino_backend_keeps_the_contract_and_says_which_precision_ran():
     assert set(ours.timings_ms) == set(theirs.timings_ms)
     result = agreement([(theirs.detections, ours.detections)])
     assert result.f1 == 1.0, result
+
+
+def test_openvino_int8_without_its_ir_falls_back_to_openvino_on_the_fp32_model():
+    # Given the packaged FP32 model and no int8 IR next to it
+    model = str(fall_model("best_fp16.onnx"))
+    # When the openvino-int8 backend is asked for
+    detector = load_detector(DetectorConfig(model, backend="openvino-int8"))
+    # Then OpenVINO runs the FP32 model and says so
+    assert detector.backend == f"openvino-{'bf16' if cpu_has_bf16() else 'fp32'}/CPU"
+
+
+def test_openvino_int8_refuses_a_model_that_is_not_quantised(tmp_path):
+    from yolo_stream.detection.openvino_backend import OpenVinoDetector
+    from yolo_stream.errors import ModelLoadError
+
+    # Given an FP32 model where the int8 IR should be
+    config = DetectorConfig(str(fall_model("best_fp16.onnx")), backend="openvino-int8")
+    # When OpenVINO loads it as the int8 model, Then it says the model is not quantised
+    with pytest.raises(ModelLoadError, match="not a quantised IR"):
+        OpenVinoDetector(config)
 
 
 def test_openvino_missing_falls_back_to_onnx_runtime(monkeypatch):

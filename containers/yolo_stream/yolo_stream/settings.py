@@ -22,9 +22,12 @@ class Settings(BaseSettings):
     results_queue_url: str = Field(min_length=1)
 
     yolo_model: str = Field(min_length=1)
-    yolo_backend: Literal["auto", "onnx", "onnx-int8", "openvino", "ultralytics"] = "auto"
+    yolo_backend: Literal[
+        "auto", "onnx", "onnx-int8", "openvino", "openvino-int8", "ultralytics"
+    ] = "auto"
     yolo_provider: Literal["auto", "cpu", "cuda", "tensorrt"] = "auto"
     yolo_model_int8: str | None = None  # default: <YOLO_MODEL>.int8.onnx
+    yolo_model_openvino_int8: str | None = None  # default: <YOLO_MODEL>.int8.xml
     yolo_class_names: str | None = None  # "person,car" or "{0: 'person'}"; else model metadata
     confidence_threshold: float = Field(default=0.25, ge=0, le=1)
     iou_threshold: float = Field(default=0.7, ge=0, le=1)
@@ -71,6 +74,7 @@ class Settings(BaseSettings):
             backend=self.yolo_backend,
             provider=self.yolo_provider,
             int8_model_path=self.yolo_model_int8,
+            openvino_int8_model_path=self.yolo_model_openvino_int8,
             conf_threshold=self.confidence_threshold,
             iou_threshold=self.iou_threshold,
             max_detections=self.max_detections,

@@ -2,11 +2,13 @@
 
 ``YOLO_BACKEND`` picks one: ``onnx`` (ONNX Runtime, FP32), ``onnx-int8`` (ONNX Runtime on the
 static int8 model made by ``yolo_stream.quantize``), ``openvino`` (OpenVINO on the FP32 model, at
-the CPU's native precision: bfloat16 where the CPU has it), ``ultralytics`` (PyTorch, AGPL-3.0,
-imported only when selected) or ``auto`` (the default: the fastest backend that meets the
-accuracy floor, see ``resolve_backend``). ONNX Runtime runs on the CUDA or TensorRT provider
-when the installed package offers one and a GPU is present, on the CPU otherwise; a backend or
-provider that cannot load falls back to ONNX FP32 on the CPU with a warning, never to nothing.
+the CPU's native precision: bfloat16 where the CPU has it), ``openvino-int8`` (OpenVINO on the
+int8 IR made by ``yolo_stream.quantize_openvino``, the rest at the CPU's precision),
+``ultralytics`` (PyTorch, AGPL-3.0, imported only when selected) or ``auto`` (the default: the
+fastest backend that meets the accuracy floor, see ``resolve_backend``). ONNX Runtime runs on
+the CUDA or TensorRT provider when the installed package offers one and a GPU is present, on the
+CPU otherwise; a backend or provider that cannot load falls back to ONNX FP32 on the CPU with a
+warning, never to nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 from pipeline_common.contracts.video import Detection
 from pipeline_common.observability import logger
 
-Backend = Literal["auto", "onnx", "onnx-int8", "openvino", "ultralytics"]
+Backend = Literal["auto", "onnx", "onnx-int8", "openvino", "openvino-int8", "ultralytics"]
 Provider = Literal["auto", "cpu", "cuda", "tensorrt"]
 
 # int8 is the default only where it was measured to keep detection agreement with FP32 at
@@ -36,6 +38,11 @@ INT8_MEETS_FLOOR: dict[str, bool] = {"x86_64": True, "aarch64": False, "arm64": 
 # there. Without bfloat16 it is FP32 at ONNX Runtime's speed: int8 stays the choice. Graviton 3
 # and 4 have bfloat16 too, but nothing was measured on arm64: FP32 ONNX Runtime stays there.
 BF16_MEETS_FLOOR: dict[str, bool] = {"x86_64": True, "aarch64": False, "arm64": False}
+# OpenVINO's int8 IR (NNCF, yolo_stream.quantize_openvino) with bfloat16 for what stays FP32 is
+# the fastest backend measured that meets the floor: on the same AMD EPYC and 500 frames, F1 0.98+
+# at about 2.9x Ultralytics' frames/s with 1 and 2 threads (bench/README.md). It goes first where
+# bfloat16 runs; without bfloat16 its FP32 rest was no faster than ONNX Runtime's int8 model
+# (1.9x vs 2.1x alone, 1 thread), which stays the choice there.
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class DetectorConfig:
     backend: Backend = "onnx"
     provider: Provider = "auto"
     int8_model_path: str | None = None  # default: <model>.int8.onnx next to the FP32 model
+    openvino_int8_model_path: str | None = None  # default: <model>.int8.xml (+ .bin)
     conf_threshold: float = 0.25
     iou_threshold: float = 0.7  # Ultralytics' predict default
     max_detections: int = 300
@@ -73,19 +81,29 @@ class Detector(Protocol):
 
 
 def int8_model_path(config: DetectorConfig) -> str:
-    if config.int8_model_path:
-        return config.int8_model_path
-    base = config.model_path
-    return (base[: -len(".onnx")] if base.endswith(".onnx") else base) + ".int8.onnx"
+    return config.int8_model_path or _beside(config.model_path, ".int8.onnx")
+
+
+def openvino_int8_model_path(config: DetectorConfig) -> str:
+    """The int8 IR: as set, the model itself when that is an IR, else ``<model>.int8.xml``."""
+    if config.openvino_int8_model_path:
+        return config.openvino_int8_model_path
+    if config.model_path.endswith(".xml"):
+        return config.model_path
+    return _beside(config.model_path, ".int8.xml")
+
+
+def _beside(model: str, suffix: str) -> str:
+    return (model[: -len(".onnx")] if model.endswith(".onnx") else model) + suffix
 
 
 def resolve_backend(
     config: DetectorConfig, machine: str | None = None, bf16: bool | None = None
 ) -> Backend:
     """``auto`` -> a concrete backend: on a GPU, FP32 ONNX Runtime (its GPU provider); on a CPU
-    with bfloat16 where that met the floor, OpenVINO; else int8 where it met the floor on this
-    CPU architecture and its model exists; else FP32 ONNX Runtime. ``bf16``: whether OpenVINO
-    runs bfloat16 here (asked of OpenVINO when None)."""
+    with bfloat16 where that met the floor, OpenVINO (its int8 IR when that exists); else int8
+    where it met the floor on this CPU architecture and its model exists; else FP32 ONNX
+    Runtime. ``bf16``: whether OpenVINO runs bfloat16 here (asked of OpenVINO when None)."""
     if config.backend != "auto":
         return config.backend
     if config.provider in ("cuda", "tensorrt") or (
@@ -97,7 +115,7 @@ def resolve_backend(
         from yolo_stream.detection.openvino_backend import cpu_has_bf16
 
         if bf16 if bf16 is not None else cpu_has_bf16():
-            return "openvino"
+            return "openvino-int8" if _is_file(openvino_int8_model_path(config)) else "openvino"
     if INT8_MEETS_FLOOR.get(machine, False) and _is_file(int8_model_path(config)):
         return "onnx-int8"
     return "onnx"
@@ -113,7 +131,8 @@ def _onnxruntime_has_gpu() -> bool:
 
 def load_detector(config: DetectorConfig) -> Detector:
     """Load (and warm up) the configured model; raises ``ModelLoadError`` with a clear message.
-    A missing int8 model or an unloadable optional backend falls back to ONNX FP32."""
+    A missing int8 model or an unloadable optional backend falls back to ONNX FP32 (OpenVINO's
+    int8 IR to OpenVINO on the FP32 model first)."""
     from yolo_stream.detection.onnx_backend import OnnxDetector
     from yolo_stream.errors import ModelLoadError
 
@@ -128,11 +147,20 @@ def load_detector(config: DetectorConfig) -> Detector:
                 raise  # a .pt model has no FP32 ONNX to fall back to
             logger.warning("ultralytics backend unavailable, using onnx", extra={"error": str(exc)})
             return OnnxDetector(replace(config, backend="onnx"))
+    if backend == "openvino-int8":
+        from yolo_stream.detection.openvino_backend import OpenVinoDetector
+
+        path = openvino_int8_model_path(config)
+        try:
+            return OpenVinoDetector(replace(config, backend="openvino-int8", model_path=path))
+        except ModelLoadError as exc:
+            logger.warning("openvino int8 model unavailable", extra={"error": str(exc)})
+        backend = "openvino"
     if backend == "openvino":
         from yolo_stream.detection.openvino_backend import OpenVinoDetector
 
         try:
-            return OpenVinoDetector(config)
+            return OpenVinoDetector(replace(config, backend="openvino"))
         except ModelLoadError as exc:
             logger.warning("openvino backend unavailable, using onnx", extra={"error": str(exc)})
             return OnnxDetector(replace(config, backend="onnx"))

@@ -41,11 +41,16 @@ def existing_model(path: str, suffixes: tuple[str, ...]) -> Path:
 
 
 def model_id(model: Path) -> str:
-    """Name plus content hash: results say exactly which weights produced them."""
+    """Name plus content hash: results say exactly which weights produced them (an OpenVINO
+    IR's ``.xml`` with the ``.bin`` of weights beside it)."""
     digest = hashlib.sha256()
-    with model.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    weights = model.with_suffix(".bin")
+    for part in (
+        (model, weights) if model.suffix.lower() == ".xml" and weights.is_file() else (model,)
+    ):
+        with part.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
     return f"{model.name}@{digest.hexdigest()[:12]}"
 
 

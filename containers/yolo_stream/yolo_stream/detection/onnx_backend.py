@@ -45,8 +45,10 @@ def session_providers(wanted: str, available: list[str] | None = None) -> list[s
 
 
 class OnnxDetector:
+    MODEL_SUFFIXES: tuple[str, ...] = (".onnx",)
+
     def __init__(self, config: DetectorConfig) -> None:
-        path = existing_model(config.model_path, (".onnx",))
+        path = existing_model(config.model_path, self.MODEL_SUFFIXES)
         self.config = config
         input_shape, output_shape, meta = self._open(path)
         if len(input_shape) != 4 or len(output_shape) != 3:

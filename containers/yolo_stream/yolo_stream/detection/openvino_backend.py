@@ -3,8 +3,11 @@ backend, run by OpenVINO's CPU plugin at the CPU's native inference precision: b
 CPU has it (AVX-512 BF16, AMX), FP32 elsewhere. The backend label says which
 (``openvino-bf16/CPU`` or ``openvino-fp32/CPU``).
 
-Only the FP32 model: OpenVINO reads ONNX Runtime's QDQ int8 model but its output does not agree
-with FP32 (F1 0.32 over the benchmark's 500 frames), so int8 stays on ONNX Runtime.
+``openvino-int8`` runs the IR (``.xml`` + ``.bin``) that ``yolo_stream.quantize_openvino`` makes
+with NNCF: int8 where it was quantised, the rest at the CPU's native precision as above
+(``openvino-int8-bf16/CPU`` or ``openvino-int8-fp32/CPU``). Not ONNX Runtime's QDQ int8 model:
+OpenVINO reads it, but its output does not agree with FP32 (F1 0.32 over the benchmark's 500
+frames).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ def cpu_has_bf16() -> bool:
 
 
 class OpenVinoDetector(OnnxDetector):
+    MODEL_SUFFIXES = (".onnx", ".xml")
+
     def _open(self, path: Path) -> tuple[list[Any], list[Any], dict[str, str]]:
         try:
             import openvino as ov
@@ -38,23 +43,19 @@ class OpenVinoDetector(OnnxDetector):
         core = ov.Core()
         try:
             model = core.read_model(str(path))
-            compiled = core.compile_model(
-                model,
-                DEVICE,
-                {
-                    "INFERENCE_NUM_THREADS": self.config.threads,
-                    "NUM_STREAMS": 1,
-                    "PERFORMANCE_HINT": "LATENCY",
-                },
-            )
+            compiled = core.compile_model(model, DEVICE, compile_options(self.config.threads))
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses of its own
             raise ModelLoadError(
                 f"YOLO_MODEL {str(path)!r} is not a model OpenVINO can load: {exc}"
             ) from exc
-        self._request = compiled.create_infer_request()
         self._dtype = np.float32
+        int8 = any(op.get_type_name() == "FakeQuantize" for op in model.get_ops())
+        if self.config.backend == "openvino-int8" and not int8:
+            raise ModelLoadError(f"{str(path)!r} has no int8 operations (not a quantised IR)")
+        self.use_compiled(compiled)
         precision = compiled.get_property("INFERENCE_PRECISION_HINT")
-        self.backend = f"openvino-{'bf16' if precision == ov.Type.bf16 else 'fp32'}/{DEVICE}"
+        rest = "bf16" if precision == ov.Type.bf16 else "fp32"
+        self.backend = f"openvino-{'int8-' if int8 else ''}{rest}/{DEVICE}"
         meta = {  # the ONNX model's metadata, as OpenVINO keeps it
             key: model.get_rt_info(["framework", key]).astype(str)
             for key in ("names", "stride")
@@ -62,8 +63,17 @@ class OpenVinoDetector(OnnxDetector):
         }
         return _dims(model.inputs[0]), _dims(model.outputs[0]) if model.outputs else [], meta
 
+    def use_compiled(self, compiled: Any) -> None:
+        """Run this compiled model from now on (the int8 step scores candidates through it)."""
+        self._request = compiled.create_infer_request()
+
     def _infer(self, tensor: np.ndarray) -> np.ndarray:
         return np.asarray(self._request.infer({0: tensor})[0])
+
+
+def compile_options(threads: int) -> dict[str, Any]:
+    """One stream, latency-first: frames of a video are inferred one after another."""
+    return {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
 
 
 def _dims(port: Any) -> list[Any]:
