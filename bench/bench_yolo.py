@@ -220,22 +220,23 @@ def pipeline_vs_bound(
     """Service frames/s vs the model-only bound, with 1 and 2 inference threads, for the
     service with ``DECODE_AHEAD=2`` (decode ahead of inference, on its own thread) and with
     ``DECODE_AHEAD=0`` (decode on the inference thread). Unset, the service takes 2 while
-    ``THREADS`` leaves a CPU free and 0 otherwise. Both run ``backend`` (``onnx-int8`` on
-    ``int8_model``).
+    ``THREADS`` leaves a CPU free and 0 otherwise. Both run ``backend`` (``onnx-int8`` and
+    ``openvino-int8`` on ``int8_model``).
 
     Both service runs are framed by model-only runs (same backend and threads, same frames),
     averaged, so all see about the same machine load. With THREADS=1 the I/O (and here moto's
     server) has a core of its own; with THREADS=2 on a 2-core machine every cycle spent on I/O
     is taken from inference."""
     results: dict = {}
-    env = {"YOLO_BACKEND": backend, **({"YOLO_MODEL_INT8": str(int8_model)} if int8_model else {})}
+    ov = backend == "openvino-int8"
+    env = {"YOLO_BACKEND": backend}
+    if int8_model:
+        env["YOLO_MODEL_OPENVINO_INT8" if ov else "YOLO_MODEL_INT8"] = str(int8_model)
+    int8 = {"openvino_int8_model_path" if ov else "int8_model_path": str(int8_model)}
     for threads in (1, 2):
         bound_detector = load_detector(
             DetectorConfig(
-                str(onnx_model),
-                backend=backend,
-                threads=threads,
-                int8_model_path=str(int8_model) if int8_model else None,
+                str(onnx_model), backend=backend, threads=threads, **(int8 if int8_model else {})
             )
         )
         before = measure(bound_detector, frames)
@@ -323,7 +324,17 @@ def cpu_path() -> str:
         flags = set(Path("/proc/cpuinfo").read_text().split())
     except OSError:
         return "unknown"
-    names = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm", "sve")
+    names = (
+        "avx2",
+        "avx512f",
+        "avx512_vnni",
+        "avx512_bf16",
+        "avx_vnni",
+        "amx_int8",
+        "asimddp",
+        "i8mm",
+        "sve",
+    )
     return " ".join(n for n in names if n in flags) or "no AVX2"
 
 
@@ -403,13 +414,16 @@ def backend_table(frames: list, tmp: Path, rounds: int) -> dict:
 
     from yolo_stream.export import export_onnx
     from yolo_stream.quantize import quantize_int8
+    from yolo_stream.quantize_openvino import quantize_openvino
 
     fp32 = export_onnx(str(fall_model("best.pt")), tmp / "person.onnx")
     int8 = quantize_int8(fp32, tmp / "person.int8.onnx")
+    ov_int8, _ = quantize_openvino(fp32, tmp / "person.int8.xml")
     models = {
         "onnx-fp32": ("onnx", fp32),
         "onnx-int8": ("onnx-int8", int8),
         "openvino": ("openvino", fp32),  # bfloat16 where the CPU has it
+        "openvino-int8": ("openvino-int8", ov_int8),  # the rest bfloat16 where the CPU has it
     }
     runs: dict = {}
     detectors: dict = {}
@@ -442,7 +456,7 @@ def backend_table(frames: list, tmp: Path, rounds: int) -> dict:
     torch.set_num_threads(2)
     accuracy = {
         name: f1_vs(detectors["onnx-fp32 t2"], detectors[f"{name} t2"], agree_frames)
-        for name in ("ultralytics", "onnx-int8", "openvino")
+        for name in ("ultralytics", "onnx-int8", "openvino", "openvino-int8")
     }
     # The yolov8n-shaped model (random weights): the int8 step and its graph on a second shape.
     # Its random class scores stay near Ultralytics' initial prior (~1e-4), so it detects nothing
@@ -488,12 +502,12 @@ def print_table(table: dict) -> None:
     )
     print("frames/s interleaved (one process, frame by frame in turn) | alone (own process)")
     print(
-        f"{'backend':<12} {'thr':>3} {'frames/s':>9} {'x UL':>6} {'alone':>7} {'x UL':>6} "
+        f"{'backend':<14} {'thr':>3} {'frames/s':>9} {'x UL':>6} {'alone':>7} {'x UL':>6} "
         f"{'F1':>7} {'P':>7} {'R':>7}  runtime"
     )
     for r in table["rows"]:
         print(
-            f"{r['backend']:<12} {r['threads']:>3} {r['fps']:>9.2f} {r['x_ultralytics']:>6.2f} "
+            f"{r['backend']:<14} {r['threads']:>3} {r['fps']:>9.2f} {r['x_ultralytics']:>6.2f} "
             f"{r['fps_alone']:>7.2f} {r['x_ultralytics_alone']:>6.2f} "
             f"{r['f1']:>7.4f} {r['precision']:>7.4f} {r['recall']:>7.4f}  {r['provider']}"
         )
@@ -522,9 +536,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--backend",
-        choices=("onnx", "onnx-int8", "openvino"),
+        choices=("onnx", "onnx-int8", "openvino", "openvino-int8"),
         default="onnx",
-        help="with --pipeline-only: the backend (onnx-int8 is quantised here, about 2.5 minutes)",
+        help="with --pipeline-only: the backend (int8 models are quantised here, 1 to 2.5 minutes)",
     )
     args = parser.parse_args()
     if args.alone:
@@ -542,6 +556,10 @@ def main() -> int:
                 from yolo_stream.quantize import quantize_int8
 
                 int8_model = quantize_int8(onnx_model, Path(tmp) / "person.int8.onnx")
+            elif args.backend == "openvino-int8":
+                from yolo_stream.quantize_openvino import quantize_openvino
+
+                int8_model, _ = quantize_openvino(onnx_model, Path(tmp) / "person.int8.xml")
             results = pipeline_vs_bound(onnx_model, frames, args.backend, int8_model)
         print_pipeline(results)
         if args.out:

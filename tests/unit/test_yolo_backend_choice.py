@@ -193,6 +193,17 @@ def test_openvino_int8_without_its_ir_falls_back_to_openvino_on_the_fp32_model()
     assert detector.backend == f"openvino-{'bf16' if cpu_has_bf16() else 'fp32'}/CPU"
 
 
+def test_openvino_int8_as_the_model_itself_fails_with_its_own_reason(tmp_path):
+    from yolo_stream.errors import ModelLoadError
+
+    # Given YOLO_MODEL naming an IR that OpenVINO cannot read (no FP32 model beside it)
+    broken = tmp_path / "m.int8.xml"
+    broken.write_text("<net/>")
+    # When the openvino-int8 backend loads it, Then the error says why, not "not a .onnx file"
+    with pytest.raises(ModelLoadError, match="not a model OpenVINO can load"):
+        load_detector(DetectorConfig(str(broken), backend="openvino-int8"))
+
+
 def test_openvino_int8_refuses_a_model_that_is_not_quantised(tmp_path):
     from yolo_stream.detection.openvino_backend import OpenVinoDetector
     from yolo_stream.errors import ModelLoadError

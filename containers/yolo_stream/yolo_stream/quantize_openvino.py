@@ -11,7 +11,8 @@ FP32 (``FP32_MODULES``), and the operations ``nncf.quantize_with_accuracy_contro
 FP32 to bring agreement with the FP32 model to the floor (``ACCURACY_CONTROL_FP32``).
 
 The step then measures detection agreement with the FP32 model (ONNX Runtime) on validation
-frames of other pans than the benchmark's. Under the floor it stops with an error, or, with
+frames of other pans than the benchmark's, with the rest in FP32 and, where the CPU has it, in
+bfloat16 (the image may run on either). Under the floor it stops with an error (exit 3), or, with
 ``--accuracy-control``, searches for the operations to put back itself (NNCF's accuracy-aware
 quantisation with that agreement as its metric; about 20 minutes on 2 vCPU): for a model whose
 sensitive operations differ from the person detector's.
@@ -59,6 +60,11 @@ ACCURACY_CONTROL_FP32: tuple[str, ...] = (
     "/model.22/cv3.2/cv3.2.2/Conv/WithoutBiases",
 )
 MAX_DROP = 1.0 - F1_FLOOR  # agreement with FP32 is 1.0 by definition
+UNDER_FLOOR_EXIT = 3  # the command's exit status when no int8 model met the floor
+
+
+class UnderFloorError(ValueError):
+    """No int8 model agreed with FP32 at the floor: nothing was written."""
 
 
 def ignored_scope(modules: Sequence[int], operations: Sequence[str]) -> Any:
@@ -80,11 +86,11 @@ class _AgreementMetric:
     """F1 of a candidate OpenVINO model's detections against FP32 ONNX Runtime's on fixed frames;
     the candidate runs through the ``openvino`` backend's own letterbox, decoding and NMS."""
 
-    def __init__(self, fp32: Path, frames: list[np.ndarray], threads: int) -> None:
+    def __init__(self, fp32: Path, frames: list[np.ndarray], threads: int, img_size: int) -> None:
         from yolo_stream.detection import load_detector
         from yolo_stream.detection.openvino_backend import OpenVinoDetector
 
-        config = DetectorConfig(str(fp32), threads=threads)
+        config = DetectorConfig(str(fp32), threads=threads, img_size=img_size)
         reference = load_detector(config)
         self.frames = frames
         self.reference: list[list[Detection]] = [reference.detect(f).detections for f in frames]
@@ -117,6 +123,7 @@ def quantize_openvino(
     *,
     photos: list[Path] | None = None,
     per_photo: int = 6,
+    img_size: int = 640,
     fp32_modules: Sequence[int] = FP32_MODULES,
     fp32_operations: Sequence[str] = ACCURACY_CONTROL_FP32,
     accuracy_control: bool = False,
@@ -130,8 +137,9 @@ def quantize_openvino(
     if not photos:
         raise ValueError("no calibration photos (install ultralytics or scikit-image)")
     frames = calibration_frames(photos, per_photo)
-    tensors = [to_tensor(letterbox(f, (640, 640), rect=True).image) for f in frames]
-    metric = _AgreementMetric(model, validation_frames(photos), threads)
+    size = (img_size, img_size)
+    tensors = [to_tensor(letterbox(f, size, rect=True).image) for f in frames]
+    metric = _AgreementMetric(model, validation_frames(photos), threads, img_size)
     core = ov.Core()
     scope = ignored_scope(fp32_modules, fp32_operations)
     options = {"preset": nncf.QuantizationPreset.MIXED, "subset_size": len(tensors)}
@@ -143,7 +151,7 @@ def quantize_openvino(
     how = "recorded FP32 operations"
     if result.f1 < F1_FLOOR:
         if not accuracy_control:
-            raise ValueError(
+            raise UnderFloorError(
                 f"int8 agrees with FP32 at F1 {result.f1:.4f} < {F1_FLOOR} on the validation "
                 "frames: rerun with --accuracy-control"
             )
@@ -160,7 +168,7 @@ def quantize_openvino(
         result = metric.worst(core, quantized, threads)
         log(f"after accuracy control: {result.as_dict()}")
         if result.f1 < F1_FLOOR:
-            raise ValueError(
+            raise UnderFloorError(
                 f"no int8 model found at F1 >= {F1_FLOOR} (best {result.f1:.4f}): the "
                 "openvino backend runs the FP32 model instead"
             )
@@ -185,15 +193,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="under the floor, search for the operations to keep FP32 (about 20 minutes)",
     )
+    parser.add_argument("--imgsz", type=int, default=640, help="the service's IMG_SIZE")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
-    path, _ = quantize_openvino(
-        args.model,
-        args.out,
-        photos=args.photo,
-        accuracy_control=args.accuracy_control,
-        threads=args.threads,
-    )
+    try:
+        path, _ = quantize_openvino(
+            args.model,
+            args.out,
+            photos=args.photo,
+            img_size=args.imgsz,
+            accuracy_control=args.accuracy_control,
+            threads=args.threads,
+        )
+    except UnderFloorError as exc:
+        print(f"no int8 IR written: {exc}", file=sys.stderr)
+        return UNDER_FLOOR_EXIT
     print(path)
     return 0
 

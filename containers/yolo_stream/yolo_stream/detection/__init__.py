@@ -154,6 +154,8 @@ def load_detector(config: DetectorConfig) -> Detector:
         try:
             return OpenVinoDetector(replace(config, backend="openvino-int8", model_path=path))
         except ModelLoadError as exc:
+            if path == config.model_path:
+                raise  # YOLO_MODEL is the IR itself: no FP32 model to fall back to
             logger.warning("openvino int8 model unavailable", extra={"error": str(exc)})
         backend = "openvino"
     if backend == "openvino":
