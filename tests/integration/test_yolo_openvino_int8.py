@@ -74,3 +74,17 @@ def test_openvino_int8_step_under_the_floor_stops_with_a_reason_and_writes_nothi
             person, out, photos=[photo("bus.jpg"), photo("zidane.jpg")], per_photo=1
         )
     assert not out.exists()
+
+
+def test_openvino_int8_step_refuses_a_model_whose_agreement_cannot_be_measured(tmp_path):
+    # Given a yolov8n-shaped model with random weights: it detects nothing on the photos, so any
+    # int8 model would agree with it vacuously
+    fp32 = export_onnx("yolov8n.yaml", tmp_path / "yolov8n.onnx", imgsz=320)
+    out = tmp_path / "yolov8n.int8.xml"
+
+    # When the step runs, Then it says why it cannot judge the int8 model and writes nothing
+    with pytest.raises(step.UnderFloorError, match="cannot be measured"):
+        step.quantize_openvino(
+            fp32, out, photos=[photo("bus.jpg"), photo("zidane.jpg")], per_photo=1, img_size=320
+        )
+    assert not out.exists()

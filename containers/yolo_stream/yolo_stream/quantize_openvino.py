@@ -61,10 +61,14 @@ ACCURACY_CONTROL_FP32: tuple[str, ...] = (
 )
 MAX_DROP = 1.0 - F1_FLOOR  # agreement with FP32 is 1.0 by definition
 UNDER_FLOOR_EXIT = 3  # the command's exit status when no int8 model met the floor
+# Fewer FP32 detections than this on the validation frames and an F1 says nothing (a model with
+# none, e.g. untrained or of classes the photos do not show, would agree vacuously at 1.0).
+MIN_REFERENCE_DETECTIONS = 50
 
 
 class UnderFloorError(ValueError):
-    """No int8 model agreed with FP32 at the floor: nothing was written."""
+    """No int8 model agreed with FP32 at the floor, or agreement could not be measured: nothing
+    was written."""
 
 
 def ignored_scope(modules: Sequence[int], operations: Sequence[str]) -> Any:
@@ -140,6 +144,12 @@ def quantize_openvino(
     size = (img_size, img_size)
     tensors = [to_tensor(letterbox(f, size, rect=True).image) for f in frames]
     metric = _AgreementMetric(model, validation_frames(photos), threads, img_size)
+    found = sum(len(detections) for detections in metric.reference)
+    if found < MIN_REFERENCE_DETECTIONS:
+        raise UnderFloorError(
+            f"the FP32 model finds {found} objects on {len(metric.frames)} validation frames "
+            f"(< {MIN_REFERENCE_DETECTIONS}): its agreement with int8 cannot be measured"
+        )
     core = ov.Core()
     scope = ignored_scope(fp32_modules, fp32_operations)
     options = {"preset": nncf.QuantizationPreset.MIXED, "subset_size": len(tensors)}
