@@ -28,7 +28,12 @@ def main() -> int:
         print(f"yolo_stream: cannot start: {exc}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     logger.info(
-        "model loaded", extra={"model": detector.model_id, "backend": settings.yolo_backend}
+        "model loaded",
+        extra={
+            "model": detector.model_id,
+            "backend": detector.backend,  # what runs: "auto" resolved, fallbacks taken
+            "setting": settings.yolo_backend,
+        },
     )
     service = YoloStreamService(settings, detector)
     server = make_server(service, settings.port)
