@@ -401,9 +401,21 @@ def alone_fps(backend: str, model: Path, threads: int, count: int, rounds: int) 
     return float(out.strip().splitlines()[-1])
 
 
+def table_config(backend: str, model: str, threads: int) -> DetectorConfig:
+    """A table row's configuration: ``backend`` as ``YOLO_BACKEND``, or ``openvino-int8@f32``
+    (OpenVINO's int8 model with the rest in FP32, as a CPU without bfloat16 runs it)."""
+    backend, _, precision = backend.partition("@")
+    return DetectorConfig(
+        model,
+        backend=backend,  # type: ignore[arg-type]
+        threads=threads,
+        int8_model_path=model,
+        openvino_precision="f32" if precision == "f32" else "auto",
+    )
+
+
 def run_alone(backend: str, model: str, threads: int, count: int, rounds: int) -> float:
-    config = DetectorConfig(model, backend=backend, threads=threads, int8_model_path=model)
-    detector = load_detector(config)
+    detector = load_detector(table_config(backend, model, threads))
     frames = frames_16_9(count)
     return measure(detector, frames * rounds)["fps"]
 
@@ -424,6 +436,7 @@ def backend_table(frames: list, tmp: Path, rounds: int) -> dict:
         "onnx-int8": ("onnx-int8", int8),
         "openvino": ("openvino", fp32),  # bfloat16 where the CPU has it
         "openvino-int8": ("openvino-int8", ov_int8),  # the rest bfloat16 where the CPU has it
+        "openvino-int8-f32": ("openvino-int8@f32", ov_int8),  # the path of CPUs without bf16
     }
     runs: dict = {}
     detectors: dict = {}
@@ -437,11 +450,7 @@ def backend_table(frames: list, tmp: Path, rounds: int) -> dict:
         )
         detectors[f"ultralytics t{threads}"] = ul
         for name, (backend, path) in models.items():
-            det = load_detector(
-                DetectorConfig(
-                    str(path), backend=backend, threads=threads, int8_model_path=str(path)
-                )
-            )
+            det = load_detector(table_config(backend, str(path), threads))
             runs[f"{name} t{threads}"] = det.detect
             detectors[f"{name} t{threads}"] = det
     speed = measure_interleaved(runs, frames, rounds=rounds)
@@ -456,7 +465,7 @@ def backend_table(frames: list, tmp: Path, rounds: int) -> dict:
     torch.set_num_threads(2)
     accuracy = {
         name: f1_vs(detectors["onnx-fp32 t2"], detectors[f"{name} t2"], agree_frames)
-        for name in ("ultralytics", "onnx-int8", "openvino", "openvino-int8")
+        for name in ("ultralytics", "onnx-int8", "openvino", "openvino-int8", "openvino-int8-f32")
     }
     # The yolov8n-shaped model (random weights): the int8 step and its graph on a second shape.
     # Its random class scores stay near Ultralytics' initial prior (~1e-4), so it detects nothing
@@ -502,12 +511,12 @@ def print_table(table: dict) -> None:
     )
     print("frames/s interleaved (one process, frame by frame in turn) | alone (own process)")
     print(
-        f"{'backend':<14} {'thr':>3} {'frames/s':>9} {'x UL':>6} {'alone':>7} {'x UL':>6} "
+        f"{'backend':<17} {'thr':>3} {'frames/s':>9} {'x UL':>6} {'alone':>7} {'x UL':>6} "
         f"{'F1':>7} {'P':>7} {'R':>7}  runtime"
     )
     for r in table["rows"]:
         print(
-            f"{r['backend']:<14} {r['threads']:>3} {r['fps']:>9.2f} {r['x_ultralytics']:>6.2f} "
+            f"{r['backend']:<17} {r['threads']:>3} {r['fps']:>9.2f} {r['x_ultralytics']:>6.2f} "
             f"{r['fps_alone']:>7.2f} {r['x_ultralytics_alone']:>6.2f} "
             f"{r['f1']:>7.4f} {r['precision']:>7.4f} {r['recall']:>7.4f}  {r['provider']}"
         )

@@ -215,6 +215,20 @@ def test_openvino_int8_refuses_a_model_that_is_not_quantised(tmp_path):
         OpenVinoDetector(config)
 
 
+def test_openvino_precision_f32_runs_fp32_even_on_a_bfloat16_cpu(monkeypatch):
+    # Given OPENVINO_PRECISION=f32 in the service's environment
+    for name, value in {
+        "STREAM_NAME": "s", "CHECKPOINT_TABLE": "t", "FRAMES_BUCKET": "bkt",
+        "RESULTS_QUEUE_URL": "q", "YOLO_MODEL": str(fall_model("best_fp16.onnx")),
+        "YOLO_BACKEND": "openvino", "OPENVINO_PRECISION": "f32",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    # When the service loads its detector
+    detector = load_detector(Settings().detector_config())  # type: ignore[call-arg]
+    # Then OpenVINO runs FP32 and says so, whatever the CPU
+    assert detector.backend == "openvino-fp32/CPU"
+
+
 def test_openvino_missing_falls_back_to_onnx_runtime(monkeypatch):
     # Given an environment where openvino cannot be imported
     monkeypatch.setitem(sys.modules, "openvino", None)

@@ -110,10 +110,10 @@ class _AgreementMetric:
     def worst(self, core: Any, model: Any, threads: int) -> Agreement:
         """Agreement at each precision the IR may run at (FP32 rest, and bfloat16 rest where this
         CPU has it: the image may run on either kind): the lower."""
-        hints = [{"INFERENCE_PRECISION_HINT": "f32"}] + ([{}] if cpu_has_bf16() else [])
+        precisions = ["f32"] + (["auto"] if cpu_has_bf16() else [])
         results = [
-            self.run(core.compile_model(model, "CPU", compile_options(threads) | hint))
-            for hint in hints
+            self.run(core.compile_model(model, "CPU", compile_options(threads, precision)))
+            for precision in precisions
         ]
         return min(results, key=lambda result: result.f1)
 

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     yolo_provider: Literal["auto", "cpu", "cuda", "tensorrt"] = "auto"
     yolo_model_int8: str | None = None  # default: <YOLO_MODEL>.int8.onnx
     yolo_model_openvino_int8: str | None = None  # default: <YOLO_MODEL>.int8.xml
+    openvino_precision: Literal["auto", "f32"] = (
+        "auto"  # f32: no bfloat16 even where the CPU has it
+    )
     yolo_class_names: str | None = None  # "person,car" or "{0: 'person'}"; else model metadata
     confidence_threshold: float = Field(default=0.25, ge=0, le=1)
     iou_threshold: float = Field(default=0.7, ge=0, le=1)
@@ -75,6 +78,7 @@ class Settings(BaseSettings):
             provider=self.yolo_provider,
             int8_model_path=self.yolo_model_int8,
             openvino_int8_model_path=self.yolo_model_openvino_int8,
+            openvino_precision=self.openvino_precision,
             conf_threshold=self.confidence_threshold,
             iou_threshold=self.iou_threshold,
             max_detections=self.max_detections,

@@ -52,6 +52,9 @@ class DetectorConfig:
     provider: Provider = "auto"
     int8_model_path: str | None = None  # default: <model>.int8.onnx next to the FP32 model
     openvino_int8_model_path: str | None = None  # default: <model>.int8.xml (+ .bin)
+    # OpenVINO's precision for what is not int8: "auto" (bfloat16 where the CPU has it) or "f32"
+    # (FP32 everywhere, as a CPU without bfloat16 runs it).
+    openvino_precision: Literal["auto", "f32"] = "auto"
     conf_threshold: float = 0.25
     iou_threshold: float = 0.7  # Ultralytics' predict default
     max_detections: int = 300

@@ -43,7 +43,8 @@ class OpenVinoDetector(OnnxDetector):
         core = ov.Core()
         try:
             model = core.read_model(str(path))
-            compiled = core.compile_model(model, DEVICE, compile_options(self.config.threads))
+            options = compile_options(self.config.threads, self.config.openvino_precision)
+            compiled = core.compile_model(model, DEVICE, options)
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses of its own
             raise ModelLoadError(
                 f"YOLO_MODEL {str(path)!r} is not a model OpenVINO can load: {exc}"
@@ -71,18 +72,22 @@ class OpenVinoDetector(OnnxDetector):
         return np.asarray(self._request.infer({0: tensor})[0])
 
 
-def compile_options(threads: int) -> dict[str, Any]:
+def compile_options(threads: int, precision: str = "auto") -> dict[str, Any]:
     """One stream, latency-first: frames of a video are inferred one after another. Threads not
     pinned to cores (OpenVINO pins them by default): the service decodes, annotates and uploads
     on the same cores, and with pinning its 2-thread int8 runs reached 0.44 and 0.59 of the
     model-only bound (150 and 103 ms of CPU a frame) against 0.70 (85 ms) without
-    (bench/README.md)."""
-    return {
+    (bench/README.md). ``precision``: ``auto`` (the CPU's native precision for what is not
+    int8: bfloat16 where the CPU has it) or ``f32``."""
+    options: dict[str, Any] = {
         "INFERENCE_NUM_THREADS": threads,
         "NUM_STREAMS": 1,
         "PERFORMANCE_HINT": "LATENCY",
         "ENABLE_CPU_PINNING": False,
     }
+    if precision == "f32":
+        options["INFERENCE_PRECISION_HINT"] = "f32"
+    return options
 
 
 def _dims(port: Any) -> list[Any]:
