@@ -55,6 +55,7 @@ from yolo_stream.detection import DetectionRun
 class StubDetector:
     model_id = "stub@process-tests"
     names = {0: "person"}
+    backend = "stub"  # the Detector protocol's: the service reports (and logs) what runs
 
     def detect(self, image):
         if image.shape[1] == int(os.environ.get("TEST_KILL_ON_WIDTH") or 0):
