@@ -39,10 +39,11 @@ INT8_MEETS_FLOOR: dict[str, bool] = {"x86_64": True, "aarch64": False, "arm64": 
 # and 4 have bfloat16 too, but nothing was measured on arm64: FP32 ONNX Runtime stays there.
 BF16_MEETS_FLOOR: dict[str, bool] = {"x86_64": True, "aarch64": False, "arm64": False}
 # OpenVINO's int8 IR (NNCF, yolo_stream.quantize_openvino) with bfloat16 for what stays FP32 is
-# the fastest backend measured that meets the floor: on the same AMD EPYC and 500 frames, F1 0.98+
-# at about 2.9x Ultralytics' frames/s with 1 and 2 threads (bench/README.md). It goes first where
-# bfloat16 runs; without bfloat16 its FP32 rest was no faster than ONNX Runtime's int8 model
-# (1.9x vs 2.1x alone, 1 thread), which stays the choice there.
+# the fastest backend measured that meets the floor: on the same AMD EPYC and 500 frames, F1
+# 0.9817 at 2.6-2.8x Ultralytics' frames/s with 1 and 2 threads (containers/yolo_stream/README.md).
+# It goes first where bfloat16 runs. With its rest in FP32 (a CPU without bfloat16) it is level
+# with ONNX Runtime's int8 model (1.93x / 2.00x vs 2.04x / 1.90x alone, 1 / 2 threads), which
+# stays the choice there.
 
 
 @dataclass(frozen=True)
