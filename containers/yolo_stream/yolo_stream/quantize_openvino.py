@@ -5,10 +5,11 @@ export step, beside ``yolo_stream.quantize``; also a command):
 
 NNCF post-training quantisation (``nncf.quantize``, mixed preset: symmetric weights, asymmetric
 activations) calibrated on the same frames as ``yolo_stream.quantize``, saved as OpenVINO IR
-(``.xml`` + ``.bin``) for the ``openvino-int8`` backend. FP32 stay: the detect head's arithmetic
-(box decoding, DFL: pixels and 0..1 scores in one tensor), the modules the ONNX Runtime step keeps
-FP32 (``FP32_MODULES``), and the operations ``nncf.quantize_with_accuracy_control`` put back to
-FP32 to bring agreement with the FP32 model to the floor (``ACCURACY_CONTROL_FP32``).
+(``.xml`` + ``.bin``) for the ``openvino-int8`` backend. FP32 stay: the detect head's activations,
+DFL and class scores (``HEAD_ARITHMETIC_PATTERNS``), the modules the ONNX Runtime step keeps FP32
+(``FP32_MODULES``), and the operations ``nncf.quantize_with_accuracy_control`` put back to FP32
+to bring agreement with the FP32 model to the floor (``ACCURACY_CONTROL_FP32``: among them the
+end of the box decoding, where pixels and 0..1 scores meet in one tensor).
 
 The step then measures detection agreement with the FP32 model (ONNX Runtime) on validation
 frames of other pans than the benchmark's, with the rest in FP32 and, where the CPU has it, in
@@ -35,8 +36,10 @@ from yolo_stream.detection.letterbox import letterbox, to_tensor
 from yolo_stream.detection.openvino_backend import compile_options, cpu_has_bf16
 from yolo_stream.quantize import FP32_MODULES, calibration_frames, package_photos
 
-# The head's box decoding and DFL (OpenVINO names of the ONNX export's /model.22/ nodes; the
-# head's convolutions are quantised) and its Sigmoid class scores.
+# In the detect head (module 22, OpenVINO names of the ONNX export's nested /model.22/ nodes): the
+# SiLU multiplications of its box and class branches (their convolutions stay int8) and the DFL;
+# with ``types=["Sigmoid"]`` its class scores. The head's top-level box decoding (/model.22/Sub,
+# Add_*, Div_*: no second "/") is not matched; accuracy control put back what matters of it.
 HEAD_ARITHMETIC_PATTERNS: tuple[str, ...] = (
     r".*/model\.22/.*/Add",
     r".*/model\.22/.*/Sub.*",
