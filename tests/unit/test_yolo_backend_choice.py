@@ -44,6 +44,18 @@ def test_explicit_backend_setting_is_used_as_is():
         assert resolve_backend(DetectorConfig("m.onnx", backend=backend)) == backend
 
 
+def test_the_templates_backend_choices_are_the_services():
+    from typing import get_args
+
+    from tests.unit.test_template_policies import TEMPLATE
+    from yolo_stream.detection import Backend
+
+    # Given the template's YoloBackend parameter and the service's backends
+    allowed = TEMPLATE.parameters["YoloBackend"]["AllowedValues"]
+    # Then they are the same, but for Ultralytics, which the image does not carry (AGPL, PyTorch)
+    assert set(allowed) == set(get_args(Backend)) - {"ultralytics"}
+
+
 def test_auto_takes_int8_only_where_it_meets_the_floor(tmp_path, monkeypatch):
     # Given an FP32 model with its int8 sibling
     fp32 = tmp_path / "m.onnx"
