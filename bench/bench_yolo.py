@@ -228,16 +228,16 @@ def pipeline_vs_bound(
     server) has a core of its own; with THREADS=2 on a 2-core machine every cycle spent on I/O
     is taken from inference."""
     results: dict = {}
-    ov = backend == "openvino-int8"
-    env = {"YOLO_BACKEND": backend}
-    if int8_model:
-        env["YOLO_MODEL_OPENVINO_INT8" if ov else "YOLO_MODEL_INT8"] = str(int8_model)
-    int8 = {"openvino_int8_model_path" if ov else "int8_model_path": str(int8_model)}
+    field, variable = (
+        ("openvino_int8_model_path", "YOLO_MODEL_OPENVINO_INT8")
+        if backend == "openvino-int8"
+        else ("int8_model_path", "YOLO_MODEL_INT8")
+    )
+    int8 = {field: str(int8_model)} if int8_model else {}
+    env = {"YOLO_BACKEND": backend, **({variable: str(int8_model)} if int8_model else {})}
     for threads in (1, 2):
         bound_detector = load_detector(
-            DetectorConfig(
-                str(onnx_model), backend=backend, threads=threads, **(int8 if int8_model else {})
-            )
+            DetectorConfig(str(onnx_model), backend=backend, threads=threads, **int8)
         )
         before = measure(bound_detector, frames)
         load_before = os.getloadavg()[0]

@@ -143,9 +143,6 @@ def quantize_openvino(
     photos = photos if photos is not None else package_photos()
     if not photos:
         raise ValueError("no calibration photos (install ultralytics or scikit-image)")
-    frames = calibration_frames(photos, per_photo)
-    size = (img_size, img_size)
-    tensors = [to_tensor(letterbox(f, size, rect=True).image) for f in frames]
     metric = _AgreementMetric(model, validation_frames(photos), threads, img_size)
     found = sum(len(detections) for detections in metric.reference)
     if found < MIN_REFERENCE_DETECTIONS:
@@ -153,6 +150,11 @@ def quantize_openvino(
             f"the FP32 model finds {found} objects on {len(metric.frames)} validation frames "
             f"(< {MIN_REFERENCE_DETECTIONS}): its agreement with int8 cannot be measured"
         )
+    size = (img_size, img_size)
+    tensors = [
+        to_tensor(letterbox(f, size, rect=True).image)
+        for f in calibration_frames(photos, per_photo)
+    ]
     core = ov.Core()
     scope = ignored_scope(fp32_modules, fp32_operations)
     options = {"preset": nncf.QuantizationPreset.MIXED, "subset_size": len(tensors)}
@@ -187,7 +189,7 @@ def quantize_openvino(
             )
         how = "accuracy control"
     quantized.set_rt_info(
-        f"int8 NNCF {nncf.__version__} mixed, FP32: head arithmetic, modules "
+        f"int8 NNCF {nncf.__version__} mixed, FP32: head activations and DFL, modules "
         f"{list(fp32_modules)}, {how}; F1 vs FP32 {result.f1:.4f} on {result.frames} frames",
         ["framework", "quantization"],
     )

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from yolo_stream.detection import DetectorConfig
+from yolo_stream.detection import Backend, DetectorConfig, OpenVinoPrecision, Provider
 from yolo_stream.detection.model_files import parse_names
 from yolo_stream.shard_consumer import DECODE_AHEAD
 
@@ -22,15 +22,11 @@ class Settings(BaseSettings):
     results_queue_url: str = Field(min_length=1)
 
     yolo_model: str = Field(min_length=1)
-    yolo_backend: Literal[
-        "auto", "onnx", "onnx-int8", "openvino", "openvino-int8", "ultralytics"
-    ] = "auto"
-    yolo_provider: Literal["auto", "cpu", "cuda", "tensorrt"] = "auto"
+    yolo_backend: Backend = "auto"
+    yolo_provider: Provider = "auto"
     yolo_model_int8: str | None = None  # default: <YOLO_MODEL>.int8.onnx
     yolo_model_openvino_int8: str | None = None  # default: <YOLO_MODEL>.int8.xml
-    openvino_precision: Literal["auto", "f32"] = (
-        "auto"  # f32: no bfloat16 even where the CPU has it
-    )
+    openvino_precision: OpenVinoPrecision = "auto"  # f32: no bfloat16 even where the CPU has it
     yolo_class_names: str | None = None  # "person,car" or "{0: 'person'}"; else model metadata
     confidence_threshold: float = Field(default=0.25, ge=0, le=1)
     iou_threshold: float = Field(default=0.7, ge=0, le=1)

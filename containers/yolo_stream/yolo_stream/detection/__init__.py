@@ -24,6 +24,9 @@ from pipeline_common.observability import logger
 
 Backend = Literal["auto", "onnx", "onnx-int8", "openvino", "openvino-int8", "ultralytics"]
 Provider = Literal["auto", "cpu", "cuda", "tensorrt"]
+# OpenVINO's precision for what is not int8: "auto" (bfloat16 where the CPU has it) or "f32"
+# (FP32 everywhere, as a CPU without bfloat16 runs it).
+OpenVinoPrecision = Literal["auto", "f32"]
 
 # int8 is the default only where it was measured to keep detection agreement with FP32 at
 # F1 >= 0.98 (bench/bench_yolo.py). On this project's x86 machines (AVX-512 VNNI) the mixed
@@ -53,9 +56,7 @@ class DetectorConfig:
     provider: Provider = "auto"
     int8_model_path: str | None = None  # default: <model>.int8.onnx next to the FP32 model
     openvino_int8_model_path: str | None = None  # default: <model>.int8.xml (+ .bin)
-    # OpenVINO's precision for what is not int8: "auto" (bfloat16 where the CPU has it) or "f32"
-    # (FP32 everywhere, as a CPU without bfloat16 runs it).
-    openvino_precision: Literal["auto", "f32"] = "auto"
+    openvino_precision: OpenVinoPrecision = "auto"
     conf_threshold: float = 0.25
     iou_threshold: float = 0.7  # Ultralytics' predict default
     max_detections: int = 300
