@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -59,6 +60,11 @@ def _codec_ms(data: bytes, rounds: int) -> float:
 
     once()
     return statistics.median(once() for _ in range(rounds))
+
+
+def _cpu_s(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 class Cloud:
@@ -104,13 +110,20 @@ class Cloud:
             "GRAYSCALE_THREADS": "0",
         }
         self.runs = 0
+        self.last_cpu_ms = (0.0, 0.0)
 
     def run(self, extra: dict[str, str]) -> tuple[float, list[dict]]:
+        children, server = _cpu_s(resource.RUSAGE_CHILDREN), _cpu_s(resource.RUSAGE_SELF)
         start = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-m", "grayscale_task"], env={**self.env, **extra}, check=False
         )
         wall = (time.perf_counter() - start) * 1000.0
+        # CPU of the task process, and of this process (moto's server threads) while it ran.
+        self.last_cpu_ms = (
+            (_cpu_s(resource.RUSAGE_CHILDREN) - children) * 1000.0,
+            (_cpu_s(resource.RUSAGE_SELF) - server) * 1000.0,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"task exited {done.returncode}")
         messages: list[dict] = []
@@ -128,7 +141,7 @@ class Cloud:
         wall, (message,) = self.run({"INPUT_BUCKET": "bench-input", "INPUT_KEY": key})
         return wall, message
 
-    def batch(self, keys: list[str]) -> tuple[float, list[dict]]:
+    def batch(self, keys: list[str], concurrency: int = 1) -> tuple[float, list[dict]]:
         self.runs += 1
         batch_id = f"imgb-bench-{self.runs}"
         objects = [
@@ -142,7 +155,12 @@ class Cloud:
             Body=json.dumps({"batch_id": batch_id, "objects": objects}).encode(),
         )
         wall, messages = self.run(
-            {"MANIFEST_BUCKET": "bench-output", "MANIFEST_KEY": manifest_key, "BATCH_ID": batch_id}
+            {
+                "MANIFEST_BUCKET": "bench-output",
+                "MANIFEST_KEY": manifest_key,
+                "BATCH_ID": batch_id,
+                "BATCH_CONCURRENCY": str(concurrency),
+            }
         )
         assert len(messages) == len(keys), messages
         return wall, messages
@@ -155,17 +173,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=25, help="objects per batch (default 25)")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--concurrency",
+        default="1,4",
+        help="BATCH_CONCURRENCY values to compare, side by side (default 1,4)",
+    )
     args = parser.parse_args()
+    levels = [int(c) for c in args.concurrency.split(",")]
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     one, five, _ = os.getloadavg()
     print(f"CPU: {os.cpu_count()} CPUs, load average {one:.2f} (1 min) {five:.2f} (5 min)")
     cloud = Cloud()
     try:
-        print(
-            "\n| input | codec ms | transfer ms | start->exit per-object ms | ratio "
-            "| per image in a batch ms | ratio to codec+transfer |"
+        per_image_cols = " | ".join(
+            f"per image, {c} in flight: ms (x codec+transfer)" for c in levels
         )
-        print("|---|---|---|---|---|---|---|")
+        print(
+            "\n| input | codec ms | transfer ms | start->exit per-object ms | ratio | "
+            + per_image_cols
+            + " |"
+        )
+        print("|---|---|---|---|---|" + "---|" * len(levels))
         for name, data in _inputs().items():
             key = "bench/" + name.split()[0] + (".png" if "PNG" in name else ".jpg")
             cloud.s3.put_object(Bucket="bench-input", Key=key, Body=data)
@@ -176,25 +204,58 @@ def main() -> None:
             transfer = statistics.median(
                 m["timings_ms"]["download"] + m["timings_ms"]["upload"] for _, m in single
             )
-            walls_1 = [cloud.batch([key])[0] for _ in range(max(2, args.rounds // 2))]
-            walls_n = [cloud.batch([key] * args.batch)[0] for _ in range(max(2, args.rounds // 2))]
-            per_image = (statistics.median(walls_n) - statistics.median(walls_1)) / (args.batch - 1)
+            # A key per object of the batch (each its own output), as uploads are.
+            keys = [f"{key}.{i}" for i in range(args.batch)]
+            for k in keys:
+                cloud.s3.put_object(Bucket="bench-input", Key=k, Body=data)
+            repeats = max(2, args.rounds // 2)
+            walls_1, cpu_1 = [], []
+            for _ in range(repeats):
+                walls_1.append(cloud.batch(keys[:1])[0])
+                cpu_1.append(cloud.last_cpu_ms)
+            # Interleaved, so a change in the host's speed hits every level alike.
+            walls_n: dict[int, list[float]] = {c: [] for c in levels}
+            cpu_n: dict[int, list[tuple[float, float]]] = {c: [] for c in levels}
+            for _ in range(repeats):
+                for c in levels:
+                    walls_n[c].append(cloud.batch(keys, c)[0])
+                    cpu_n[c].append(cloud.last_cpu_ms)
+            cells = []
+            for c in levels:
+                per_image = (statistics.median(walls_n[c]) - statistics.median(walls_1)) / (
+                    args.batch - 1
+                )
+                # Per object, like the wall time: (batch of N - batch of 1) / (N - 1).
+                task_cpu, server_cpu = (
+                    (
+                        statistics.median(x[i] for x in cpu_n[c])
+                        - statistics.median(x[i] for x in cpu_1)
+                    )
+                    / (args.batch - 1)
+                    for i in (0, 1)
+                )
+                cells.append(
+                    f"{per_image:.1f} ({per_image / (codec + transfer):.2f}x; "
+                    f"CPU {task_cpu:.0f} + {server_cpu:.0f})"
+                )
             print(
                 f"| {name} | {codec:.1f} | {transfer:.1f} | {wall_single:.0f} | "
-                f"{wall_single / codec:.1f}x | {per_image:.1f} | "
-                f"{per_image / (codec + transfer):.2f}x |"
+                f"{wall_single / codec:.1f}x | " + " | ".join(cells) + " |"
             )
             if name.startswith("512"):
-                photo = (wall_single, statistics.median(walls_n))
+                photo = (wall_single, {c: statistics.median(walls_n[c]) for c in levels})
         wall_single, wall_batch = photo
         print(f"\n512x512 photos, locally (no Fargate start), batch of {args.batch}:")
         print("| mode | images/s | task starts per 1,000 images |")
         print("|---|---|---|")
         print(f"| per-object | {1000.0 / wall_single:.1f} | 1,000 |")
-        print(
-            f"| batched B={args.batch} | {args.batch * 1000.0 / wall_batch:.1f} | "
-            f"{-(-1000 // args.batch):,} |"
-        )
+        for c in levels:
+            print(
+                f"| batched B={args.batch}, {c} in flight | "
+                f"{args.batch * 1000.0 / wall_batch[c]:.1f} | {-(-1000 // args.batch):,} |"
+            )
+        one, five, _ = os.getloadavg()
+        print(f"\nload average at the end {one:.2f} (1 min) {five:.2f} (5 min)")
     finally:
         cloud.stop()
 

@@ -230,3 +230,104 @@ def test_an_object_over_its_time_limit_fails_alone(cloud: Cloud, monkeypatch: py
     assert by_key["uploads/t0.jpg"].stage == "upload"
     assert "1 s allowed per object" in (by_key["uploads/t0.jpg"].reason or "")
     assert by_key["uploads/t1.jpg"].status == ImageStatus.SUCCEEDED
+
+
+def test_objects_in_flight_overlap_their_requests_and_take_turns_at_the_pixels(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+):
+    # Given a batch of four photos, two objects in flight, and a probe on the stages: the first
+    # two uploads wait for each other (they break the barrier unless both are in flight at once)
+    import threading
+
+    decode_module = samples.grayscale_task_module("decode")
+    encode_module = samples.grayscale_task_module("encode")
+    objects = [cloud.put(f"uploads/o{i}.jpg", samples.photo_jpeg()) for i in range(4)]
+    cloud.monkeypatch.setenv("BATCH_CONCURRENCY", "2")
+    both_uploading = threading.Barrier(2, timeout=10)
+    lock = threading.Lock()
+    seen = {"pixels": 0, "most_pixels": 0, "uploads": 0}
+    real_decode, real_encode, real_upload = (
+        decode_module.decode,
+        encode_module.encode,
+        upload_module.upload,
+    )
+
+    def probed_decode(*args, **kwargs):
+        with lock:
+            seen["pixels"] += 1
+            seen["most_pixels"] = max(seen["most_pixels"], seen["pixels"])
+        return real_decode(*args, **kwargs)
+
+    def probed_encode(*args, **kwargs):
+        try:
+            return real_encode(*args, **kwargs)
+        finally:
+            with lock:
+                seen["pixels"] -= 1
+
+    def probed_upload(encoded, *, bucket, key, source, correlation_id):
+        with lock:
+            seen["uploads"] += 1
+            first_two = seen["uploads"] <= 2
+        if first_two:
+            both_uploading.wait()
+        return real_upload(
+            encoded, bucket=bucket, key=key, source=source, correlation_id=correlation_id
+        )
+
+    monkeypatch.setattr(decode_module, "decode", probed_decode)
+    monkeypatch.setattr(encode_module, "encode", probed_encode)
+    monkeypatch.setattr(upload_module, "upload", probed_upload)
+
+    # When the batch runs
+    assert cloud.run_batch("imgb-5", objects) == task.EXIT_PROCESSED
+
+    # Then two uploads were in flight at once, while decode..encode ran for one object at a time
+    assert not both_uploading.broken
+    assert seen["most_pixels"] == 1
+    # And every object has its output, its one SUCCEEDED message and its REPORTED claim
+    messages = cloud.messages()
+    assert sorted(m.input.key for m in messages) == [f"uploads/o{i}.jpg" for i in range(4)]
+    assert {m.status for m in messages} == {ImageStatus.SUCCEEDED}
+    for obj in objects:
+        assert cloud.output_exists(obj.key)
+        assert cloud.claim(obj.correlation_id)["state"] == "REPORTED"
+
+
+def test_waiting_for_the_pixel_turn_does_not_count_against_an_objects_limit(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+):
+    # Given a 1 s limit per object and a first object whose decode takes 2.5 s, holding the
+    # pixel turn the three others wait for
+    import time as time_module
+
+    decode_module = samples.grayscale_task_module("decode")
+    objects = [cloud.put(f"uploads/w{i}.jpg", samples.photo_jpeg()) for i in range(4)]
+    cloud.monkeypatch.setenv("OBJECT_TIMEOUT_SECONDS", "1")
+    cloud.monkeypatch.setenv("BATCH_CONCURRENCY", "4")
+    real_decode = decode_module.decode
+    first = {"taken": False}
+    lock = __import__("threading").Lock()
+
+    def slow_first_decode(*args, **kwargs):
+        with lock:
+            slow, first["taken"] = not first["taken"], True
+        if slow:
+            time_module.sleep(2.5)
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(decode_module, "decode", slow_first_decode)
+
+    # When the batch runs
+    assert cloud.run_batch("imgb-6", objects) == task.EXIT_PROCESSED
+
+    # Then the slow object fails alone at decode, reported once; the others, which waited longer
+    # than the limit for their turn, succeed
+    messages = cloud.messages()
+    failed = [m for m in messages if m.status == ImageStatus.FAILED]
+    assert len(messages) == 4
+    assert [(m.stage, "1 s allowed per object" in (m.reason or "")) for m in failed] == [
+        ("decode", True)
+    ]
+    assert sum(m.status == ImageStatus.SUCCEEDED for m in messages) == 3
+    assert cloud.claim(failed[0].correlation_id)["outcome"] == "FAILED"

@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 
 from pipeline_common.contracts.image import MAX_BATCH_OBJECTS
+from tests.support.image_samples import grayscale_task_module
 from tests.unit.test_template_policies import ROOT, TEMPLATE, target
+
+TaskSettings = grayscale_task_module("settings").TaskSettings
 
 
 def _resource(logical_id: str) -> dict:
@@ -60,10 +63,18 @@ def test_the_task_and_the_state_machine_share_the_claims_table():
     env = {e["Name"]: e["Value"] for e in container["Environment"]}
     substitutions = _resource("ImageProcessingStateMachine")["DefinitionSubstitutions"]
 
-    # Then both name ImageClaimsTable, and the task gets the per-object limit
+    # Then both name ImageClaimsTable, and the task gets the per-object limit and concurrency
     assert target(env["CLAIMS_TABLE"]) == "ImageClaimsTable"
     assert target(substitutions["ClaimsTable"]) == "ImageClaimsTable"
     assert env["OBJECT_TIMEOUT_SECONDS"] == {"Ref": "ImageObjectTimeoutSeconds"}
+    assert env["BATCH_CONCURRENCY"] == {"Ref": "ImageBatchConcurrency"}
+    concurrency = TEMPLATE.parameters["ImageBatchConcurrency"]
+    settings_field = TaskSettings.model_fields["batch_concurrency"]
+    bounds = {type(m).__name__: m for m in settings_field.metadata}
+    assert (int(concurrency["MinValue"]), int(concurrency["MaxValue"])) == (
+        bounds["Ge"].ge,
+        bounds["Le"].le,
+    )
     claims = _resource("ImageClaimsTable")
     assert claims["KeySchema"] == [{"AttributeName": "object_id", "KeyType": "HASH"}]
     assert claims["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}

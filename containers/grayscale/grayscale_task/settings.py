@@ -37,8 +37,12 @@ class TaskSettings(BaseSettings):
     max_image_pixels: int = Field(default=100_000_000, ge=1)
     max_object_bytes: int = Field(default=52_428_800, ge=1)
     # One object's limit, download to upload (0: none). Reported as that object's FAILED; the
-    # whole task's limit is the state machine's (per object or per batch).
+    # whole task's limit is the state machine's (per object or per batch). In a batch, the wait
+    # for the CPU turn (another object's decode, convert and encode) is not counted.
     object_timeout_seconds: int = Field(default=0, ge=0, le=86_400)
+    # Batched mode: objects in flight at once (their requests overlap; the pixel work takes
+    # turns, one object at a time). Kept within botocore's 10 pooled connections per client.
+    batch_concurrency: int = Field(default=4, ge=1, le=8)
     jpeg_quality: int = Field(default=90, ge=1, le=95)
     # zlib level 0-9. 4 encodes a real photo ~2.3x faster than Pillow's default 6 for ~2% more
     # bytes; 1 is ~4x faster for ~20% more (bench/bench_image_task.py).

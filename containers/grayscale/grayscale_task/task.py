@@ -1,6 +1,6 @@
 """The whole task: one object (per-object mode) or every object of a batch's manifest (batched
-mode), stages in order, each timed, one result message per object, and the exit code that tells
-the state machine what happened.
+mode: ``grayscale_task.batch``), stages in order, each timed, one result message per object, and
+the exit code that tells the state machine what happened.
 
 Exit codes (the state machine's Catch reads them from the stopped task):
 - 0: per object: processed, SUCCEEDED message sent. Per batch: every object of the manifest is
@@ -17,6 +17,7 @@ Exit codes (the state machine's Catch reads them from the stopped task):
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,11 +30,16 @@ from grayscale_task.settings import TaskSettings
 
 if TYPE_CHECKING:
     from pipeline_common.contracts import S3Location
-    from pipeline_common.contracts.image import ImageBatchManifest, ImageProcessingResult
+    from pipeline_common.contracts.image import ImageProcessingResult
 
 EXIT_PROCESSED = 0
 EXIT_CRASHED = 1
 EXIT_REJECTED = 2
+
+
+class ObjectAbandoned(Exception):
+    """A batch's main thread reported this object (past its time limit): its worker stops at the
+    next stage and reports nothing."""
 
 
 @dataclass
@@ -43,15 +49,40 @@ class Progress:
     timings_ms: dict[str, float] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     current: str = "task"  # the stage running now (a per-object timeout names it)
+    # Batched mode: the batch's one turn at the CPU (decode, convert, encode), the time spent
+    # waiting for it (not the object's own time), and the main thread's word to stop.
+    cpu_lock: threading.Lock | None = None
+    waited_s: float = 0.0
+    waiting_since: float | None = None
+    abandoned: bool = False
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        if self.abandoned:
+            raise ObjectAbandoned(name)
         self.current = name
         start = time.perf_counter()
         try:
             yield
         finally:
             self.timings_ms[name] = round((time.perf_counter() - start) * 1000.0, 3)
+
+    @contextmanager
+    def cpu_turn(self) -> Iterator[None]:
+        """Hold the batch's turn at the CPU (no-op outside a batch)."""
+        if self.cpu_lock is None:
+            yield
+            return
+        self.waiting_since = time.monotonic()
+        with self.cpu_lock:
+            self.waited_s += time.monotonic() - self.waiting_since
+            self.waiting_since = None
+            yield
+
+    def active_seconds(self, started: float, now: float) -> float:
+        """Seconds since ``started`` (monotonic) not spent waiting for the CPU turn."""
+        waiting = self.waiting_since
+        return now - started - self.waited_s - (now - waiting if waiting is not None else 0.0)
 
     def result(self, **fields: Any) -> ImageProcessingResult:
         from pipeline_common.contracts.image import ImageProcessingResult
@@ -88,13 +119,13 @@ def object_deadline(seconds: int, progress: Progress) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def setup() -> None:
+def setup(services: tuple[str, ...] = ("s3", "sqs")) -> None:
     """Create the task's clients (one per service, kept for every object: their connections are
     reused) and load the codecs and the kernel, so ``download`` times the transfer only."""
     from pipeline_common.aws import client
 
-    client("s3")
-    client("sqs")
+    for service in services:
+        client(service)
     import grayscale_task.convert  # numpy, Pillow and the native kernel
     import grayscale_task.decode  # noqa: F401
 
@@ -113,28 +144,30 @@ def process(
         data = download(source, max_bytes=settings.max_object_bytes)
     progress.facts["input_bytes"] = len(data)
 
-    with progress.stage("decode"):
-        decoded = decode(
-            data, max_pixels=settings.max_image_pixels, jpeg_luma=settings.jpeg_luma_decode
-        )
-    del data  # the compressed bytes are not needed past this point; free them early
-    progress.facts.update(format=decoded.format, mode=decoded.mode)
+    with progress.cpu_turn():
+        with progress.stage("decode"):
+            decoded = decode(
+                data, max_pixels=settings.max_image_pixels, jpeg_luma=settings.jpeg_luma_decode
+            )
+        del data  # the compressed bytes are not needed past this point; free them early
+        progress.facts.update(format=decoded.format, mode=decoded.mode)
 
-    with progress.stage("convert"):
-        gray = convert(decoded, threads=resolve_threads(settings.grayscale_threads))
-    width, height = gray.image.size  # after orientation: what a viewer shows
-    progress.facts.update(
-        width=width, height=height, output_mode=gray.image.mode, threads=gray.threads
-    )
-    del decoded
-
-    with progress.stage("encode"):
-        encoded = encode(
-            gray.image,
-            progress.facts["format"],
-            jpeg_quality=settings.jpeg_quality,
-            png_compress_level=settings.png_compress_level,
+        with progress.stage("convert"):
+            gray = convert(decoded, threads=resolve_threads(settings.grayscale_threads))
+        width, height = gray.image.size  # after orientation: what a viewer shows
+        progress.facts.update(
+            width=width, height=height, output_mode=gray.image.mode, threads=gray.threads
         )
+        del decoded
+
+        with progress.stage("encode"):
+            encoded = encode(
+                gray.image,
+                progress.facts["format"],
+                jpeg_quality=settings.jpeg_quality,
+                png_compress_level=settings.png_compress_level,
+            )
+        del gray  # only the encoded bytes leave the turn
     progress.facts["output_bytes"] = len(encoded.data)
 
     with progress.stage("upload"):
@@ -152,14 +185,17 @@ def process_object(
     source: S3Location,
     correlation_id: str | None,
     progress: Progress,
+    *,
+    alarm_seconds: int = 0,
 ) -> ImageProcessingResult:
-    """One object to its result: SUCCEEDED, or FAILED when the input is rejected (or timed out).
-    Anything else (an AWS error, a bug) propagates: the object is not reported here."""
+    """One object to its result: SUCCEEDED, or FAILED when the input is rejected (or timed out by
+    ``alarm_seconds``: per-object mode, main thread only; a batch's main thread times its
+    objects). Anything else (an AWS error, a bug) propagates: the object is not reported here."""
     from pipeline_common.contracts.image import ImageStatus
 
     common = {"correlation_id": correlation_id, "input": source}
     try:
-        with object_deadline(settings.object_timeout_seconds, progress):
+        with object_deadline(alarm_seconds, progress):
             output = process(settings, source, progress, correlation_id)
     except ImageRejected as rejected:
         return progress.result(
@@ -182,8 +218,14 @@ def run(settings: TaskSettings) -> int:
     progress = Progress()
     with progress.stage("setup"):
         setup()
-    result = process_object(settings, source, settings.correlation_id, progress)
-    _report(settings, result)
+    result = process_object(
+        settings,
+        source,
+        settings.correlation_id,
+        progress,
+        alarm_seconds=settings.object_timeout_seconds,
+    )
+    report(settings, result)
     if result.status == ImageStatus.FAILED:
         logger.warning("input rejected", extra={"stage": result.stage, "reason": result.reason})
         return EXIT_REJECTED
@@ -194,88 +236,7 @@ def run(settings: TaskSettings) -> int:
     return EXIT_PROCESSED
 
 
-def read_manifest(settings: TaskSettings) -> ImageBatchManifest:
-    from botocore.exceptions import ClientError
-    from pydantic import ValidationError
-
-    from pipeline_common.aws import client, error_code
-    from pipeline_common.contracts.image import ImageBatchManifest
-    from pipeline_common.s3_objects import is_missing
-
-    try:
-        body = client("s3").get_object(Bucket=settings.manifest_bucket, Key=settings.manifest_key)
-        manifest = ImageBatchManifest.model_validate_json(body["Body"].read())
-    except ClientError as exc:
-        if is_missing(exc):
-            raise ImageRejected("task", f"batch manifest is gone ({error_code(exc)})") from exc
-        raise
-    except ValidationError as exc:
-        raise ImageRejected("task", f"batch manifest is not valid: {exc}") from exc
-    if manifest.batch_id != settings.batch_id:
-        raise ImageRejected(
-            "task", f"manifest of batch {manifest.batch_id}, not {settings.batch_id}"
-        )
-    return manifest
-
-
-def run_batch(settings: TaskSettings) -> int:
-    """Batched mode: every object of the manifest that this batch may claim, one at a time with
-    the same clients (and their open connections)."""
-    from grayscale_task import claims
-    from grayscale_task.log import logger
-
-    assert settings.claims_table is not None
-    assert settings.batch_id is not None
-    started = time.perf_counter()
-    setup_started = started
-    setup()
-    setup_ms = (time.perf_counter() - setup_started) * 1000.0
-    try:
-        manifest = read_manifest(settings)
-    except ImageRejected as rejected:
-        logger.error("batch manifest rejected", extra={"reason": rejected.reason})
-        return EXIT_REJECTED
-
-    counts = {"SUCCEEDED": 0, "FAILED": 0, "skipped": 0, "crashed": 0}
-    for item in manifest.objects:
-        log = {"key": item.key, "object_id": item.correlation_id}
-        try:
-            if not claims.claim(
-                settings.claims_table,
-                item.correlation_id,
-                batch_id=settings.batch_id,
-                ttl_days=settings.claim_ttl_days,
-            ):
-                logger.info("object already reported or owned by another batch", extra=log)
-                counts["skipped"] += 1
-                continue
-            result = process_object(settings, item.location, item.correlation_id, Progress())
-            _report(settings, result)
-            claims.finish(
-                settings.claims_table,
-                item.correlation_id,
-                batch_id=settings.batch_id,
-                status=result.status.value,
-            )
-        except Exception:
-            # Not this object's fault as far as we know: the others go on, the retry takes it.
-            logger.exception("object crashed", extra=log)
-            counts["crashed"] += 1
-            continue
-        counts[result.status.value] += 1
-    logger.info(
-        "batch done",
-        extra={
-            "objects": len(manifest.objects),
-            **counts,
-            "setup_ms": round(setup_ms, 3),
-            "elapsed_ms": round((time.perf_counter() - started) * 1000.0, 3),
-        },
-    )
-    return EXIT_CRASHED if counts["crashed"] else EXIT_PROCESSED
-
-
-def _report(settings: TaskSettings, result: ImageProcessingResult) -> None:
+def report(settings: TaskSettings, result: ImageProcessingResult) -> None:
     from grayscale_task.report import send_result, store_result
 
     if settings.result_sidecar_prefix:
@@ -299,7 +260,11 @@ def main() -> int:
     else:
         logger.append_keys(input_bucket=settings.input_bucket, input_key=settings.input_key)
     try:
-        return run_batch(settings) if settings.is_batch else run(settings)
+        if settings.is_batch:
+            from grayscale_task.batch import run_batch
+
+            return run_batch(settings)
+        return run(settings)
     except Exception:
         logger.exception("grayscale task crashed")
         return EXIT_CRASHED
