@@ -338,18 +338,6 @@ def cpu_path() -> str:
     return " ".join(n for n in names if n in flags) or "no AVX2"
 
 
-def agreement_frames(per_photo: int = 50) -> list:
-    """Pan/zoom sequences over the packaged photos: 50 a photo (500 frames). 20 a photo (200)
-    proved too coarse: about 210 FP32 detections, so one flipped box moved F1 by 0.005, and a
-    configuration at 0.986 on 200 frames was at 0.972 on these 500."""
-    from yolo_stream.quantize import package_photos, pan_zoom, read_photo
-
-    frames: list = []
-    for path in package_photos():
-        frames += pan_zoom(read_photo(path), per_photo, (1280, 720))
-    return frames
-
-
 def f1_vs(reference, candidate, frames: list) -> dict:
     from yolo_stream.agreement import agreement
 
@@ -425,7 +413,7 @@ def backend_table(frames: list, tmp: Path, rounds: int) -> dict:
     import torch
 
     from yolo_stream.export import export_onnx
-    from yolo_stream.quantize import quantize_int8
+    from yolo_stream.quantize import benchmark_frames, quantize_int8
     from yolo_stream.quantize_openvino import quantize_openvino
 
     fp32 = export_onnx(str(fall_model("best.pt")), tmp / "person.onnx")
@@ -461,7 +449,7 @@ def backend_table(frames: list, tmp: Path, rounds: int) -> dict:
             for name, (backend, path) in paths.items():
                 fps = alone_fps(backend, path, threads, len(frames), 1)
                 alone.setdefault(f"{name} t{threads}", []).append(fps)
-    agree_frames = agreement_frames()
+    agree_frames = benchmark_frames()
     torch.set_num_threads(2)
     accuracy = {
         name: f1_vs(detectors["onnx-fp32 t2"], detectors[f"{name} t2"], agree_frames)

