@@ -32,7 +32,8 @@ OpenVinoPrecision = Literal["auto", "f32"]
 # F1 >= 0.98 (bench/bench_yolo.py). On this project's x86 machines (AVX-512 VNNI) the mixed
 # model (int8 with the sensitive modules FP32, yolo_stream.quantize.FP32_MODULES, percentile
 # calibration) agrees at F1 0.983 over 500 frames and runs about 1.7x the FP32 frames/s with 1
-# thread (fully int8 was 2.8x but F1 0.93); arm64 (Graviton) could not be measured here and
+# thread (fully int8 was 2.8x but F1 0.93); on an AVX2-only Zen 3 (no VNNI) F1 0.9866 at about
+# 1.2x FP32's frames/s (1.6x Ultralytics'). arm64 (Graviton) could not be measured here and
 # stays on the FP32 path.
 INT8_MEETS_FLOOR: dict[str, bool] = {"x86_64": True, "aarch64": False, "arm64": False}
 # OpenVINO on the FP32 model runs bfloat16 on CPUs that have it (AVX-512 BF16, AMX): on this
