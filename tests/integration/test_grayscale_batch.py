@@ -4,6 +4,8 @@ second batch holding the same object, sends nothing twice."""
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,7 +208,6 @@ def test_an_unreadable_manifest_exits_2_and_reports_nothing(cloud: Cloud):
 
 def test_an_object_over_its_time_limit_fails_alone(cloud: Cloud, monkeypatch: pytest.MonkeyPatch):
     # Given a 1 s limit per object and an upload that hangs for the first object
-    import time as time_module
 
     objects = [cloud.put(f"uploads/t{i}.jpg", samples.photo_jpeg()) for i in range(2)]
     cloud.monkeypatch.setenv("OBJECT_TIMEOUT_SECONDS", "1")
@@ -214,7 +215,7 @@ def test_an_object_over_its_time_limit_fails_alone(cloud: Cloud, monkeypatch: py
 
     def slow_upload(encoded, *, bucket, key, source, correlation_id):
         if source.key == "uploads/t0.jpg":
-            time_module.sleep(5)
+            time.sleep(5)
         return real_upload(
             encoded, bucket=bucket, key=key, source=source, correlation_id=correlation_id
         )
@@ -237,7 +238,6 @@ def test_objects_in_flight_overlap_their_requests_and_take_turns_at_the_pixels(
 ):
     # Given a batch of four photos, two objects in flight, and a probe on the stages: the first
     # two uploads wait for each other (they break the barrier unless both are in flight at once)
-    import threading
 
     decode_module = samples.grayscale_task_module("decode")
     encode_module = samples.grayscale_task_module("encode")
@@ -299,7 +299,6 @@ def test_waiting_for_the_pixel_turn_does_not_count_against_an_objects_limit(
 ):
     # Given a 1 s limit per object and a first object whose decode takes 2.5 s, holding the
     # pixel turn the three others wait for
-    import time as time_module
 
     decode_module = samples.grayscale_task_module("decode")
     objects = [cloud.put(f"uploads/w{i}.jpg", samples.photo_jpeg()) for i in range(4)]
@@ -307,13 +306,13 @@ def test_waiting_for_the_pixel_turn_does_not_count_against_an_objects_limit(
     cloud.monkeypatch.setenv("BATCH_CONCURRENCY", "4")
     real_decode = decode_module.decode
     first = {"taken": False}
-    lock = __import__("threading").Lock()
+    lock = threading.Lock()
 
     def slow_first_decode(*args, **kwargs):
         with lock:
             slow, first["taken"] = not first["taken"], True
         if slow:
-            time_module.sleep(2.5)
+            time.sleep(2.5)
         return real_decode(*args, **kwargs)
 
     monkeypatch.setattr(decode_module, "decode", slow_first_decode)
